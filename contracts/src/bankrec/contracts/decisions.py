@@ -1,0 +1,83 @@
+"""Match decisions: what the matcher concluded about a statement line, and why."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bankrec.contracts.accounts import BankAccountRef
+from bankrec.contracts.money import Amount, Money
+
+
+class DecisionKind(StrEnum):
+    MATCH = "match"
+    PARTIAL = "partial"
+    ON_ACCOUNT = "on_account"
+    RULE_POSTING = "rule_posting"
+    REVERSAL_PAIR = "reversal_pair"
+    SUSPENSE = "suspense"
+    PROPOSAL = "proposal"
+
+
+class Evidence(BaseModel):
+    """One fact a rule relied on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    field: str = Field(description="Line field compared, e.g. structured_reference")
+    line_value: str | None = None
+    item_field: str | None = None
+    item_value: str | None = None
+    note: str | None = None
+
+
+class Allocation(BaseModel):
+    """Part of the line's amount allocated to one open item."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_id: str
+    amount: Money
+    item_kind: str | None = None
+    counterparty_id: str | None = None
+
+
+class Proposal(BaseModel):
+    """A candidate the matcher could not prove, shown to the person who decides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_id: str
+    rule: str
+    confidence: Amount
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class MatchDecision(BaseModel):
+    MESSAGE_TYPE: ClassVar[str] = "match.decided"
+
+    decision_id: str = Field(description="Deterministic per line: a redelivery gives the same id")
+    kind: DecisionKind
+    line_id: str
+    statement_id: str
+    account: BankAccountRef
+    amount: Money
+    booking_date: date | None = None
+    rule: str
+    confidence: Amount = Field(description="0..1, as a decimal string")
+    evidence: list[Evidence] = Field(default_factory=list)
+    allocations: list[Allocation] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    gl_account: str | None = Field(default=None, description="For rule postings")
+    counterparty_id: str | None = Field(default=None, description="For on-account postings")
+    paired_line_id: str | None = Field(default=None, description="For reversal pairs")
+    explanation: str
+
+    @staticmethod
+    def confidence_of(value: str) -> Decimal:
+        return Decimal(value)

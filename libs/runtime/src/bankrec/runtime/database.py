@@ -1,0 +1,74 @@
+"""Database engines for a service's own schema: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL bankrec cannot use."""
+
+
+def async_url(url: str) -> str:
+    """The async-driver form of a SQLite or PostgreSQL URL."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def sync_url(url: str) -> str:
+    """The blocking-driver form, for migrations."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite"))
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+    ensure_sqlite_directory(url)
+    engine = create_async_engine(async_url(url), pool_pre_ping=True, **options)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade_database(url: str, migrations_dir: Path) -> None:
+    """Run the service's Alembic migrations up to head (blocking; call at start-up)."""
+    ensure_sqlite_directory(url)
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")

@@ -1,0 +1,1 @@
+"""bankrec matcher service."""

@@ -1,0 +1,1 @@
+"""bankrec reconciler service."""
