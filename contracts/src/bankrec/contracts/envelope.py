@@ -49,4 +49,5 @@ def envelope_for(
     }
     if message_id is not None:
         fields["message_id"] = message_id
-    return Envelope[type(payload)](**fields)  # type: ignore[valid-type,misc]
+    model: type[Envelope[Any]] = Envelope[type(payload)]  # type: ignore[misc,assignment]
+    return model(**fields)

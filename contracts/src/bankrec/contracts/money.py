@@ -13,10 +13,32 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Wi
 
 # Minor-unit exponents of the currencies whose exponent is not 2 (ISO 4217).
 _EXPONENT_NOT_TWO: dict[str, int] = {
-    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
-    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
-    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
-    "XOF": 0, "XPF": 0,
+    "BHD": 3,
+    "BIF": 0,
+    "CLF": 4,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "IQD": 3,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "PYG": 0,
+    "RWF": 0,
+    "TND": 3,
+    "UGX": 0,
+    "UYI": 0,
+    "UYW": 4,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
 }
 
 
@@ -30,7 +52,7 @@ def currency_exponent(currency: str) -> int:
 
 
 def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(
             f"amount {value!r} is a {type(value).__name__}; send amounts as decimal strings"
         )
@@ -65,9 +87,9 @@ def _to_currency(value: Any) -> str:
     return value.strip().upper()
 
 
-Currency = Annotated[str, BeforeValidator(_to_currency), WithJsonSchema(
-    {"type": "string", "pattern": "^[A-Z]{3}$"}
-)]
+Currency = Annotated[
+    str, BeforeValidator(_to_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$"})
+]
 
 
 class Money(BaseModel):
@@ -85,8 +107,9 @@ class Money(BaseModel):
     def quantized(self) -> Money:
         """This amount rounded to the currency's minor unit (banker's rounding is not used)."""
         exponent = currency_exponent(self.currency)
-        return Money(amount=self.amount.quantize(Decimal(1).scaleb(-exponent)),
-                     currency=self.currency)
+        return Money(
+            amount=self.amount.quantize(Decimal(1).scaleb(-exponent)), currency=self.currency
+        )
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)

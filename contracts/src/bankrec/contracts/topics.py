@@ -33,43 +33,70 @@ class Topic:
 
 
 STATEMENTS = Topic(
-    name="bankrec.ingest.statements.v1", owner="ingest", payload=StatementHeader,
-    key="tenant_id:account_id", compacted=False,
+    name="bankrec.ingest.statements.v1",
+    owner="ingest",
+    payload=StatementHeader,
+    key="tenant_id:account_id",
+    compacted=False,
     description="One message per statement parsed: account, balances, sequence numbers, counts.",
 )
 STATEMENT_LINES = Topic(
-    name="bankrec.ingest.statement-lines.v1", owner="ingest", payload=StatementLine,
-    key="tenant_id:account_id", compacted=False,
+    name="bankrec.ingest.statement-lines.v1",
+    owner="ingest",
+    payload=StatementLine,
+    key="tenant_id:account_id",
+    compacted=False,
     description="Every statement line, in statement order per account.",
 )
 OPEN_ITEMS = Topic(
-    name="bankrec.ledger.open-items.v1", owner="ledger", payload=OpenItem,
-    key="tenant_id:item_id", compacted=True,
+    name="bankrec.ledger.open-items.v1",
+    owner="ledger",
+    payload=OpenItem,
+    key="tenant_id:item_id",
+    compacted=True,
     description="Latest state of each open item (invoice, bill, registered payment, journal line).",
 )
 DECISIONS = Topic(
-    name="bankrec.matcher.decisions.v1", owner="matcher", payload=MatchDecision,
-    key="tenant_id:account_id", compacted=False,
+    name="bankrec.matcher.decisions.v1",
+    owner="matcher",
+    payload=MatchDecision,
+    key="tenant_id:account_id",
+    compacted=False,
     description="Match, suspense, rule-posting and reversal decisions with rule and evidence.",
 )
 POSTINGS = Topic(
-    name="bankrec.ledger.postings.v1", owner="ledger", payload=JournalEntryPosted,
-    key="tenant_id:account_id", compacted=False,
+    name="bankrec.ledger.postings.v1",
+    owner="ledger",
+    payload=JournalEntryPosted,
+    key="tenant_id:account_id",
+    compacted=False,
     description="Journal entries as posted: balanced, immutable.",
 )
 PERIOD_EVENTS = Topic(
-    name="bankrec.reconciler.period-events.v1", owner="reconciler", payload=PeriodEvent,
-    key="tenant_id:account_id", compacted=False,
+    name="bankrec.reconciler.period-events.v1",
+    owner="reconciler",
+    payload=PeriodEvent,
+    key="tenant_id:account_id",
+    compacted=False,
     description="Every reconciliation period transition and figure change.",
 )
 DEAD_LETTERS = Topic(
-    name="bankrec.dead-letters.v1", owner="all", payload=DeadLetter,
-    key="original key", compacted=False,
+    name="bankrec.dead-letters.v1",
+    owner="all",
+    payload=DeadLetter,
+    key="original key",
+    compacted=False,
     description="Messages a consumer refused, with the reason; replayable after a fix.",
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    STATEMENTS, STATEMENT_LINES, OPEN_ITEMS, DECISIONS, POSTINGS, PERIOD_EVENTS, DEAD_LETTERS,
+    STATEMENTS,
+    STATEMENT_LINES,
+    OPEN_ITEMS,
+    DECISIONS,
+    POSTINGS,
+    PERIOD_EVENTS,
+    DEAD_LETTERS,
 )
 
 

@@ -6,6 +6,7 @@ ack before the handler runs); each option below is set on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any, TypeVar
 
@@ -103,17 +104,17 @@ async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...]) -> No
             NewTopic(
                 name=topic.name,
                 num_partitions=topic.partitions,
-                replication_factor=1 if "127.0.0.1" in bootstrap_servers
-                or "localhost" in bootstrap_servers else -1,
+                replication_factor=1
+                if "127.0.0.1" in bootstrap_servers or "localhost" in bootstrap_servers
+                else -1,
                 topic_configs={"cleanup.policy": "compact"} if topic.compacted else {},
             )
             for topic in topics
             if topic.name not in existing
         ]
         if missing:
-            try:
+            # another service may create the same topic at the same moment
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it at the same moment
     finally:
         await admin.close()

@@ -9,6 +9,7 @@ exactly-once effects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     insert,
     select,
     update,
@@ -51,8 +51,9 @@ def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox",
         metadata,
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("topic", String(200), nullable=False),
         Column("message_key", String(200), nullable=False),
         Column("message_type", String(100), nullable=False),
@@ -133,8 +134,13 @@ class OutboxRelay:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
-                    select(self._outbox.c.id, self._outbox.c.topic, self._outbox.c.message_key,
-                           self._outbox.c.message_type, self._outbox.c.value)
+                    select(
+                        self._outbox.c.id,
+                        self._outbox.c.topic,
+                        self._outbox.c.message_key,
+                        self._outbox.c.message_type,
+                        self._outbox.c.value,
+                    )
                     .where(self._outbox.c.published_at.is_(None))
                     .order_by(self._outbox.c.id)
                     .limit(self._batch_size)
@@ -169,10 +175,8 @@ class OutboxRelay:
                 continue
             if published == 0:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds * 20)
-                except TimeoutError:
-                    pass
 
     def stop(self) -> None:
         self._stopping = True

@@ -1,0 +1,65 @@
+# bankrec: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+BOOTSTRAP := .cache/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+UV_VERSION := 0.13.9
+KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
+export KAFKA_BOOTSTRAP_SERVERS
+
+.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat
+
+help:
+	@echo "make demo   - install, start Kafka, run the four services on a sample statement, print the report"
+	@echo "make test   - install, start PostgreSQL (Kafka starts per test session), lint, run every test"
+	@echo "make stop   - stop the local Kafka broker and PostgreSQL"
+
+$(UV):
+	@$(PYTHON) -m venv $(BOOTSTRAP)
+	@$(BOOTSTRAP)/bin/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The Python environment: every workspace package plus the dev tools, exactly as locked.
+install: $(UV)
+	@$(UV) sync --all-packages --locked --quiet
+
+kafka:
+	@bash deploy/local/kafka.sh start
+
+postgres:
+	@bash deploy/local/postgres.sh start
+
+stack: kafka postgres
+
+stop:
+	@bash deploy/local/kafka.sh stop
+	@bash deploy/local/postgres.sh stop
+
+demo: install kafka
+	@$(UV) run --all-packages --locked bankrec-demo
+
+lint: install
+	@$(UV) run --locked ruff check .
+	@$(UV) run --locked ruff format --check contracts libs services tests conftest.py
+	@$(UV) run --locked mypy
+
+schemas: install
+	@$(UV) run --locked bankrec-contracts export-schemas --out contracts/schemas
+
+# KAFKA_BOOTSTRAP_SERVERS is not passed to pytest unless the caller set it: without it the
+# test session starts its own broker on free ports, so it never clashes with a demo broker.
+# kcat is the outside Kafka client the tests read every topic with (Debian package).
+kcat:
+	@command -v kcat >/dev/null || { apt-get update -qq && apt-get install -y -qq kcat >/dev/null; } \
+		|| echo "could not install kcat; its test will be skipped"
+
+test: install postgres kcat
+	@bash deploy/local/kafka.sh fetch
+	@$(MAKE) --no-print-directory lint
+	@env -u KAFKA_BOOTSTRAP_SERVERS $(if $(filter command line environment,$(origin KAFKA_BOOTSTRAP_SERVERS)),KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS),) \
+		$(UV) run --locked pytest
+
+test-unit: install
+	@$(UV) run --locked pytest -m "not integration"
