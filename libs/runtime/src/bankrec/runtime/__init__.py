@@ -1,5 +1,6 @@
 """Shared machinery of the bankrec services, written once."""
 
+from bankrec.runtime.asyncapi import asyncapi_document, declare_publishers
 from bankrec.runtime.database import (
     DatabaseUrlError,
     async_url,
@@ -36,10 +37,12 @@ __all__ = [
     "OutboxRelay",
     "ServiceSettings",
     "async_url",
+    "asyncapi_document",
     "claim_inbox",
     "configure_logging",
     "create_broker",
     "create_engine",
+    "declare_publishers",
     "decode_payload",
     "encode_envelope",
     "ensure_topics",

@@ -11,6 +11,7 @@ import json
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 
@@ -38,10 +39,18 @@ def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     )
 
 
+async def raw_body(message: StreamMessage[Any]) -> Any:
+    """The message's bytes as they came, for handlers that decode with ``decode_payload``."""
+    return message.body
+
+
 def subscriber_options(group_id: str) -> dict[str, Any]:
     """Consumer options for a service's consumer group."""
     return {
         "group_id": group_id,
+        # FastStream would json-decode every body before the handler runs, so malformed JSON
+        # failed unacknowledged forever instead of reaching decode_payload and the dead letters
+        "decoder": raw_body,
         "auto_offset_reset": "earliest",  # a new group reads what was there before it
         "ack_policy": AckPolicy.NACK_ON_ERROR,  # offsets commit after the effect is stored
         "isolation_level": "read_committed",

@@ -165,6 +165,8 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while not self._stopping:
+            # cleared before the batch, so a wake() or stop() during it is not lost
+            self._wake.clear()
             try:
                 published = await self.relay_once()
             except asyncio.CancelledError:
@@ -174,7 +176,6 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             if published == 0:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds * 20)
 

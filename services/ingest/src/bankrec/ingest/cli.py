@@ -1,0 +1,104 @@
+"""``bankrec-ingest``: serve the HTTP API (default), or parse a file and print it.
+
+``bankrec-ingest parse FILE`` prints one JSON object per line: for each statement
+``{"type": "statement.received", "payload": <StatementHeader>}`` followed by its lines
+``{"type": "statement.line.received", "payload": <StatementLine>}``; diagnostics go to
+stderr. Nothing is published: it needs no broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from bankrec.ingest.bootstrap import create_app
+from bankrec.ingest.domain import SUPPORTED_FORMATS, ParseResult, parse_statement_file
+from bankrec.ingest.errors import IngestError
+from bankrec.ingest.settings import IngestSettings
+from bankrec.runtime import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bankrec-ingest",
+        description="Bank statement ingest (settings: BANKREC_INGEST_*, KAFKA_BOOTSTRAP_SERVERS).",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the HTTP API (default)")
+    parse = commands.add_parser(
+        "parse", help="parse a statement file and print its statements and lines as JSON lines"
+    )
+    parse.add_argument("file", type=Path, help="the statement file, or - for stdin")
+    parse.add_argument("--tenant", default="local", help="tenant the ids are derived for")
+    parse.add_argument("--format", dest="statement_format", choices=SUPPORTED_FORMATS, default=None)
+    args = parser.parse_args(argv)
+    settings = IngestSettings()
+
+    if args.command in (None, "serve"):
+        serve(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level=settings.log_level,
+        )
+        return 0
+    return _parse(
+        args.file, args.tenant, args.statement_format, settings.upload_bytes_max, sys.stdout
+    )
+
+
+def _parse(
+    path: Path, tenant_id: str, statement_format: str | None, bytes_max: int, out: TextIO
+) -> int:
+    name = "stdin" if str(path) == "-" else str(path)
+    try:
+        data = sys.stdin.buffer.read() if name == "stdin" else path.read_bytes()
+    except OSError as exc:
+        print(f"bankrec-ingest: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        result = parse_statement_file(
+            data,
+            tenant_id=tenant_id,
+            statement_format=statement_format,
+            upload_bytes_max=bytes_max,
+        )
+    except IngestError as exc:
+        print(f"bankrec-ingest: {name}: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        print_result(result, out)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    for diagnostic in result.diagnostics:
+        where = f" [statement {diagnostic.statement}]" if diagnostic.statement else ""
+        print(
+            f"bankrec-ingest: {name}: note {diagnostic.code}{where}: {diagnostic.message}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def print_result(result: ParseResult, out: TextIO) -> None:
+    """Each header, then its lines, one JSON object per line."""
+    for header, lines in result.statements:
+        _print_message(header, out)
+        for line in lines:
+            _print_message(line, out)
+
+
+def _print_message(model: BaseModel, out: TextIO) -> None:
+    payload = json.loads(model.model_dump_json())
+    out.write(json.dumps({"type": getattr(type(model), "MESSAGE_TYPE", ""), "payload": payload}))
+    out.write("\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The messages a parsed file becomes: per statement its header, then its lines.
+
+Envelope ids are deterministic (the line id for a line; a uuid of statement id and file hash
+for a header) and the correlation id is the file's SHA-256, so a re-uploaded file produces
+messages consumers recognise as already processed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bankrec.contracts import STATEMENT_LINES, STATEMENTS, Envelope, Topic, envelope_for
+from bankrec.ingest.domain.identity import header_message_id_for
+from bankrec.ingest.domain.model import ParseResult
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    topic: Topic
+    key: str
+    envelope: Envelope[Any]
+
+
+def messages_for(result: ParseResult, *, tenant_id: str) -> list[OutgoingMessage]:
+    """Every message of a parsed file, in publishing order."""
+    messages: list[OutgoingMessage] = []
+    for header, lines in result.statements:
+        key = STATEMENTS.key_for(tenant_id, header.account.account_id)
+        messages.append(
+            OutgoingMessage(
+                STATEMENTS,
+                key,
+                envelope_for(
+                    header,
+                    tenant_id=tenant_id,
+                    correlation_id=result.file_sha256,
+                    message_id=header_message_id_for(header.statement_id, result.file_sha256),
+                ),
+            )
+        )
+        for line in lines:
+            messages.append(
+                OutgoingMessage(
+                    STATEMENT_LINES,
+                    STATEMENT_LINES.key_for(tenant_id, line.account.account_id),
+                    envelope_for(
+                        line,
+                        tenant_id=tenant_id,
+                        correlation_id=result.file_sha256,
+                        message_id=line.line_id,
+                    ),
+                )
+            )
+    return messages

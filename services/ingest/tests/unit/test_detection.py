@@ -1,0 +1,70 @@
+"""Format detection: only a positive recognition names another format; the rest is XML's."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from ingest_factories import camt_file
+
+from bankrec.ingest.domain import StatementFormat, detect_format, parse_statement_file
+from bankrec.ingest.errors import NotXml, UnsupportedFormat
+
+MT940 = b":20:STARTUMSE\r\n:25:10020030/1234567\r\n:28C:00001/001\r\n:60F:C261119EUR1000,00\r\n-"
+SWIFT_MT940 = b"{1:F01DNBANOKKAXXX0000000000}{2:I940DNBANOKKXXXXN}{4:\r\n:20:1\r\n:25:1\r\n-}"
+OFX_SGML = b"OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\n\r\n<OFX><BANKMSGSRSV1>"
+OFX_XML = b'<?xml version="1.0"?><?OFX OFXHEADER="200" VERSION="220"?><OFX><SIGNONMSGSRSV1/></OFX>'
+BAI2 = b"01,122099999,123456789,261120,0200,1,,,2/\n02,123456789,122099999,1,261119,,USD,2/\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (camt_file(), StatementFormat.CAMT),
+        (b"\xef\xbb\xbf  \n" + camt_file(), StatementFormat.CAMT),
+        (
+            "<?xml version='1.0' encoding='UTF-16'?><Document/>".encode("utf-16"),
+            StatementFormat.CAMT,
+        ),
+        (MT940, StatementFormat.MT940),
+        (SWIFT_MT940, StatementFormat.MT940),
+        (OFX_SGML, StatementFormat.OFX),
+        (OFX_XML, StatementFormat.OFX),
+        (BAI2, StatementFormat.BAI2),
+        (b"PK\x03\x04\x14\x00\x00\x00", StatementFormat.ZIP),
+        (gzip.compress(b"<Document/>"), StatementFormat.GZIP),
+        (b"Date;Amount;Text\n", StatementFormat.UNKNOWN),
+    ],
+    ids=[
+        "camt",
+        "camt-bom",
+        "utf16",
+        "mt940",
+        "swift",
+        "ofx-sgml",
+        "ofx-xml",
+        "bai2",
+        "zip",
+        "gzip",
+        "csv",
+    ],
+)
+def test_detect_format(data: bytes, expected: StatementFormat) -> None:
+    assert detect_format(data) is expected
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(MT940, "mt940"), (OFX_XML, "ofx"), (BAI2, "bai2"), (b"PK\x03\x04....", "zip")],
+)
+def test_recognised_formats_without_a_parser_are_unsupported(data: bytes, name: str) -> None:
+    with pytest.raises(UnsupportedFormat) as refused:
+        parse_statement_file(data, tenant_id="t-detect")
+    assert refused.value.code == "unsupported_format"
+    assert refused.value.message.startswith(name)
+    assert "camt.053" in refused.value.message
+
+
+def test_unrecognised_content_goes_to_the_xml_parser() -> None:
+    with pytest.raises(NotXml):
+        parse_statement_file(b"Date;Amount;Text\n", tenant_id="t-detect")

@@ -1,0 +1,500 @@
+"""The ledger's ports on SQLAlchemy 2 async: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bankrec.contracts import (
+    AccountRole,
+    EntrySource,
+    Envelope,
+    JournalEntryPosted,
+    Money,
+    OpenItem,
+    OpenItemKind,
+    OpenItemStatus,
+    PostingLine,
+    ReferenceKind,
+    Topic,
+    currency_exponent,
+)
+from bankrec.ledger.adapters import tables
+from bankrec.ledger.domain import Account, BankAccountLink, Chart, JournalEntry
+from bankrec.ledger.errors import ConcurrentUpdate
+from bankrec.ledger.ports import (
+    AccountTotals,
+    DecisionOutcome,
+    DecisionRecord,
+    LedgerCounts,
+    PostedEntry,
+    StoredEntry,
+    TransactionFactory,
+)
+from bankrec.runtime import claim_inbox, stage_message
+
+
+def _amount(value: Decimal, currency: str) -> Decimal:
+    """A stored amount written with its currency's minor-unit digits (exact: see domain)."""
+    return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
+
+
+def _money(value: Decimal, currency: str) -> Money:
+    return Money(amount=_amount(value, currency), currency=currency)
+
+
+def _item_values(item: OpenItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind.value,
+        "counterparty_id": item.counterparty_id,
+        "counterparty_name": item.counterparty_name,
+        "counterparty_accounts": list(item.counterparty_accounts),
+        "document_no": item.document_no,
+        "external_document_no": item.external_document_no,
+        "reference": item.reference,
+        "reference_kind": item.reference_kind.value if item.reference_kind else None,
+        "description": item.description,
+        "amount": item.amount.amount,
+        "remaining": item.remaining.amount,
+        "currency": item.amount.currency,
+        "posting_date": item.posting_date,
+        "due_date": item.due_date,
+        "status": item.status.value,
+        "bank_account_id": item.bank_account_id,
+        "version": item.version,
+    }
+
+
+def _item_from_row(row: Row[Any]) -> OpenItem:
+    return OpenItem(
+        item_id=row.item_id,
+        kind=OpenItemKind(row.kind),
+        counterparty_id=row.counterparty_id,
+        counterparty_name=row.counterparty_name,
+        counterparty_accounts=list(row.counterparty_accounts or []),
+        document_no=row.document_no,
+        external_document_no=row.external_document_no,
+        reference=row.reference,
+        reference_kind=ReferenceKind(row.reference_kind) if row.reference_kind else None,
+        description=row.description,
+        amount=_money(row.amount, row.currency),
+        remaining=_money(row.remaining, row.currency),
+        posting_date=row.posting_date,
+        due_date=row.due_date,
+        status=OpenItemStatus(row.status),
+        bank_account_id=row.bank_account_id,
+        version=row.version,
+    )
+
+
+def _line_from_row(row: Row[Any]) -> PostingLine:
+    return PostingLine(
+        account_code=row.account_code,
+        account_role=AccountRole(row.account_role),
+        debit=_amount(row.debit, row.currency),
+        credit=_amount(row.credit, row.currency),
+        currency=row.currency,
+        bank_account_id=row.bank_account_id,
+        open_item_id=row.open_item_id,
+        counterparty_id=row.counterparty_id,
+        statement_line_id=row.statement_line_id,
+    )
+
+
+async def _chart(session: AsyncSession, tenant_id: str) -> Chart | None:
+    rows = (
+        await session.execute(
+            select(tables.accounts)
+            .where(tables.accounts.c.tenant_id == tenant_id)
+            .order_by(tables.accounts.c.code)
+        )
+    ).all()
+    if not rows:
+        return None
+    links = (
+        await session.execute(
+            select(
+                tables.bank_accounts.c.account_code, tables.bank_accounts.c.bank_account_id
+            ).where(tables.bank_accounts.c.tenant_id == tenant_id)
+        )
+    ).all()
+    bank_account_by_code = {link.account_code: link.bank_account_id for link in links}
+    return Chart(
+        tuple(
+            Account(
+                code=row.code,
+                name=row.name,
+                role=AccountRole(row.role),
+                currency=row.currency,
+                bank_account_id=bank_account_by_code.get(row.code),
+            )
+            for row in rows
+        )
+    )
+
+
+class SqlLedgerTransaction:
+    """``LedgerTransaction`` on one SQLAlchemy session (one database transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim_message(self, consumer: str, message_id: str) -> bool:
+        return await claim_inbox(self._session, tables.inbox, consumer, message_id)
+
+    async def load_chart(self, tenant_id: str) -> Chart | None:
+        return await _chart(self._session, tenant_id)
+
+    async def create_chart(self, tenant_id: str, chart: Chart) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "code": account.code,
+                "name": account.name,
+                "role": account.role.value,
+                "currency": account.currency,
+                "created_at": now,
+            }
+            for account in chart.accounts
+        ]
+        # two first uses of a tenant at once: the second one keeps the first one's chart
+        dialect = self._session.get_bind().dialect.name
+        statement: Any
+        if dialect == "postgresql":
+            statement = postgresql.insert(tables.accounts).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = sqlite.insert(tables.accounts).on_conflict_do_nothing()
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            statement = insert(tables.accounts)
+        await self._session.execute(statement, rows)
+
+    async def link_bank_account(self, tenant_id: str, link: BankAccountLink) -> None:
+        account = link.account
+        assert account.bank_account_id is not None
+        assert account.currency is not None
+        now = datetime.now(UTC)
+        if link.account_created:
+            await self._session.execute(
+                insert(tables.accounts).values(
+                    tenant_id=tenant_id,
+                    code=account.code,
+                    name=account.name,
+                    role=account.role.value,
+                    currency=account.currency,
+                    created_at=now,
+                )
+            )
+        else:
+            await self._session.execute(
+                update(tables.accounts)
+                .where(
+                    tables.accounts.c.tenant_id == tenant_id,
+                    tables.accounts.c.code == account.code,
+                )
+                .values(currency=account.currency)
+            )
+        await self._session.execute(
+            insert(tables.bank_accounts).values(
+                tenant_id=tenant_id,
+                bank_account_id=account.bank_account_id,
+                account_code=account.code,
+                currency=account.currency,
+                linked_at=now,
+            )
+        )
+
+    async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None:
+        found = await self.open_items(tenant_id, [item_id])
+        return found.get(item_id)
+
+    async def open_items(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, OpenItem]:
+        wanted = sorted(set(item_ids))
+        if not wanted:
+            return {}
+        rows = (
+            await self._session.execute(
+                select(tables.open_items).where(
+                    tables.open_items.c.tenant_id == tenant_id,
+                    tables.open_items.c.item_id.in_(wanted),
+                )
+            )
+        ).all()
+        return {row.item_id: _item_from_row(row) for row in rows}
+
+    async def add_open_item(self, tenant_id: str, item: OpenItem) -> None:
+        now = datetime.now(UTC)
+        await self._session.execute(
+            insert(tables.open_items).values(
+                tenant_id=tenant_id,
+                item_id=item.item_id,
+                created_at=now,
+                updated_at=now,
+                **_item_values(item),
+            )
+        )
+
+    async def update_open_item(
+        self, tenant_id: str, item: OpenItem, *, expected_version: int
+    ) -> None:
+        result = await self._session.execute(
+            update(tables.open_items)
+            .where(
+                tables.open_items.c.tenant_id == tenant_id,
+                tables.open_items.c.item_id == item.item_id,
+                tables.open_items.c.version == expected_version,
+            )
+            .values(updated_at=datetime.now(UTC), **_item_values(item))
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(
+                f"open item {item.item_id} changed while this update was prepared "
+                f"(expected version {expected_version}); retry"
+            )
+
+    async def decision_record(self, tenant_id: str, decision_id: str) -> DecisionRecord | None:
+        row = (
+            await self._session.execute(
+                select(tables.decisions).where(
+                    tables.decisions.c.tenant_id == tenant_id,
+                    tables.decisions.c.decision_id == decision_id,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return DecisionRecord(
+            decision_id=row.decision_id,
+            message_id=row.message_id,
+            kind=row.kind,
+            fingerprint=row.fingerprint,
+            outcome=DecisionOutcome(row.outcome),
+            decided_at=row.decided_at,
+            entry_id=row.entry_id,
+            reason_code=row.reason_code,
+            reason=row.reason,
+        )
+
+    async def record_decision(self, tenant_id: str, record: DecisionRecord) -> None:
+        await self._session.execute(
+            insert(tables.decisions).values(
+                tenant_id=tenant_id,
+                decision_id=record.decision_id,
+                message_id=record.message_id,
+                kind=record.kind,
+                fingerprint=record.fingerprint,
+                outcome=record.outcome.value,
+                entry_id=record.entry_id,
+                reason_code=record.reason_code,
+                reason=record.reason[:2000] if record.reason else None,
+                decided_at=record.decided_at,
+            )
+        )
+
+    async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> StoredEntry | None:
+        row = (
+            await self._session.execute(
+                select(
+                    tables.journal_entries.c.entry_id, tables.journal_entries.c.fingerprint
+                ).where(
+                    tables.journal_entries.c.tenant_id == tenant_id,
+                    tables.journal_entries.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
+        return StoredEntry(row.entry_id, row.fingerprint) if row is not None else None
+
+    async def append_entry(self, tenant_id: str, entry: JournalEntry, posted_at: datetime) -> None:
+        await self._session.execute(
+            insert(tables.journal_entries).values(
+                tenant_id=tenant_id,
+                entry_id=entry.entry_id,
+                idempotency_key=entry.idempotency_key,
+                fingerprint=entry.fingerprint,
+                posting_date=entry.posting_date,
+                source=entry.source.value,
+                source_ref=entry.source_ref,
+                decision_kind=entry.decision_kind,
+                description=entry.description,
+                bank_account_id=entry.bank_account_id,
+                statement_line_id=entry.statement_line_id,
+                reverses_entry_id=entry.reverses_entry_id,
+                posted_at=posted_at,
+            )
+        )
+        await self._session.execute(
+            insert(tables.journal_lines),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "entry_id": entry.entry_id,
+                    "line_no": number,
+                    "account_code": line.account_code,
+                    "account_role": line.account_role.value,
+                    "debit": line.debit,
+                    "credit": line.credit,
+                    "currency": line.currency,
+                    "bank_account_id": line.bank_account_id,
+                    "open_item_id": line.open_item_id,
+                    "counterparty_id": line.counterparty_id,
+                    "statement_line_id": line.statement_line_id,
+                }
+                for number, line in enumerate(entry.lines, start=1)
+            ],
+        )
+
+    async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
+        await stage_message(self._session, tables.outbox, topic, key, envelope)
+
+    async def commit(self) -> None:
+        await self._session.commit()
+
+
+def sql_transactions(sessions: async_sessionmaker[AsyncSession]) -> TransactionFactory:
+    """A ``TransactionFactory`` whose transactions turn constraint races into ConcurrentUpdate."""
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[SqlLedgerTransaction]:
+        async with sessions() as session:
+            try:
+                yield SqlLedgerTransaction(session)
+            except IntegrityError as exc:
+                # a unique key another transaction took first (same item, chart or entry)
+                raise ConcurrentUpdate(f"a concurrent write won: {exc.orig}") from exc
+
+    return transaction
+
+
+class SqlLedgerViews:
+    """``LedgerViews``: the read side of the HTTP API."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def open_items(
+        self, tenant_id: str, *, status: OpenItemStatus | None, limit: int, offset: int
+    ) -> list[OpenItem]:
+        query = select(tables.open_items).where(tables.open_items.c.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(tables.open_items.c.status == status.value)
+        query = query.order_by(tables.open_items.c.item_id).limit(limit).offset(offset)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_item_from_row(row) for row in rows]
+
+    async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(tables.open_items).where(
+                        tables.open_items.c.tenant_id == tenant_id,
+                        tables.open_items.c.item_id == item_id,
+                    )
+                )
+            ).first()
+        return _item_from_row(row) if row is not None else None
+
+    async def chart(self, tenant_id: str) -> Chart | None:
+        async with self._sessions() as session:
+            return await _chart(session, tenant_id)
+
+    async def journal(self, tenant_id: str, *, limit: int, offset: int) -> list[PostedEntry]:
+        entries_table, lines_table = tables.journal_entries, tables.journal_lines
+        async with self._sessions() as session:
+            entries = (
+                await session.execute(
+                    select(entries_table)
+                    .where(entries_table.c.tenant_id == tenant_id)
+                    .order_by(entries_table.c.id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+            if not entries:
+                return []
+            lines = (
+                await session.execute(
+                    select(lines_table)
+                    .where(
+                        lines_table.c.tenant_id == tenant_id,
+                        lines_table.c.entry_id.in_([entry.entry_id for entry in entries]),
+                    )
+                    .order_by(lines_table.c.entry_id, lines_table.c.line_no)
+                )
+            ).all()
+        lines_by_entry: dict[str, list[PostingLine]] = {}
+        for line in lines:
+            lines_by_entry.setdefault(line.entry_id, []).append(_line_from_row(line))
+        return [
+            PostedEntry(
+                entry=JournalEntryPosted(
+                    entry_id=row.entry_id,
+                    idempotency_key=row.idempotency_key,
+                    posting_date=row.posting_date,
+                    source=EntrySource(row.source),
+                    source_ref=row.source_ref,
+                    decision_kind=row.decision_kind,
+                    description=row.description,
+                    lines=lines_by_entry.get(row.entry_id, []),
+                    bank_account_id=row.bank_account_id,
+                    statement_line_id=row.statement_line_id,
+                    reverses_entry_id=row.reverses_entry_id,
+                ),
+                posted_at=row.posted_at,
+            )
+            for row in entries
+        ]
+
+    async def account_totals(self, tenant_id: str) -> list[AccountTotals]:
+        lines = tables.journal_lines
+        query = (
+            select(
+                lines.c.account_code,
+                lines.c.account_role,
+                lines.c.currency,
+                func.sum(lines.c.debit).label("debit"),
+                func.sum(lines.c.credit).label("credit"),
+            )
+            .where(lines.c.tenant_id == tenant_id)
+            .group_by(lines.c.account_code, lines.c.account_role, lines.c.currency)
+            .order_by(lines.c.account_code, lines.c.currency)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            AccountTotals(
+                account_code=row.account_code,
+                role=AccountRole(row.account_role),
+                currency=row.currency,
+                debit=_amount(row.debit, row.currency),
+                credit=_amount(row.credit, row.currency),
+            )
+            for row in rows
+        ]
+
+    async def counts(self, tenant_id: str) -> LedgerCounts:
+        decisions, entries = tables.decisions, tables.journal_entries
+        async with self._sessions() as session:
+            outcome_rows = await session.execute(
+                select(decisions.c.outcome, func.count())
+                .where(decisions.c.tenant_id == tenant_id)
+                .group_by(decisions.c.outcome)
+            )
+            by_outcome: dict[str, int] = {outcome: count for outcome, count in outcome_rows}
+            entry_count = await session.scalar(
+                select(func.count()).select_from(entries).where(entries.c.tenant_id == tenant_id)
+            )
+        return LedgerCounts(
+            decisions_applied=by_outcome.get(DecisionOutcome.POSTED.value, 0)
+            + by_outcome.get(DecisionOutcome.NO_POSTING.value, 0),
+            decisions_refused=by_outcome.get(DecisionOutcome.REFUSED.value, 0),
+            journal_entries=int(entry_count or 0),
+        )

@@ -1,0 +1,123 @@
+"""The one composition root: ``create_app(settings, **overrides)`` builds the ledger.
+
+The real adapters (SQL database, Kafka broker) are chosen here and only here; tests pass a
+broker wrapped in FastStream's ``TestKafkaBroker`` or a fixed clock through the overrides.
+The broker is built here rather than in the lifespan so that subscribers and publishers are
+declared before anything starts (and the AsyncAPI document can list them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, POSTINGS
+from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
+from bankrec.ledger.adapters.tables import outbox
+from bankrec.ledger.api import install_error_handlers, router
+from bankrec.ledger.consumers import register_consumers
+from bankrec.ledger.settings import LedgerSettings
+from bankrec.ledger.use_cases import CONSUMER, Ledger
+from bankrec.runtime import (
+    OutboxRelay,
+    asyncapi_document,
+    create_broker,
+    create_engine,
+    declare_publishers,
+    ensure_topics,
+    session_factory,
+    upgrade_database,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+PUBLISHES = (OPEN_ITEMS, POSTINGS, DEAD_LETTERS)
+TOPICS = (DECISIONS, *PUBLISHES)
+RELAY_STOP_SECONDS = 10.0
+
+
+def _service_version() -> str:
+    try:
+        return version("bankrec-ledger")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def create_app(
+    settings: LedgerSettings | None = None,
+    *,
+    broker: KafkaBroker | None = None,
+    create_topics: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The ledger as an ASGI app whose lifespan migrates, connects and relays.
+
+    ``broker`` replaces the Kafka broker (e.g. one under ``TestKafkaBroker``);
+    ``create_topics=False`` skips creating topics (no admin client without a real broker).
+    """
+    settings = settings or LedgerSettings()
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CONSUMER)
+    relay = OutboxRelay(kafka, sessions, outbox)
+    ledger = Ledger(
+        sql_transactions(sessions),
+        SqlLedgerViews(sessions),
+        clock=clock or (lambda: datetime.now(UTC)),
+        after_commit=relay.wake,
+    )
+    register_consumers(kafka, ledger)
+    declare_publishers(kafka, PUBLISHES)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_database, settings.database_url, MIGRATIONS_DIR)
+        if create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers, TOPICS)
+        await kafka.start()
+        relay_task = asyncio.create_task(relay.run(), name="ledger-outbox-relay")
+        app.state.ready = True
+        log.info("ledger started on %s", engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            relay.stop()
+            try:
+                await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
+            except TimeoutError:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+            await kafka.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="bankrec ledger",
+        version=_service_version(),
+        description="The books: chart of accounts, open items, balanced immutable journal "
+        "entries; applies match decisions exactly once.",
+        lifespan=lifespan,
+    )
+    app.state.ready = False
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.relay = relay
+
+    def asyncapi() -> Any:
+        return asyncapi_document(kafka, service="ledger", version=_service_version())
+
+    app.state.asyncapi = asyncapi
+    install_error_handlers(app)
+    app.include_router(router)
+    return app

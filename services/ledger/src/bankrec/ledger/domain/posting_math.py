@@ -1,0 +1,218 @@
+"""Posting math: a match decision, the open items it allocates to and the chart, in; a
+balanced journal entry and the open items' new states, out. No I/O.
+
+Amounts are signed as on the statement (+ money in, - money out). With "bank vs X":
+money in is Dr bank / Cr X, money out is Dr X / Cr bank.
+
+- match, partial: per allocation, an invoice is bank vs receivable, a bill bank vs payable
+  (Dr bank / Cr receivable for a customer payment, Dr payable / Cr bank for a supplier
+  payment); a registered payment or journal line is already on the bank GL account, so it
+  gets no posting and is only marked paid. What the allocations leave of the line amount
+  goes bank vs interim, so the bank account always moves by the statement line amount.
+- suspense, proposal: bank vs interim (2900).
+- on_account: bank vs receivable (money in) or payable (money out), with the counterparty
+  and no open item.
+- rule_posting: bank vs the decision's GL account.
+- reversal_pair: no posting (the two lines cancel out on the statement).
+
+Every bank-side line carries the bank account id and the statement line id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bankrec.contracts import (
+    AccountRole,
+    DecisionKind,
+    EntrySource,
+    MatchDecision,
+    OpenItem,
+    OpenItemKind,
+    PostingLine,
+)
+from bankrec.ledger.domain.amounts import money_of
+from bankrec.ledger.domain.chart import Account, Chart
+from bankrec.ledger.domain.journal import JournalEntry, credit, debit, entry_id_for
+from bankrec.ledger.domain.open_items import apply_allocation
+from bankrec.ledger.errors import CurrencyMismatch, InvalidDecision, UnknownOpenItem
+
+DESCRIPTION_LENGTH_MAX = 500
+DECISION_FIELD_LENGTH_MAX: dict[str, int] = {
+    "decision_id": 200,
+    "line_id": 200,
+    "account_id": 100,
+    "gl_account": 20,
+    "counterparty_id": 100,
+}
+"""Longest identifiers the books store; a longer one is refused, never cut short."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPosting:
+    """What a decision does to the books: at most one entry, and the changed open items."""
+
+    entry: JournalEntry | None
+    items: tuple[OpenItem, ...]
+
+
+class _Lines:
+    """Collects the lines of one entry, each bank-side line with its references."""
+
+    def __init__(self, bank: Account, currency: str, decision: MatchDecision) -> None:
+        self._bank = bank
+        self._currency = currency
+        self._bank_refs: dict[str, str | None] = {
+            "bank_account_id": decision.account.account_id,
+            "statement_line_id": decision.line_id,
+        }
+        self.lines: list[PostingLine] = []
+
+    def bank_vs(self, counter: Account, amount: Decimal, **counter_refs: str | None) -> None:
+        """Money in (amount > 0): Dr bank / Cr counter; money out: Dr counter / Cr bank."""
+        if amount > 0:
+            self.lines.append(debit(self._bank, amount, self._currency, **self._bank_refs))
+            self.lines.append(credit(counter, amount, self._currency, **counter_refs))
+        elif amount < 0:
+            self.lines.append(debit(counter, -amount, self._currency, **counter_refs))
+            self.lines.append(credit(self._bank, -amount, self._currency, **self._bank_refs))
+
+
+def post_decision(
+    tenant_id: str,
+    decision: MatchDecision,
+    items: Mapping[str, OpenItem],
+    chart: Chart,
+    *,
+    posted_on: date,
+) -> DecisionPosting:
+    """The posting of one decision; ``posted_on`` is the date when the line has none.
+
+    ``chart`` must hold the GL account of the decision's bank account. Raises a
+    ``LedgerError`` (and changes nothing) when the decision cannot be posted as it stands.
+    """
+    _check_identifiers(decision)
+    line_amount = money_of(decision.amount, what="line amount")
+    currency = line_amount.currency
+    if decision.account.currency != currency:
+        raise CurrencyMismatch(
+            f"line {decision.line_id} is in {currency} but its bank account is kept in "
+            f"{decision.account.currency}"
+        )
+    bank = chart.bank_account(decision.account.account_id)
+    if bank.currency != currency:
+        raise CurrencyMismatch(
+            f"line {decision.line_id} is in {currency}; GL {bank.code} is kept in {bank.currency}"
+        )
+    lines = _Lines(bank, currency, decision)
+    changed: dict[str, OpenItem] = {}
+    kind = decision.kind
+
+    if kind in (DecisionKind.MATCH, DecisionKind.PARTIAL):
+        if not decision.allocations:
+            raise InvalidDecision(
+                f"{kind.value} decision {decision.decision_id} has no allocations"
+            )
+        allocated = Decimal(0)
+        for allocation in decision.allocations:
+            item = changed.get(allocation.item_id) or items.get(allocation.item_id)
+            if item is None:
+                raise UnknownOpenItem(
+                    f"decision {decision.decision_id} allocates to unknown open item "
+                    f"{allocation.item_id}"
+                )
+            amount = money_of(allocation.amount, what=f"allocation to {allocation.item_id}")
+            if amount.currency != currency:
+                raise CurrencyMismatch(
+                    f"allocation to {allocation.item_id} is in {amount.currency}, the line in "
+                    f"{currency}"
+                )
+            changed[item.item_id] = apply_allocation(item, amount)
+            allocated += amount.amount
+            refs: dict[str, str | None] = {
+                "open_item_id": item.item_id,
+                "counterparty_id": item.counterparty_id,
+            }
+            if item.kind is OpenItemKind.INVOICE:
+                lines.bank_vs(chart.for_role(AccountRole.RECEIVABLE), amount.amount, **refs)
+            elif item.kind is OpenItemKind.BILL:
+                lines.bank_vs(chart.for_role(AccountRole.PAYABLE), amount.amount, **refs)
+            # a registered payment or journal line is on the bank GL already: no posting
+        if allocated * line_amount.amount < 0 or abs(allocated) > abs(line_amount.amount):
+            raise InvalidDecision(
+                f"decision {decision.decision_id} allocates {allocated} {currency}, more than "
+                f"the line amount {line_amount}"
+            )
+        lines.bank_vs(chart.for_role(AccountRole.INTERIM), line_amount.amount - allocated)
+    elif kind in (DecisionKind.SUSPENSE, DecisionKind.PROPOSAL):
+        lines.bank_vs(chart.for_role(AccountRole.INTERIM), line_amount.amount)
+    elif kind is DecisionKind.ON_ACCOUNT:
+        if not decision.counterparty_id:
+            raise InvalidDecision(
+                f"on_account decision {decision.decision_id} names no counterparty_id"
+            )
+        if decision.allocations:
+            raise InvalidDecision(
+                f"on_account decision {decision.decision_id} must not allocate to open items"
+            )
+        role = AccountRole.RECEIVABLE if line_amount.amount > 0 else AccountRole.PAYABLE
+        lines.bank_vs(
+            chart.for_role(role), line_amount.amount, counterparty_id=decision.counterparty_id
+        )
+    elif kind is DecisionKind.RULE_POSTING:
+        if not decision.gl_account:
+            raise InvalidDecision(f"rule_posting decision {decision.decision_id} has no gl_account")
+        account = chart.account(decision.gl_account)
+        if account.role is AccountRole.BANK:
+            raise InvalidDecision(
+                f"rule_posting decision {decision.decision_id} posts to bank GL {account.code}; "
+                "a rule posts against a non-bank account"
+            )
+        lines.bank_vs(account, line_amount.amount)
+    elif kind is DecisionKind.REVERSAL_PAIR:
+        pass  # the line and its reversal cancel out: nothing to post
+    else:  # pragma: no cover - a new DecisionKind must be given its posting here
+        raise InvalidDecision(f"decision kind {kind.value} has no posting rule")
+
+    entry = None
+    if lines.lines:
+        entry = JournalEntry(
+            entry_id=entry_id_for(tenant_id, decision.decision_id),
+            idempotency_key=decision.decision_id,
+            posting_date=decision.booking_date or posted_on,
+            source=EntrySource.DECISION,
+            source_ref=decision.decision_id,
+            description=f"{kind.value}: {decision.explanation}"[:DESCRIPTION_LENGTH_MAX],
+            lines=tuple(lines.lines),
+            decision_kind=kind.value,
+            bank_account_id=decision.account.account_id,
+            statement_line_id=decision.line_id,
+        )
+    # one decision is one change of each item it touches, however many allocations it has
+    updated = tuple(
+        item.model_copy(update={"version": items[item_id].version + 1})
+        for item_id, item in changed.items()
+    )
+    return DecisionPosting(entry=entry, items=updated)
+
+
+def _check_identifiers(decision: MatchDecision) -> None:
+    values = {
+        "decision_id": decision.decision_id,
+        "line_id": decision.line_id,
+        "account_id": decision.account.account_id,
+        "gl_account": decision.gl_account,
+        "counterparty_id": decision.counterparty_id,
+    }
+    for name, value in values.items():
+        limit = DECISION_FIELD_LENGTH_MAX[name]
+        if value is not None and len(value) > limit:
+            raise InvalidDecision(
+                f"decision {decision.decision_id[:80]!r}: {name} is {len(value)} characters "
+                f"long; the ledger keeps at most {limit}"
+            )
+        if value is not None and not value.strip():
+            raise InvalidDecision(f"decision {decision.decision_id[:80]!r}: {name} is empty")

@@ -1,0 +1,136 @@
+"""What the use cases need from the outside world: a transaction over the ledger's own
+tables (with its inbox and outbox) and read-only views. ``adapters.sql`` implements both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bankrec.contracts import (
+    AccountRole,
+    Envelope,
+    JournalEntryPosted,
+    OpenItem,
+    OpenItemStatus,
+    Topic,
+)
+from bankrec.ledger.domain import BankAccountLink, Chart, JournalEntry
+
+
+class DecisionOutcome(StrEnum):
+    POSTED = "posted"  # a journal entry was posted
+    NO_POSTING = "no_posting"  # applied, nothing to post (reversal pair, registered payment)
+    REFUSED = "refused"  # not applied; the reason is recorded and dead-lettered
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What the ledger did with one decision id; the decision's idempotency record."""
+
+    decision_id: str
+    message_id: str
+    kind: str
+    fingerprint: str
+    outcome: DecisionOutcome
+    decided_at: datetime
+    entry_id: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    entry_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEntry:
+    """A journal entry as stored, with the moment it was posted."""
+
+    entry: JournalEntryPosted
+    posted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    """Sum of debits and credits of one account in one currency."""
+
+    account_code: str
+    role: AccountRole
+    currency: str
+    debit: Decimal
+    credit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCounts:
+    decisions_applied: int
+    decisions_refused: int
+    journal_entries: int
+
+
+class LedgerTransaction(Protocol):
+    """One database transaction; nothing is visible to others before ``commit``.
+
+    Writes raise ``ConcurrentUpdate`` when another transaction changed the same rows first.
+    """
+
+    async def claim_message(self, consumer: str, message_id: str) -> bool: ...
+
+    async def load_chart(self, tenant_id: str) -> Chart | None: ...
+
+    async def create_chart(self, tenant_id: str, chart: Chart) -> None: ...
+
+    async def link_bank_account(self, tenant_id: str, link: BankAccountLink) -> None: ...
+
+    async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None: ...
+
+    async def open_items(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, OpenItem]: ...
+
+    async def add_open_item(self, tenant_id: str, item: OpenItem) -> None: ...
+
+    async def update_open_item(
+        self, tenant_id: str, item: OpenItem, *, expected_version: int
+    ) -> None: ...
+
+    async def decision_record(self, tenant_id: str, decision_id: str) -> DecisionRecord | None: ...
+
+    async def record_decision(self, tenant_id: str, record: DecisionRecord) -> None: ...
+
+    async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> StoredEntry | None: ...
+
+    async def append_entry(
+        self, tenant_id: str, entry: JournalEntry, posted_at: datetime
+    ) -> None: ...
+
+    async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+TransactionFactory = Callable[[], AbstractAsyncContextManager[LedgerTransaction]]
+"""Opens a transaction; leaving the context without ``commit`` rolls it back."""
+
+
+class LedgerViews(Protocol):
+    """Read-only queries for the HTTP API (no transaction semantics needed)."""
+
+    async def open_items(
+        self, tenant_id: str, *, status: OpenItemStatus | None, limit: int, offset: int
+    ) -> list[OpenItem]: ...
+
+    async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None: ...
+
+    async def chart(self, tenant_id: str) -> Chart | None: ...
+
+    async def journal(self, tenant_id: str, *, limit: int, offset: int) -> list[PostedEntry]: ...
+
+    async def account_totals(self, tenant_id: str) -> list[AccountTotals]: ...
+
+    async def counts(self, tenant_id: str) -> LedgerCounts: ...

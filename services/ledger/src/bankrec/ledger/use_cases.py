@@ -1,0 +1,488 @@
+"""The ledger's use cases: the only place with I/O logic.
+
+Each one runs in one transaction: (inbox claim) -> load -> domain decision -> write ->
+stage outbox messages -> commit. A transaction that lost a race to another one is retried
+(``ConcurrentUpdate``); every retry is safe because every effect is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar
+
+from bankrec.contracts import (
+    DEAD_LETTERS,
+    DECISIONS,
+    OPEN_ITEMS,
+    POSTINGS,
+    DeadLetter,
+    Envelope,
+    MatchDecision,
+    OpenItem,
+    OpenItemStatus,
+    envelope_for,
+)
+from bankrec.ledger.domain import (
+    DECISION_FIELD_LENGTH_MAX,
+    Chart,
+    OpenItemDraft,
+    RowError,
+    new_open_item,
+    parse_open_items_csv,
+    post_decision,
+    revise_open_item,
+)
+from bankrec.ledger.errors import (
+    ConcurrentUpdate,
+    IdempotencyConflict,
+    LedgerError,
+    UnknownOpenItem,
+)
+from bankrec.ledger.ports import (
+    AccountTotals,
+    DecisionOutcome,
+    DecisionRecord,
+    LedgerCounts,
+    LedgerTransaction,
+    LedgerViews,
+    PostedEntry,
+    TransactionFactory,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONSUMER = "bankrec-ledger"
+"""The consumer group, and the consumer name under which processed messages are recorded."""
+
+TRANSACTION_ATTEMPTS = 3
+_MESSAGE_IDS = uuid.UUID("5b0c7f0e-6d0a-4a57-9a51-7c9c1e0f4b1d")
+
+
+INBOX_ID_LENGTH_MAX = 100  # the runtime's inbox.message_id column
+KEY_LENGTH_MAX = 200  # the runtime's outbox.message_key column
+
+
+def inbox_id(message_id: str) -> str:
+    """The id a message is recorded under in the inbox: its own, or a digest if too long."""
+    if len(message_id) <= INBOX_ID_LENGTH_MAX:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
+def open_item_message_id(tenant_id: str, item: OpenItem) -> str:
+    """The message id of one version of an open item: a re-staged version has the same id."""
+    return str(uuid.uuid5(_MESSAGE_IDS, f"open-item|{tenant_id}|{item.item_id}|{item.version}"))
+
+
+def entry_message_id(tenant_id: str, entry_id: str) -> str:
+    return str(uuid.uuid5(_MESSAGE_IDS, f"journal-entry|{tenant_id}|{entry_id}"))
+
+
+def decision_fingerprint(decision: MatchDecision) -> str:
+    """SHA-256 of a decision's content: the same decision id with another one is a conflict."""
+    canonical = json.dumps(decision.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ItemChange(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredItem:
+    item: OpenItem
+    change: ItemChange
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """``imported``: rows that created or changed an item; ``unchanged``: rows already so."""
+
+    imported: int
+    unchanged: int
+    errors: tuple[RowError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    decision_id: str
+    outcome: DecisionOutcome
+    already_applied: bool
+    entry_id: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    accounts: tuple[AccountTotals, ...]
+    balanced: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _nothing() -> None:
+    return None
+
+
+class Ledger:
+    """The ledger's write side: open items and decisions, each applied exactly once."""
+
+    def __init__(
+        self,
+        transactions: TransactionFactory,
+        views: LedgerViews,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        after_commit: Callable[[], None] = _nothing,
+    ) -> None:
+        self._transactions = transactions
+        self._views = views
+        self._clock = clock
+        self._after_commit = after_commit
+
+    async def _in_transaction(self, work: Callable[[LedgerTransaction], Awaitable[T]]) -> T:
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                async with self._transactions() as tx:
+                    result = await work(tx)
+                    await tx.commit()
+            except ConcurrentUpdate:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                log.info("transaction lost a race (attempt %d); retrying", attempt)
+                continue
+            self._after_commit()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- open items ---------------------------------------------------------------------
+
+    async def register_open_item(
+        self, tenant_id: str, draft: OpenItemDraft, *, correlation_id: str
+    ) -> RegisteredItem:
+        """Create or revise one open item and publish its new state (if it changed)."""
+
+        async def work(tx: LedgerTransaction) -> RegisteredItem:
+            return await self._save_draft(tx, tenant_id, draft, correlation_id)
+
+        return await self._in_transaction(work)
+
+    async def import_open_items(
+        self, tenant_id: str, csv_text: str, *, correlation_id: str
+    ) -> ImportReport:
+        """Import a CSV of open items: good rows are saved, bad rows reported by row and field.
+
+        Importing the same file again changes nothing.
+        """
+        parsed = parse_open_items_csv(csv_text)
+
+        async def work(tx: LedgerTransaction) -> ImportReport:
+            imported = unchanged = 0
+            errors = list(parsed.errors)
+            for row, draft in parsed.rows:
+                try:
+                    registered = await self._save_draft(tx, tenant_id, draft, correlation_id)
+                except ConcurrentUpdate:
+                    raise
+                except LedgerError as exc:
+                    field = getattr(exc, "field", "item_id")
+                    errors.append(RowError(row, field, exc.message))
+                    continue
+                if registered.change is ItemChange.UNCHANGED:
+                    unchanged += 1
+                else:
+                    imported += 1
+            errors.sort(key=lambda error: error.row)
+            return ImportReport(imported=imported, unchanged=unchanged, errors=tuple(errors))
+
+        return await self._in_transaction(work)
+
+    async def _save_draft(
+        self, tx: LedgerTransaction, tenant_id: str, draft: OpenItemDraft, correlation_id: str
+    ) -> RegisteredItem:
+        current = await tx.open_item(tenant_id, draft.item_id)
+        if current is None:
+            item = new_open_item(draft)
+            await tx.add_open_item(tenant_id, item)
+            await self._stage_item(tx, tenant_id, item, correlation_id, causation_id=None)
+            return RegisteredItem(item, ItemChange.CREATED)
+        revised = revise_open_item(current, draft)
+        if revised is None:
+            return RegisteredItem(current, ItemChange.UNCHANGED)
+        await tx.update_open_item(tenant_id, revised, expected_version=current.version)
+        await self._stage_item(tx, tenant_id, revised, correlation_id, causation_id=None)
+        return RegisteredItem(revised, ItemChange.UPDATED)
+
+    async def _stage_item(
+        self,
+        tx: LedgerTransaction,
+        tenant_id: str,
+        item: OpenItem,
+        correlation_id: str,
+        causation_id: str | None,
+    ) -> None:
+        envelope = envelope_for(
+            item,
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            message_id=open_item_message_id(tenant_id, item),
+        )
+        await tx.stage(OPEN_ITEMS, OPEN_ITEMS.key_for(tenant_id, item.item_id), envelope)
+
+    # --- decisions ----------------------------------------------------------------------
+
+    async def apply_decision(self, envelope: Envelope[MatchDecision]) -> DecisionResult:
+        """Apply a match decision exactly once: post its entry, update its open items.
+
+        A redelivered message (same message id) or a repeated decision (same decision id and
+        content) changes nothing. A decision the books refuse is recorded as refused and sent
+        to the dead-letter topic, in the same transaction as the inbox claim.
+        """
+        fingerprint = decision_fingerprint(envelope.payload)
+
+        async def apply(tx: LedgerTransaction) -> DecisionResult:
+            return await self._apply_decision(tx, envelope, fingerprint)
+
+        try:
+            return await self._in_transaction(apply)
+        except ConcurrentUpdate:
+            raise
+        except LedgerError as exc:
+            refusal = exc
+
+        async def refuse(tx: LedgerTransaction) -> DecisionResult:
+            return await self._refuse_decision(tx, envelope, fingerprint, refusal)
+
+        return await self._in_transaction(refuse)
+
+    async def _apply_decision(
+        self, tx: LedgerTransaction, envelope: Envelope[MatchDecision], fingerprint: str
+    ) -> DecisionResult:
+        decision, tenant_id = envelope.payload, envelope.tenant_id
+        if not await tx.claim_message(CONSUMER, inbox_id(envelope.message_id)):
+            return await self._already_applied(tx, tenant_id, decision.decision_id)
+        record = await tx.decision_record(tenant_id, decision.decision_id)
+        if record is not None:
+            if record.fingerprint != fingerprint:
+                raise IdempotencyConflict(
+                    f"decision {decision.decision_id} was applied before with other content "
+                    f"(message {record.message_id}); a decision id names one decision"
+                )
+            return _result(record, already_applied=True)
+        chart = await self._chart(tx, tenant_id)
+        chart, link = chart.with_bank_account(
+            decision.account.account_id, decision.account.currency
+        )
+        if link.linked_now:
+            await tx.link_bank_account(tenant_id, link)
+        items = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        now = self._clock()
+        posting = post_decision(tenant_id, decision, items, chart, posted_on=now.date())
+
+        entry_id: str | None = None
+        if posting.entry is not None:
+            entry = posting.entry
+            entry_id = entry.entry_id
+            existing = await tx.entry_by_key(tenant_id, entry.idempotency_key)
+            if existing is not None:  # posted before: the same content is a retry
+                if existing.fingerprint != entry.fingerprint:
+                    raise IdempotencyConflict(
+                        f"journal entry {existing.entry_id} has idempotency key "
+                        f"{entry.idempotency_key} with other content"
+                    )
+                return DecisionResult(
+                    decision.decision_id,
+                    DecisionOutcome.POSTED,
+                    already_applied=True,
+                    entry_id=existing.entry_id,
+                )
+            await tx.append_entry(tenant_id, entry, now)
+            posted = envelope_for(
+                entry.to_event(),
+                tenant_id=tenant_id,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id,
+                message_id=entry_message_id(tenant_id, entry.entry_id),
+            )
+            key = POSTINGS.key_for(tenant_id, decision.account.account_id)
+            await tx.stage(POSTINGS, key, posted)
+        for item in posting.items:
+            await tx.update_open_item(tenant_id, item, expected_version=items[item.item_id].version)
+            await self._stage_item(
+                tx, tenant_id, item, envelope.correlation_id, causation_id=envelope.message_id
+            )
+        record = DecisionRecord(
+            decision_id=decision.decision_id,
+            message_id=envelope.message_id[:INBOX_ID_LENGTH_MAX],
+            kind=decision.kind.value,
+            fingerprint=fingerprint,
+            outcome=DecisionOutcome.POSTED if entry_id else DecisionOutcome.NO_POSTING,
+            decided_at=now,
+            entry_id=entry_id,
+        )
+        await tx.record_decision(tenant_id, record)
+        return _result(record, already_applied=False)
+
+    async def _refuse_decision(
+        self,
+        tx: LedgerTransaction,
+        envelope: Envelope[MatchDecision],
+        fingerprint: str,
+        refusal: LedgerError,
+    ) -> DecisionResult:
+        decision, tenant_id = envelope.payload, envelope.tenant_id
+        if not await tx.claim_message(CONSUMER, inbox_id(envelope.message_id)):
+            return await self._already_applied(tx, tenant_id, decision.decision_id)
+        now = self._clock()
+        record = await tx.decision_record(tenant_id, decision.decision_id)
+        recordable = len(decision.decision_id) <= DECISION_FIELD_LENGTH_MAX["decision_id"]
+        if record is None and recordable:  # a conflicting repeat keeps the first record
+            record = DecisionRecord(
+                decision_id=decision.decision_id,
+                message_id=envelope.message_id[:INBOX_ID_LENGTH_MAX],
+                kind=decision.kind.value,
+                fingerprint=fingerprint,
+                outcome=DecisionOutcome.REFUSED,
+                decided_at=now,
+                reason_code=refusal.code,
+                reason=refusal.message,
+            )
+            await tx.record_decision(tenant_id, record)
+        key = DECISIONS.key_for(tenant_id, decision.account.account_id)[:KEY_LENGTH_MAX]
+        dead = DeadLetter(
+            source_topic=DECISIONS.name,
+            consumer=CONSUMER,
+            reason_code=refusal.code,
+            reason=refusal.message[:2000],
+            original_key=key,
+            original_value=envelope.model_dump_json(),
+            failed_at=now,
+        )
+        await tx.stage(
+            DEAD_LETTERS,
+            key,
+            envelope_for(
+                dead,
+                tenant_id=tenant_id,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id,
+                message_id=str(uuid.uuid5(_MESSAGE_IDS, f"refused|{envelope.message_id}")),
+            ),
+        )
+        log.warning(
+            "refused decision %s: %s (%s)",
+            decision.decision_id,
+            refusal.code,
+            refusal.message,
+            extra={"tenant_id": tenant_id, "message_id": envelope.message_id},
+        )
+        return DecisionResult(
+            decision_id=decision.decision_id,
+            outcome=DecisionOutcome.REFUSED,
+            already_applied=False,
+            reason_code=refusal.code,
+            reason=refusal.message,
+        )
+
+    async def _already_applied(
+        self, tx: LedgerTransaction, tenant_id: str, decision_id: str
+    ) -> DecisionResult:
+        record = await tx.decision_record(tenant_id, decision_id)
+        if record is None:  # the message was processed but named another decision id
+            return DecisionResult(decision_id, DecisionOutcome.NO_POSTING, already_applied=True)
+        return _result(record, already_applied=True)
+
+    async def _chart(self, tx: LedgerTransaction, tenant_id: str) -> Chart:
+        """The tenant's chart, created with the default accounts on first use."""
+        chart = await tx.load_chart(tenant_id)
+        if chart is None:
+            chart = Chart.default()
+            await tx.create_chart(tenant_id, chart)
+        return chart
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def open_items(
+        self,
+        tenant_id: str,
+        *,
+        status: OpenItemStatus | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[OpenItem]:
+        return await self._views.open_items(tenant_id, status=status, limit=limit, offset=offset)
+
+    async def open_item(self, tenant_id: str, item_id: str) -> OpenItem:
+        item = await self._views.open_item(tenant_id, item_id)
+        if item is None:
+            raise UnknownOpenItem(f"no open item {item_id!r} for tenant {tenant_id}")
+        return item
+
+    async def chart(self, tenant_id: str) -> Chart:
+        """The tenant's chart; the default one (not stored yet) before its first use."""
+        return await self._views.chart(tenant_id) or Chart.default()
+
+    async def journal(
+        self, tenant_id: str, *, limit: int = 500, offset: int = 0
+    ) -> list[PostedEntry]:
+        return await self._views.journal(tenant_id, limit=limit, offset=offset)
+
+    async def trial_balance(self, tenant_id: str) -> TrialBalance:
+        """Debit and credit per account and currency; balanced when they agree per currency."""
+        accounts = await self._views.account_totals(tenant_id)
+        return TrialBalance(accounts=tuple(accounts), balanced=is_balanced(accounts))
+
+    async def counts(self, tenant_id: str) -> LedgerCounts:
+        return await self._views.counts(tenant_id)
+
+
+def is_balanced(accounts: Sequence[AccountTotals]) -> bool:
+    """Total debits equal total credits in every currency."""
+    debits: dict[str, Decimal] = {}
+    credits: dict[str, Decimal] = {}
+    for row in accounts:
+        debits[row.currency] = debits.get(row.currency, Decimal(0)) + row.debit
+        credits[row.currency] = credits.get(row.currency, Decimal(0)) + row.credit
+    return all(debits[currency] == credits[currency] for currency in debits)
+
+
+def _result(record: DecisionRecord, *, already_applied: bool) -> DecisionResult:
+    return DecisionResult(
+        decision_id=record.decision_id,
+        outcome=record.outcome,
+        already_applied=already_applied,
+        entry_id=record.entry_id,
+        reason_code=record.reason_code,
+        reason=record.reason,
+    )
+
+
+__all__ = [
+    "CONSUMER",
+    "DecisionResult",
+    "ImportReport",
+    "ItemChange",
+    "Ledger",
+    "RegisteredItem",
+    "TrialBalance",
+    "decision_fingerprint",
+    "entry_message_id",
+    "is_balanced",
+    "open_item_message_id",
+]

@@ -1,0 +1,101 @@
+"""The matcher's HTTP API: health, index figures, a line's last decision, explain a line.
+
+Errors are ``{"error": {"code": ..., "message": ...}}``, mapped here in one place
+(``ERROR_STATUS``) from the service's exception hierarchy and from request validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bankrec.contracts import MatchDecision, StatementLine
+from bankrec.matcher.errors import DecisionNotFoundError, IndexNotReadyError, MatcherError
+from bankrec.matcher.use_cases import Matcher
+
+ERROR_STATUS: dict[type[MatcherError], int] = {
+    DecisionNotFoundError: 404,
+    IndexNotReadyError: 503,  # the same request succeeds once the index has caught up
+}
+
+TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+LineId = Annotated[str, Path(min_length=1, max_length=200)]
+
+TENANT_PATH = "/v1/tenants/{tenant_id}"
+
+
+class IndexFigures(BaseModel):
+    """How many open items the index holds for the tenant, and how many are still open."""
+
+    open_items: int
+    open: int
+
+
+def build_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/health")
+    async def health() -> JSONResponse:
+        """``ok`` once the broker is started (503 before); ``index`` says whether the open-items
+        index has caught up with the topic (lines wait until it has)."""
+        if not ready():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        index = "ready" if matcher.catch_up.ready else "catching_up"
+        return JSONResponse({"status": "ok", "index": index})
+
+    @router.get(f"{TENANT_PATH}/index")
+    async def index(tenant_id: TenantId) -> IndexFigures:
+        """The tenant's open-item index: items held (any status) and items open."""
+        summary = matcher.index_summary(tenant_id)
+        return IndexFigures(open_items=summary.open_items, open=summary.open)
+
+    @router.get(f"{TENANT_PATH}/decisions/{{line_id}}")
+    async def decision(tenant_id: TenantId, line_id: LineId) -> MatchDecision:
+        """The last decision taken for the line (recent decisions are kept in memory)."""
+        return matcher.last_decision(tenant_id, line_id)
+
+    @router.post(f"{TENANT_PATH}/explain")
+    async def explain(tenant_id: TenantId, line: StatementLine) -> MatchDecision:
+        """The decision the matcher would take for this line now; nothing is published or
+        booked in the index."""
+        return matcher.explain(tenant_id, line)
+
+    return router
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _matcher_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MatcherError)
+    return error_response(ERROR_STATUS.get(type(exc), 400), exc.code, exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    )
+    return error_response(422, "invalid_request", problems or "invalid request")
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+def install_api(app: FastAPI, matcher: Matcher, *, ready: Callable[[], bool]) -> None:
+    """Mount the routes and the one error mapping on an app."""
+    app.include_router(build_router(matcher, ready=ready))
+    app.add_exception_handler(MatcherError, _matcher_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

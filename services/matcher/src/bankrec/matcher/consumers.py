@@ -1,0 +1,107 @@
+"""FastStream subscribers: open items keep the index, statement lines get decisions.
+
+A message that is not a valid envelope goes to the dead-letter topic with its reason and is
+acknowledged. Any other failure (the broker refused the decision) is raised: the line's
+offset is not committed and the line comes again (and gets the same decision).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import BaseModel
+
+from bankrec.contracts import OPEN_ITEMS, STATEMENT_LINES, Envelope, OpenItem, StatementLine, Topic
+from bankrec.matcher.use_cases import CONSUMER_GROUP, Matcher
+from bankrec.runtime import (
+    MessageDecodeError,
+    decode_payload,
+    publish_dead_letter,
+    subscriber_options,
+)
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+CONSUMED_TOPICS: tuple[Topic, ...] = (OPEN_ITEMS, STATEMENT_LINES)
+INDEX_READER = f"{CONSUMER_GROUP}-index"  # how dead letters name the open-items reader
+
+
+def open_items_options() -> dict[str, Any]:
+    """The open-items reader: every instance reads the whole compacted topic at every start.
+
+    It takes the shared consumer options (raw-bytes decoder, isolation level, ...) and changes
+    only what differs. No consumer group: each instance needs every tenant's items (lines are
+    spread over the instances by the line consumer group), and the index lives in memory, so
+    there is no stored position to resume from. Without a group there is nothing to commit
+    to: aiokafka refuses ``commit()`` with IllegalOperation("Requires group_id"). Under ACK or
+    NACK_ON_ERROR FastStream calls it after every message (logged CRITICAL, then swallowed);
+    ACK_FIRST never commits but turns aiokafka's auto-commit on (ignored without a group, yet
+    misleading). MANUAL is the honest policy: FastStream never acknowledges, auto-commit is
+    off, and nothing is ever committed. A handler error is logged and the record skipped;
+    the only expected one, an undecodable record, is dead-lettered by the handler itself.
+    """
+    return {
+        **subscriber_options(INDEX_READER),
+        "group_id": None,
+        "auto_offset_reset": "earliest",  # from the beginning, every start
+        "ack_policy": AckPolicy.MANUAL,
+    }
+
+
+def register_consumers(broker: KafkaBroker, matcher: Matcher) -> None:
+    """Subscribe the open-items reader and the line consumer group."""
+
+    async def on_open_item(message: KafkaMessage) -> None:
+        """An open item's latest state updates the tenant's index."""
+        try:
+            envelope = await _decoded(broker, message, OPEN_ITEMS, OpenItem, INDEX_READER)
+            if envelope is not None:
+                matcher.record_open_item(envelope)
+        finally:  # read is read: a record that failed must not hold back the start-up gate
+            if (record := _record(message)) is not None:
+                matcher.open_item_read(record.partition, record.offset)
+
+    async def on_statement_line(message: KafkaMessage) -> None:
+        """A statement line gets one decision, published before its offset is committed."""
+        envelope = await _decoded(broker, message, STATEMENT_LINES, StatementLine, CONSUMER_GROUP)
+        if envelope is not None:
+            await matcher.decide_line(envelope)
+
+    broker.subscriber(OPEN_ITEMS.name, **open_items_options())(on_open_item)
+    broker.subscriber(STATEMENT_LINES.name, **subscriber_options(CONSUMER_GROUP))(on_statement_line)
+
+
+async def _decoded(
+    broker: KafkaBroker,
+    message: StreamKafkaMessage,
+    topic: Topic,
+    payload_type: type[PayloadT],
+    consumer: str,
+) -> Envelope[PayloadT] | None:
+    """The message's envelope, or None after dead-lettering a message that is not one."""
+    try:
+        return decode_payload(payload_type, message.body)
+    except MessageDecodeError as exc:
+        record = _record(message)
+        await publish_dead_letter(
+            broker,
+            consumer=consumer,
+            source_topic=topic.name,
+            reason_code=exc.reason_code,
+            reason=str(exc),
+            raw_value=message.body,
+            raw_key=record.key if record is not None and isinstance(record.key, bytes) else None,
+            partition=record.partition if record is not None else None,
+            offset=record.offset if record is not None else None,
+        )
+        return None
+
+
+def _record(message: StreamKafkaMessage) -> ConsumerRecord[Any, Any] | None:
+    record = message.raw_message
+    return record if isinstance(record, ConsumerRecord) else None  # None: a batch

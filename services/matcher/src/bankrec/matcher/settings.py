@@ -1,0 +1,28 @@
+"""The matcher's configuration, read from the environment (prefix ``BANKREC_MATCHER_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from bankrec.runtime import ServiceSettings
+
+
+class MatcherSettings(ServiceSettings):
+    """Defaults run the local demo: HTTP on port 8003, no database (the index is in memory)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BANKREC_MATCHER_", env_file=".env", extra="ignore"
+    )
+
+    http_port: int = 8003
+    decisions_kept: int = Field(
+        default=100_000, ge=1, description="Recent decisions kept for GET .../decisions/{line_id}"
+    )
+    index_catch_up_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest wait at start-up for the open-items index to read what the topic "
+        "held; after it, lines are matched anyway (and a warning is logged). Keep it below the "
+        "consumer's max_poll_interval_ms (300 s) so the line consumer is not thrown out of its group.",
+    )

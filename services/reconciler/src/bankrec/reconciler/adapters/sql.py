@@ -1,0 +1,447 @@
+"""Periods, inbox and outbox in SQL (SQLite or PostgreSQL) through SQLAlchemy 2 async."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, cast
+
+from sqlalchemy import CursorResult, Row, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bankrec.contracts import Balance, DecisionKind, Envelope, Money, PeriodStatus, Topic
+from bankrec.reconciler.adapters.tables import (
+    inbox,
+    outbox,
+    period_lines,
+    period_postings,
+    period_statements,
+    periods,
+    schema_for,
+)
+from bankrec.reconciler.domain import (
+    BankPosting,
+    LineDecision,
+    PeriodLine,
+    PostingPart,
+    ReconciliationPeriod,
+    StatementBalances,
+)
+from bankrec.reconciler.ports import ConcurrentUpdateError, UnitOfWorkFactory
+from bankrec.runtime import claim_inbox, create_engine, stage_message
+
+
+def reconciler_engine(url: str) -> AsyncEngine:
+    """An async engine whose default schema is the reconciler's own on PostgreSQL."""
+    engine = create_engine(url)
+    schema = schema_for(engine.dialect.name)
+    if schema is None:
+        return engine
+    return engine.execution_options(schema_translate_map={None: schema})
+
+
+def sql_units_of_work(
+    sessions: async_sessionmaker[AsyncSession], cache: PeriodCache | None = None
+) -> UnitOfWorkFactory:
+    """Units of work sharing one period cache (one per process)."""
+    shared = cache if cache is not None else PeriodCache()
+    return lambda: SqlUnitOfWork(sessions, shared)
+
+
+class PeriodCache:
+    """Periods as last committed, each with its ``periods.version``; least recently used go.
+
+    Every write of a period or of any of its rows bumps the version (``SqlPeriodRepository``
+    does), so a cached period is used only while the locked row still has its version: a write
+    by another instance, or anything this one rolled back, makes it a miss and it is reloaded.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[int, ReconciliationPeriod]] = (
+            OrderedDict()
+        )
+
+    def get(self, key: tuple[str, str], version: int) -> ReconciliationPeriod | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple[str, str], version: int, period: ReconciliationPeriod) -> None:
+        self._entries[key] = (version, period)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+class SqlUnitOfWork:
+    """One database transaction; rolled back on exit unless committed."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cache: PeriodCache | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._cache = cache if cache is not None else PeriodCache(size=0)
+        self.periods = SqlPeriodRepository(self._require_session, self._cache)
+
+    def _require_session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self._require_session()
+        try:
+            await session.rollback()  # nothing left after a commit
+        finally:
+            await session.close()
+            self._session = None
+
+    async def claim_message(self, consumer: str, message_id: str) -> bool:
+        return await claim_inbox(self._require_session(), inbox, consumer, message_id)
+
+    async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
+        await stage_message(self._require_session(), outbox, topic, key, envelope)
+
+    async def commit(self) -> None:
+        try:
+            await self._require_session().commit()
+        except IntegrityError as exc:  # a concurrent transaction inserted the same rows
+            raise ConcurrentUpdateError(str(exc)) from exc
+        for key, (version, period) in self.periods.saved.items():
+            self._cache.put(key, version, period)
+        self.periods.saved.clear()
+
+
+class SqlPeriodRepository:
+    """Loads a period with all its rows; saves only the rows that changed."""
+
+    def __init__(self, session: Callable[[], AsyncSession], cache: PeriodCache) -> None:
+        self._session = session
+        self._cache = cache
+        self._versions: dict[tuple[str, str], int] = {}
+        self.saved: dict[tuple[str, str], tuple[int, ReconciliationPeriod]] = {}
+
+    async def current(
+        self, tenant_id: str, account_id: str, *, for_update: bool = False
+    ) -> ReconciliationPeriod | None:
+        query = (
+            select(periods)
+            .where(periods.c.tenant_id == tenant_id, periods.c.account_id == account_id)
+            .order_by(periods.c.period_no.desc())
+            .limit(1)
+        )
+        if for_update:  # PostgreSQL locks the row; SQLite's BEGIN IMMEDIATE already did
+            query = query.with_for_update()
+        row = (await self._session().execute(query)).first()
+        if row is None:
+            return None
+        key = (tenant_id, row.period_id)
+        self._versions[key] = row.version
+        cached = self._cache.get(key, row.version) if for_update else None
+        if cached is not None:
+            return cached
+        (period,) = await self._load(tenant_id, [row])
+        if for_update:  # read under the row lock: exactly what is stored at this version
+            self._cache.put(key, row.version, period)
+        return period
+
+    async def list_current(self, tenant_id: str) -> list[ReconciliationPeriod]:
+        rows = (
+            await self._session().execute(
+                select(periods)
+                .where(periods.c.tenant_id == tenant_id)
+                .order_by(periods.c.account_id, periods.c.period_no.desc())
+            )
+        ).all()
+        current: dict[str, Row[Any]] = {}
+        for row in rows:
+            current.setdefault(row.account_id, row)
+        return await self._load(tenant_id, list(current.values()))
+
+    async def save(
+        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+    ) -> None:
+        try:
+            await self._save(period, previous)
+        except IntegrityError as exc:  # another transaction created the same period first
+            raise ConcurrentUpdateError(str(exc.orig)) from exc
+
+    async def _save(
+        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+    ) -> None:
+        session = self._session()
+        key = (period.tenant_id, period.period_id)
+        now = datetime.now(UTC)
+        if previous is None:
+            await session.execute(
+                insert(periods).values(
+                    **_period_values(period), version=1, created_at=now, updated_at=now
+                )
+            )
+            self._versions[key] = 1
+        else:
+            version = self._versions[key]
+            result = await session.execute(
+                update(periods)
+                .where(
+                    periods.c.tenant_id == period.tenant_id,
+                    periods.c.period_id == period.period_id,
+                    periods.c.version == version,
+                )
+                .values(**_period_values(period), version=version + 1, updated_at=now)
+            )
+            if cast(CursorResult[Any], result).rowcount != 1:
+                raise ConcurrentUpdateError(
+                    f"period {period.period_id} changed since it was loaded (version {version})"
+                )
+            self._versions[key] = version + 1
+        scope = {"tenant_id": period.tenant_id, "period_id": period.period_id}
+        empty: Mapping[str, Any] = {}
+        await _save_children(
+            session,
+            period_statements,
+            "statement_id",
+            scope,
+            previous.statements if previous is not None else empty,
+            period.statements,
+            _statement_rows,
+        )
+        await _save_children(
+            session,
+            period_lines,
+            "line_id",
+            scope,
+            previous.lines if previous is not None else empty,
+            period.lines,
+            _line_rows,
+        )
+        await _save_children(
+            session,
+            period_postings,
+            "entry_id",
+            scope,
+            previous.postings if previous is not None else empty,
+            period.postings,
+            _posting_rows,
+        )
+        self.saved[key] = (self._versions[key], period)
+
+    async def _load(self, tenant_id: str, rows: list[Row[Any]]) -> list[ReconciliationPeriod]:
+        if not rows:
+            return []
+        session = self._session()
+        period_ids = [row.period_id for row in rows]
+
+        async def children(table: Table) -> dict[str, list[Row[Any]]]:
+            found = await session.execute(
+                select(table).where(
+                    table.c.tenant_id == tenant_id, table.c.period_id.in_(period_ids)
+                )
+            )
+            grouped: dict[str, list[Row[Any]]] = defaultdict(list)
+            for child in found:
+                grouped[child.period_id].append(child)
+            return grouped
+
+        statements = await children(period_statements)
+        lines = await children(period_lines)
+        postings = await children(period_postings)
+        loaded = []
+        for row in rows:
+            loaded.append(
+                _period_from_rows(
+                    row, statements[row.period_id], lines[row.period_id], postings[row.period_id]
+                )
+            )
+        return loaded
+
+
+# ------------------------------------------------------------------------------ rows
+
+
+async def _save_children(
+    session: AsyncSession,
+    table: Table,
+    key_column: str,
+    scope: Mapping[str, Any],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    rows_of: Callable[[Any], list[dict[str, Any]]],
+) -> None:
+    """Write the children that changed: the domain shares unchanged ones between versions of
+    a period, so ``is`` finds the changes without building a row for every child."""
+    inserts: list[dict[str, Any]] = []
+    deletes: list[str] = []
+    for key, child in after.items():
+        old = before.get(key)
+        if old is child:
+            continue
+        if old is not None:
+            if old == child:
+                continue
+            deletes.append(key)
+        inserts += [{**scope, **row} for row in rows_of(child)]
+    deletes += [key for key in before if key not in after]
+    if deletes:
+        await session.execute(
+            delete(table).where(
+                *(table.c[name] == value for name, value in scope.items()),
+                table.c[key_column].in_(deletes),
+            )
+        )
+    if inserts:
+        await session.execute(insert(table), inserts)
+
+
+def _period_values(period: ReconciliationPeriod) -> dict[str, Any]:
+    return {
+        "tenant_id": period.tenant_id,
+        "period_id": period.period_id,
+        "account_id": period.account_id,
+        "period_no": period.period_no,
+        "currency": period.currency,
+        "status": period.status.value,
+        "account_number": period.account_number,
+        "manual_opening_balance": _amount(period.manual_opening_balance),
+        "manual_statement_balance": _amount(period.manual_statement_balance),
+    }
+
+
+def _amount(money: Money | None) -> Any:
+    return None if money is None else money.amount
+
+
+def _statement_rows(statement: StatementBalances) -> list[dict[str, Any]]:
+    return [
+        {
+            "statement_id": statement.statement_id,
+            "opening_amount": _amount(statement.opening.amount if statement.opening else None),
+            "opening_date": statement.opening.date if statement.opening else None,
+            "closing_amount": _amount(statement.closing.amount if statement.closing else None),
+            "closing_date": statement.closing.date if statement.closing else None,
+            "sequence_no": statement.sequence_no,
+            "statement_created_at": statement.created_at,
+        }
+    ]
+
+
+def _line_rows(line: PeriodLine) -> list[dict[str, Any]]:
+    return [
+        {
+            "line_id": line.line_id,
+            "statement_id": line.statement_id,
+            "amount": line.amount.amount,
+            "booking_date": line.booking_date,
+            "received": line.received,
+            "decision_id": line.decision.decision_id if line.decision else None,
+            "decision_kind": line.decision.kind.value if line.decision else None,
+            "decided_at": line.decision.decided_at if line.decision else None,
+        }
+    ]
+
+
+def _posting_rows(posting: BankPosting) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry_id": posting.entry_id,
+            "part_no": part_no,
+            "statement_line_id": part.statement_line_id,
+            "amount": part.amount.amount,
+            "posting_date": posting.posting_date,
+            "reverses_entry_id": posting.reverses_entry_id,
+        }
+        for part_no, part in enumerate(posting.parts)
+    ]
+
+
+def _period_from_rows(
+    row: Row[Any],
+    statement_rows: Iterable[Row[Any]],
+    line_rows: Iterable[Row[Any]],
+    posting_rows: Iterable[Row[Any]],
+) -> ReconciliationPeriod:
+    currency: str = row.currency
+
+    def money(amount: Any) -> Money:
+        return Money(amount=amount, currency=currency)
+
+    def balance(amount: Any, on: Any) -> Balance | None:
+        return None if amount is None else Balance(amount=money(amount), date=on)
+
+    statements = {
+        s.statement_id: StatementBalances(
+            statement_id=s.statement_id,
+            opening=balance(s.opening_amount, s.opening_date),
+            closing=balance(s.closing_amount, s.closing_date),
+            sequence_no=s.sequence_no,
+            created_at=s.statement_created_at,
+        )
+        for s in statement_rows
+    }
+    lines = {
+        line.line_id: PeriodLine(
+            line_id=line.line_id,
+            statement_id=line.statement_id,
+            amount=money(line.amount),
+            booking_date=line.booking_date,
+            received=bool(line.received),
+            decision=None
+            if line.decision_id is None
+            else LineDecision(line.decision_id, DecisionKind(line.decision_kind), line.decided_at),
+        )
+        for line in line_rows
+    }
+    parts: dict[str, list[Row[Any]]] = defaultdict(list)
+    for part in sorted(posting_rows, key=lambda p: (p.entry_id, p.part_no)):
+        parts[part.entry_id].append(part)
+    postings = {
+        entry_id: BankPosting(
+            entry_id=entry_id,
+            posting_date=entry_parts[0].posting_date,
+            reverses_entry_id=entry_parts[0].reverses_entry_id,
+            parts=tuple(PostingPart(p.statement_line_id, money(p.amount)) for p in entry_parts),
+        )
+        for entry_id, entry_parts in parts.items()
+    }
+    return ReconciliationPeriod(
+        tenant_id=row.tenant_id,
+        account_id=row.account_id,
+        currency=currency,
+        period_no=row.period_no,
+        status=PeriodStatus(row.status),
+        account_number=row.account_number,
+        manual_opening_balance=None
+        if row.manual_opening_balance is None
+        else money(row.manual_opening_balance),
+        manual_statement_balance=None
+        if row.manual_statement_balance is None
+        else money(row.manual_statement_balance),
+        statements=statements,
+        lines=lines,
+        postings=postings,
+    )
+
+
+__all__ = [
+    "PeriodCache",
+    "SqlPeriodRepository",
+    "SqlUnitOfWork",
+    "reconciler_engine",
+    "sql_units_of_work",
+]

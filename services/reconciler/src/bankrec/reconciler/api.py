@@ -1,0 +1,198 @@
+"""The reconciler's HTTP API: periods' figures and reports, manual balance entry.
+
+Errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx status, mapped here in one
+place (``ERROR_STATUS``) from the service's exception hierarchy and from request validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bankrec.contracts import PeriodStatus
+from bankrec.reconciler.domain import (
+    ReconciliationPeriod,
+    amount_text,
+    figures,
+    masked_account,
+    render_report,
+)
+from bankrec.reconciler.errors import (
+    AccountNotFoundError,
+    AmountPrecisionError,
+    CurrencyMismatchError,
+    ReconcilerError,
+)
+from bankrec.reconciler.use_cases import Reconciler
+
+ERROR_STATUS: dict[type[ReconcilerError], int] = {
+    AccountNotFoundError: 404,
+    CurrencyMismatchError: 422,
+    AmountPrecisionError: 422,
+}
+
+TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+AccountId = Annotated[str, Path(min_length=1, max_length=100)]
+CorrelationId = Annotated[str | None, Header(max_length=200)]
+
+ACCOUNT_PATH = "/v1/tenants/{tenant_id}/accounts/{account_id}"
+
+
+class PeriodReport(BaseModel):
+    """The figures of an account's current period; money as decimal strings."""
+
+    account_id: str
+    account_number_masked: str | None
+    currency: str
+    status: PeriodStatus
+    statement_ids: list[str]
+    opening_balance: str
+    statement_balance: str | None
+    reconciled_balance: str
+    difference: str | None
+    lines: int
+    reconciled: int
+    matched: int
+    in_suspense: int
+    other: int
+    outstanding: int
+
+    @classmethod
+    def of(cls, period: ReconciliationPeriod) -> PeriodReport:
+        result = figures(period)
+        return cls(
+            account_id=period.account_id,
+            account_number_masked=masked_account(period),
+            currency=period.currency,
+            status=period.status,
+            statement_ids=list(result.statement_ids),
+            opening_balance=amount_text(result.opening_balance),
+            statement_balance=None
+            if result.statement_balance is None
+            else amount_text(result.statement_balance),
+            reconciled_balance=amount_text(result.reconciled_balance),
+            difference=None if result.difference is None else amount_text(result.difference),
+            lines=result.lines,
+            reconciled=result.reconciled,
+            matched=result.matched,
+            in_suspense=result.in_suspense,
+            other=result.other,
+            outstanding=result.outstanding,
+        )
+
+
+class AccountList(BaseModel):
+    tenant_id: str
+    accounts: list[PeriodReport]
+
+
+class BalanceEntry(BaseModel):
+    """A balance entered by hand: a decimal string (a JSON number is refused: floats are
+    inexact); the currency, when given, must be the period's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictStr = Field(pattern=r"^-?\d{1,18}(\.\d{1,6})?$", examples=["123.45"])
+    currency: StrictStr | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+
+def build_router(reconciler: Reconciler, *, ready: Callable[[], bool]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/health")
+    async def health() -> JSONResponse:
+        """``ok`` once the broker is started; 503 before."""
+        if ready():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "starting"}, status_code=503)
+
+    @router.get("/v1/tenants/{tenant_id}/accounts")
+    async def list_accounts(tenant_id: TenantId) -> AccountList:
+        """Every account of the tenant with its current period's figures."""
+        periods = await reconciler.periods(tenant_id)
+        return AccountList(tenant_id=tenant_id, accounts=[PeriodReport.of(p) for p in periods])
+
+    @router.get(f"{ACCOUNT_PATH}/report")
+    async def report(tenant_id: TenantId, account_id: AccountId) -> PeriodReport:
+        """The figures of the account's current period."""
+        return PeriodReport.of(await reconciler.period(tenant_id, account_id))
+
+    @router.get(f"{ACCOUNT_PATH}/report.txt", response_class=PlainTextResponse)
+    async def report_text(tenant_id: TenantId, account_id: AccountId) -> PlainTextResponse:
+        """The same figures as a fixed-width text table."""
+        return PlainTextResponse(render_report(await reconciler.period(tenant_id, account_id)))
+
+    @router.put(f"{ACCOUNT_PATH}/opening-balance")
+    async def put_opening_balance(
+        tenant_id: TenantId,
+        account_id: AccountId,
+        entry: BalanceEntry,
+        x_correlation_id: CorrelationId = None,
+    ) -> PeriodReport:
+        """Enter the opening balance by hand; it wins over the statements' opening balance."""
+        period = await reconciler.enter_opening_balance(
+            tenant_id,
+            account_id,
+            Decimal(entry.amount),
+            entry.currency,
+            correlation_id=x_correlation_id,
+        )
+        return PeriodReport.of(period)
+
+    @router.put(f"{ACCOUNT_PATH}/statement-balance")
+    async def put_statement_balance(
+        tenant_id: TenantId,
+        account_id: AccountId,
+        entry: BalanceEntry,
+        x_correlation_id: CorrelationId = None,
+    ) -> PeriodReport:
+        """Enter the statement balance by hand; the next latest statement replaces it."""
+        period = await reconciler.enter_statement_balance(
+            tenant_id,
+            account_id,
+            Decimal(entry.amount),
+            entry.currency,
+            correlation_id=x_correlation_id,
+        )
+        return PeriodReport.of(period)
+
+    return router
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _reconciler_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ReconcilerError)
+    return error_response(ERROR_STATUS.get(type(exc), 400), exc.code, exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    )
+    return error_response(422, "invalid_request", problems or "invalid request")
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+def install_api(app: FastAPI, reconciler: Reconciler, *, ready: Callable[[], bool]) -> None:
+    """Mount the routes and the one error mapping on an app."""
+    app.include_router(build_router(reconciler, ready=ready))
+    app.add_exception_handler(ReconcilerError, _reconciler_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

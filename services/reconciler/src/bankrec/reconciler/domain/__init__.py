@@ -1,0 +1,47 @@
+"""The reconciler's pure domain: periods, their figures and the text report (no I/O)."""
+
+from bankrec.reconciler.domain.period import (
+    BalanceSource,
+    BankPosting,
+    LineDecision,
+    PeriodFigures,
+    PeriodLine,
+    PostingPart,
+    ReconciliationPeriod,
+    StatementBalances,
+    apply_decision,
+    apply_line,
+    apply_posting,
+    apply_statement,
+    bank_accounts,
+    enter_opening_balance,
+    enter_statement_balance,
+    figures,
+    open_period,
+    updated_event,
+)
+from bankrec.reconciler.domain.report import amount_text, masked_account, render_report
+
+__all__ = [
+    "BalanceSource",
+    "BankPosting",
+    "LineDecision",
+    "PeriodFigures",
+    "PeriodLine",
+    "PostingPart",
+    "ReconciliationPeriod",
+    "StatementBalances",
+    "amount_text",
+    "apply_decision",
+    "apply_line",
+    "apply_posting",
+    "apply_statement",
+    "bank_accounts",
+    "enter_opening_balance",
+    "enter_statement_balance",
+    "figures",
+    "masked_account",
+    "open_period",
+    "render_report",
+    "updated_event",
+]

@@ -1,0 +1,546 @@
+"""A reconciliation period for one bank account: what the bank says against what the books say.
+
+The period collects facts, each keyed by its own id: statements (by ``statement_id``), statement
+lines (by ``line_id``), the matcher's decision per line and the ledger's bank-side postings (by
+``entry_id``). Every figure is computed from those facts, never accumulated, so:
+
+- applying a message is a pure function ``(period, message) -> period``;
+- applying the same message twice returns the very same period (``is``);
+- the figures do not depend on the order the messages arrived in (Kafka orders per topic and
+  key only, so a posting may come before its line and a decision before either).
+
+Manual entries (opening balance, statement balance) are commands, not facts: they override the
+figure taken from the statements, see :func:`enter_opening_balance` and
+:func:`enter_statement_balance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from bankrec.contracts import (
+    AccountRole,
+    Balance,
+    BankAccountRef,
+    DecisionKind,
+    JournalEntryPosted,
+    MatchDecision,
+    Money,
+    PeriodEvent,
+    PeriodEventKind,
+    PeriodStatus,
+    StatementHeader,
+    StatementLine,
+    currency_exponent,
+)
+from bankrec.reconciler.errors import AmountPrecisionError, CurrencyMismatchError
+
+MATCHED_KINDS = frozenset({DecisionKind.MATCH, DecisionKind.PARTIAL})
+SUSPENSE_KINDS = frozenset({DecisionKind.SUSPENSE, DecisionKind.PROPOSAL})
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+class BalanceSource(StrEnum):
+    """Where a period's opening or statement balance comes from."""
+
+    MISSING = "missing"  # no statement gave it and nobody entered it: the opening counts as 0
+    STATEMENT = "statement"
+    MANUAL = "manual"
+
+
+def zero(currency: str) -> Money:
+    """Zero with the currency's minor-unit digits ("0.00 NOK")."""
+    return Money(amount=Decimal(0).scaleb(-currency_exponent(currency)), currency=currency)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementBalances:
+    """The balances one statement reports for the account."""
+
+    statement_id: str
+    opening: Balance | None
+    closing: Balance | None
+    sequence_no: int | None = None
+    created_at: datetime | None = None
+
+    @classmethod
+    def of(cls, header: StatementHeader) -> StatementBalances:
+        sequence = header.electronic_sequence_number
+        if sequence is None:
+            sequence = header.legal_sequence_number
+        return cls(
+            statement_id=header.statement_id,
+            opening=header.opening_booked,
+            closing=header.closing_booked,
+            sequence_no=sequence,
+            created_at=header.created_at,
+        )
+
+    def rank(self, on: date | None) -> tuple[date, int, datetime, str]:
+        """Statements order by balance date, then sequence number, creation time and id."""
+        sequence = -1 if self.sequence_no is None else self.sequence_no
+        return (on or date.min, sequence, self.created_at or _EARLIEST, self.statement_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LineDecision:
+    """The matcher's decision about one line; a later decision supersedes an earlier one."""
+
+    decision_id: str
+    kind: DecisionKind
+    decided_at: datetime
+
+    def supersedes(self, other: LineDecision) -> bool:
+        if self.decision_id == other.decision_id:
+            return False  # a redelivery, perhaps in a new envelope: the first one stands
+        return (self.decided_at, self.decision_id) > (other.decided_at, other.decision_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodLine:
+    """A statement line the period knows of, from the line itself or a decision about it.
+
+    ``received`` says the line message itself arrived; until then amount, booking date and
+    statement come from the decision (which copies them from the line).
+    """
+
+    line_id: str
+    statement_id: str
+    amount: Money
+    booking_date: date | None
+    received: bool
+    decision: LineDecision | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostingPart:
+    """The bank-side net (debit - credit) of one journal entry for one statement line."""
+
+    statement_line_id: str | None
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class BankPosting:
+    """A journal entry's bank-side lines on this period's account."""
+
+    entry_id: str
+    posting_date: date
+    parts: tuple[PostingPart, ...]
+    reverses_entry_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFigures:
+    """What the period's report shows; every figure is computed from the period's facts."""
+
+    currency: str
+    opening_balance: Money
+    opening_source: BalanceSource
+    statement_balance: Money | None
+    statement_source: BalanceSource
+    reconciled_total: Money
+    reconciled_balance: Money
+    difference: Money | None
+    lines: int
+    reconciled: int
+    matched: int
+    in_suspense: int
+    other: int
+    outstanding: int
+    statement_ids: tuple[str, ...]
+    reconciliation_date: date | None
+
+    @property
+    def undecided(self) -> int:
+        """Known lines the matcher has not decided about (yet)."""
+        return self.lines - self.matched - self.in_suspense - self.other
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationPeriod:
+    """One reconciliation period of one tenant's bank account."""
+
+    tenant_id: str
+    account_id: str
+    currency: str
+    period_no: int = 1
+    status: PeriodStatus = PeriodStatus.ON_HOLD
+    account_number: str | None = None
+    manual_opening_balance: Money | None = None
+    manual_statement_balance: Money | None = None
+    statements: Mapping[str, StatementBalances] = field(default_factory=dict)
+    lines: Mapping[str, PeriodLine] = field(default_factory=dict)
+    postings: Mapping[str, BankPosting] = field(default_factory=dict)
+
+    @property
+    def period_id(self) -> str:
+        return period_id_for(self.account_id, self.period_no)
+
+    @property
+    def kafka_key(self) -> str:
+        return f"{self.tenant_id}:{self.account_id}"
+
+
+def period_id_for(account_id: str, period_no: int) -> str:
+    """Deterministic, so two instances opening the same period agree on its id."""
+    return f"{account_id}-p{period_no}"
+
+
+def open_period(
+    tenant_id: str, account_id: str, currency: str, account_number: str | None = None
+) -> ReconciliationPeriod:
+    """The first period of an account, on hold, with nothing in it."""
+    return ReconciliationPeriod(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        currency=currency.upper(),
+        account_number=account_number or None,
+    )
+
+
+# ------------------------------------------------------------------------------ messages
+
+
+def apply_statement(period: ReconciliationPeriod, header: StatementHeader) -> ReconciliationPeriod:
+    """Record a statement's balances; a statement already known changes nothing.
+
+    When the new statement is now the latest one with a closing balance, its closing balance
+    replaces a statement balance entered by hand.
+    """
+    _require_account(period, header.account, f"statement {header.statement_id}")
+    if header.statement_id in period.statements:
+        return period
+    for balance, what in (
+        (header.opening_booked, "opening balance"),
+        (header.closing_booked, "closing balance"),
+    ):
+        if balance is not None:
+            _require_currency(period, balance.amount, f"{what} of statement {header.statement_id}")
+    statement = StatementBalances.of(header)
+    statements = {**period.statements, statement.statement_id: statement}
+    manual = period.manual_statement_balance
+    latest = _latest_closing(statements)
+    if manual is not None and latest is statement:
+        manual = None
+    return replace(
+        _with_account_number(period, header.account),
+        statements=statements,
+        manual_statement_balance=manual,
+    )
+
+
+def apply_line(period: ReconciliationPeriod, line: StatementLine) -> ReconciliationPeriod:
+    """Record a statement line; a line already received changes nothing."""
+    _require_account(period, line.account, f"statement line {line.line_id}")
+    known = period.lines.get(line.line_id)
+    if known is not None and known.received:
+        return period
+    _require_currency(period, line.amount, f"statement line {line.line_id}")
+    recorded = PeriodLine(
+        line_id=line.line_id,
+        statement_id=line.statement_id,
+        amount=line.amount,
+        booking_date=line.booking_date,
+        received=True,
+        decision=known.decision if known is not None else None,
+    )
+    return replace(
+        _with_account_number(period, line.account),
+        lines={**period.lines, line.line_id: recorded},
+    )
+
+
+def apply_decision(
+    period: ReconciliationPeriod, decision: MatchDecision, decided_at: datetime
+) -> ReconciliationPeriod:
+    """Record the matcher's decision about a line; the latest decision per line wins.
+
+    ``decided_at`` is when the matcher decided (its envelope's ``occurred_at``); ties are broken
+    by decision id, so the winner does not depend on arrival order.
+    """
+    _require_account(period, decision.account, f"decision {decision.decision_id}")
+    if decided_at.tzinfo is None:
+        raise ValueError("decided_at must be an aware datetime")
+    _require_currency(period, decision.amount, f"decision {decision.decision_id}")
+    new = LineDecision(decision.decision_id, decision.kind, decided_at.astimezone(UTC))
+    known = period.lines.get(decision.line_id)
+    if known is None:
+        recorded = PeriodLine(
+            line_id=decision.line_id,
+            statement_id=decision.statement_id,
+            amount=decision.amount,
+            booking_date=decision.booking_date,
+            received=False,
+            decision=new,
+        )
+    elif known.decision is not None and not new.supersedes(known.decision):
+        return period
+    elif known.received:
+        recorded = replace(known, decision=new)
+    else:  # the line itself has not arrived: describe it as the winning decision does
+        recorded = replace(
+            known,
+            statement_id=decision.statement_id,
+            amount=decision.amount,
+            booking_date=decision.booking_date,
+            decision=new,
+        )
+    return replace(
+        _with_account_number(period, decision.account),
+        lines={**period.lines, decision.line_id: recorded},
+    )
+
+
+def bank_accounts(entry: JournalEntryPosted) -> dict[str, str]:
+    """The bank accounts a journal entry has bank-side lines on (sorted), each with the
+    currency of its first such line."""
+    found: dict[str, str] = {}
+    for line in entry.lines:
+        account_id = line.bank_account_id or entry.bank_account_id
+        if line.account_role is AccountRole.BANK and account_id:
+            found.setdefault(account_id, line.currency)
+    return dict(sorted(found.items()))
+
+
+def apply_posting(period: ReconciliationPeriod, entry: JournalEntryPosted) -> ReconciliationPeriod:
+    """Record a journal entry's bank-side lines on this account; an entry already known, or
+    one without a bank-side line on the account, changes nothing.
+
+    A bank-side line names its statement line itself or through the entry; its amount is
+    debit - credit (the bank account is an asset: money in is a debit).
+    """
+    if entry.entry_id in period.postings:
+        return period
+    nets: dict[str | None, Decimal] = {}
+    for line in entry.lines:
+        if line.account_role is not AccountRole.BANK:
+            continue
+        if (line.bank_account_id or entry.bank_account_id) != period.account_id:
+            continue
+        if line.currency != period.currency:
+            raise CurrencyMismatchError(
+                f"journal entry {entry.entry_id} posts {line.currency} on account "
+                f"{period.account_id}, whose period is in {period.currency}"
+            )
+        line_id = line.statement_line_id or entry.statement_line_id
+        nets[line_id] = nets.get(line_id, Decimal(0)) + line.debit - line.credit
+    if not nets:
+        return period
+    parts = tuple(
+        PostingPart(line_id, Money(amount=net, currency=period.currency))
+        for line_id, net in sorted(nets.items(), key=lambda item: item[0] or "")
+    )
+    posting = BankPosting(
+        entry_id=entry.entry_id,
+        posting_date=entry.posting_date,
+        parts=parts,
+        reverses_entry_id=entry.reverses_entry_id,
+    )
+    return replace(period, postings={**period.postings, entry.entry_id: posting})
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+def enter_opening_balance(period: ReconciliationPeriod, amount: Money) -> ReconciliationPeriod:
+    """Set the opening balance by hand; it wins over the statements' until entered again."""
+    _require_entry(period, amount, "opening balance")
+    if period.manual_opening_balance == amount:
+        return period
+    return replace(period, manual_opening_balance=amount)
+
+
+def enter_statement_balance(period: ReconciliationPeriod, amount: Money) -> ReconciliationPeriod:
+    """Set the statement balance by hand; the next statement that is the latest replaces it."""
+    _require_entry(period, amount, "statement balance")
+    if period.manual_statement_balance == amount:
+        return period
+    return replace(period, manual_statement_balance=amount)
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+def opening_balance(period: ReconciliationPeriod) -> tuple[Money, BalanceSource]:
+    """Entered by hand, else the opening booked balance of the period's earliest statement."""
+    if period.manual_opening_balance is not None:
+        return period.manual_opening_balance, BalanceSource.MANUAL
+    with_opening = [s for s in period.statements.values() if s.opening is not None]
+    if not with_opening:
+        return zero(period.currency), BalanceSource.MISSING
+    earliest = min(with_opening, key=lambda s: s.rank(s.opening.date if s.opening else None))
+    assert earliest.opening is not None
+    return earliest.opening.amount, BalanceSource.STATEMENT
+
+
+def statement_balance(period: ReconciliationPeriod) -> tuple[Money | None, BalanceSource]:
+    """Entered by hand, else the closing booked balance of the period's latest statement."""
+    if period.manual_statement_balance is not None:
+        return period.manual_statement_balance, BalanceSource.MANUAL
+    latest = _latest_closing(period.statements)
+    if latest is None or latest.closing is None:
+        return None, BalanceSource.MISSING
+    return latest.closing.amount, BalanceSource.STATEMENT
+
+
+def cancelled_entries(postings: Mapping[str, BankPosting]) -> frozenset[str]:
+    """Entries undone by a reversal that is not itself undone (a reversal of a reversal
+    reinstates the original)."""
+    reversed_by: dict[str, list[str]] = {}
+    for posting in postings.values():
+        if posting.reverses_entry_id is not None:
+            reversed_by.setdefault(posting.reverses_entry_id, []).append(posting.entry_id)
+    cancelled: dict[str, bool] = {}
+
+    def is_cancelled(entry_id: str, seen: frozenset[str]) -> bool:
+        if entry_id not in cancelled:
+            cancelled[entry_id] = any(
+                reversal not in seen and not is_cancelled(reversal, seen | {reversal})
+                for reversal in reversed_by.get(entry_id, ())
+            )
+        return cancelled[entry_id]
+
+    return frozenset(
+        entry_id for entry_id in postings if is_cancelled(entry_id, frozenset({entry_id}))
+    )
+
+
+def reconciled_line_ids(period: ReconciliationPeriod) -> frozenset[str]:
+    """Statement lines with a bank-side posting that is neither a reversal nor reversed."""
+    cancelled = cancelled_entries(period.postings)
+    return frozenset(
+        part.statement_line_id
+        for posting in period.postings.values()
+        if posting.reverses_entry_id is None and posting.entry_id not in cancelled
+        for part in posting.parts
+        if part.statement_line_id is not None
+    )
+
+
+def figures(period: ReconciliationPeriod) -> PeriodFigures:
+    """The period's figures; see the module docstring for why they are order independent."""
+    opening, opening_source = opening_balance(period)
+    statement, statement_source = statement_balance(period)
+    total = zero(period.currency) + Money(
+        amount=sum(
+            (
+                part.amount.amount
+                for posting in period.postings.values()
+                for part in posting.parts
+                if part.statement_line_id is not None
+            ),
+            Decimal(0),
+        ),
+        currency=period.currency,
+    )
+    reconciled_ids = reconciled_line_ids(period)
+    kinds = [line.decision.kind for line in period.lines.values() if line.decision is not None]
+    matched = sum(1 for kind in kinds if kind in MATCHED_KINDS)
+    in_suspense = sum(1 for kind in kinds if kind in SUSPENSE_KINDS)
+    outstanding = sum(1 for line_id in period.lines if line_id not in reconciled_ids)
+    reconciled_balance = opening + total
+    latest = _latest_closing(period.statements)
+    result = PeriodFigures(
+        currency=period.currency,
+        opening_balance=opening,
+        opening_source=opening_source,
+        statement_balance=statement,
+        statement_source=statement_source,
+        reconciled_total=total,
+        reconciled_balance=reconciled_balance,
+        difference=None if statement is None else statement - reconciled_balance,
+        lines=len(period.lines),
+        reconciled=len(reconciled_ids),
+        matched=matched,
+        in_suspense=in_suspense,
+        other=len(kinds) - matched - in_suspense,
+        outstanding=outstanding,
+        statement_ids=tuple(sorted(period.statements)),
+        reconciliation_date=latest.closing.date if latest and latest.closing else None,
+    )
+    assert result.reconciled_balance == result.opening_balance + result.reconciled_total
+    assert result.undecided >= 0
+    assert result.outstanding <= result.lines
+    assert result.difference is None or (
+        result.statement_balance is not None
+        and result.difference + result.reconciled_balance == result.statement_balance
+    )
+    return result
+
+
+def updated_event(period: ReconciliationPeriod, reason: str) -> PeriodEvent:
+    """The ``updated`` period event carrying the period's current figures."""
+    result = figures(period)
+    return PeriodEvent(
+        period_id=period.period_id,
+        account_id=period.account_id,
+        event=PeriodEventKind.UPDATED,
+        status=period.status,
+        reconciliation_date=result.reconciliation_date,
+        opening_balance=result.opening_balance,
+        statement_balance=result.statement_balance,
+        reconciled_balance=result.reconciled_balance,
+        difference=result.difference,
+        reason=reason,
+    )
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def decimal_places(value: Decimal) -> int:
+    """Significant decimals: 12.50 has 1, 12 has 0 (exact, unlike a context-bound quantize)."""
+    text = format(value, "f")
+    return len(text.partition(".")[2].rstrip("0"))
+
+
+def _latest_closing(statements: Mapping[str, StatementBalances]) -> StatementBalances | None:
+    with_closing = [s for s in statements.values() if s.closing is not None]
+    if not with_closing:
+        return None
+    return max(with_closing, key=lambda s: s.rank(s.closing.date if s.closing else None))
+
+
+def _with_account_number(
+    period: ReconciliationPeriod, account: BankAccountRef
+) -> ReconciliationPeriod:
+    if period.account_number or not account.number:
+        return period
+    return replace(period, account_number=account.number)
+
+
+def _require_account(period: ReconciliationPeriod, account: BankAccountRef, what: str) -> None:
+    if account.account_id != period.account_id:
+        raise ValueError(
+            f"{what} of account {account.account_id} was applied to the period of "
+            f"{period.account_id}"
+        )
+    if account.currency != period.currency:
+        raise CurrencyMismatchError(
+            f"{what} is for a {account.currency} account, but the period of account "
+            f"{period.account_id} is in {period.currency}"
+        )
+
+
+def _require_currency(period: ReconciliationPeriod, amount: Money, what: str) -> None:
+    if amount.currency != period.currency:
+        raise CurrencyMismatchError(
+            f"{what} is in {amount.currency}, but the period of account {period.account_id} "
+            f"is in {period.currency}"
+        )
+
+
+def _require_entry(period: ReconciliationPeriod, amount: Money, what: str) -> None:
+    _require_currency(period, amount, f"the {what} entered")
+    exponent = currency_exponent(amount.currency)
+    if decimal_places(amount.amount) > exponent:
+        raise AmountPrecisionError(
+            f"the {what} {format(amount.amount, 'f')} has more than {exponent} decimals, "
+            f"the minor unit of {amount.currency}"
+        )

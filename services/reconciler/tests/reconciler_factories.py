@@ -1,0 +1,197 @@
+"""Small named factories for the messages the reconciler consumes (tests only)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from bankrec.contracts import (
+    AccountRole,
+    Balance,
+    BankAccountRef,
+    DecisionKind,
+    EntrySource,
+    Envelope,
+    JournalEntryPosted,
+    MatchDecision,
+    Money,
+    PostingLine,
+    StatementHeader,
+    StatementLine,
+    account_id_for,
+    envelope_for,
+)
+
+BASE_TIME = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
+def money(amount: str | Decimal, currency: str = "NOK") -> Money:
+    return Money.of(amount, currency)
+
+
+@dataclass
+class Messages:
+    """Builds payloads and envelopes for one tenant's bank account."""
+
+    tenant_id: str
+    iban: str = "NO9386011117947"
+    currency: str = "NOK"
+    correlation_id: str = field(default_factory=lambda: f"file-{uuid.uuid4().hex[:8]}")
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str, iban: str = "NO9386011117947") -> Messages:
+        return cls(tenant_id=tenant_id, iban=iban)
+
+    @property
+    def account(self) -> BankAccountRef:
+        return BankAccountRef(
+            account_id=account_id_for(self.tenant_id, self.iban),
+            iban=self.iban,
+            currency=self.currency,
+        )
+
+    @property
+    def account_id(self) -> str:
+        return self.account.account_id
+
+    def money(self, amount: str | Decimal) -> Money:
+        return money(amount, self.currency)
+
+    # ------------------------------------------------------------------ payloads
+
+    def header(
+        self,
+        statement_id: str = "stmt-1",
+        *,
+        opening: str | None = "1000.00",
+        closing: str | None = "1000.00",
+        closing_date: date = date(2026, 11, 30),
+        opening_date: date = date(2026, 11, 1),
+        sequence: int | None = None,
+        line_count: int = 0,
+    ) -> StatementHeader:
+        return StatementHeader(
+            statement_id=statement_id,
+            source_format="camt.053.001.02",
+            account=self.account,
+            electronic_sequence_number=sequence,
+            opening_booked=None
+            if opening is None
+            else Balance(amount=self.money(opening), date=opening_date),
+            closing_booked=None
+            if closing is None
+            else Balance(amount=self.money(closing), date=closing_date),
+            entry_count=line_count,
+            line_count=line_count,
+            sum_credits=Decimal(0),
+            sum_debits=Decimal(0),
+            file_sha256="0" * 64,
+        )
+
+    def line(
+        self,
+        line_id: str,
+        amount: str,
+        *,
+        statement_id: str = "stmt-1",
+        booking_date: date = date(2026, 11, 15),
+        sequence: int = 0,
+    ) -> StatementLine:
+        return StatementLine(
+            line_id=line_id,
+            statement_id=statement_id,
+            account=self.account,
+            sequence=sequence,
+            amount=self.money(amount),
+            booking_date=booking_date,
+        )
+
+    def decision(
+        self,
+        line_id: str,
+        amount: str,
+        kind: DecisionKind = DecisionKind.MATCH,
+        *,
+        decision_id: str | None = None,
+        statement_id: str = "stmt-1",
+    ) -> MatchDecision:
+        return MatchDecision(
+            decision_id=decision_id or f"dec-{line_id}-{kind.value}",
+            kind=kind,
+            line_id=line_id,
+            statement_id=statement_id,
+            account=self.account,
+            amount=self.money(amount),
+            booking_date=date(2026, 11, 15),
+            rule="test",
+            confidence=Decimal("1"),
+            explanation=f"{kind.value} by test",
+        )
+
+    def posting(
+        self,
+        line_id: str | None,
+        amount: str,
+        *,
+        entry_id: str | None = None,
+        reverses: str | None = None,
+        counter_role: AccountRole = AccountRole.RECEIVABLE,
+        bank_account_id: str | None = None,
+    ) -> JournalEntryPosted:
+        """Money in (amount > 0): Dr bank / Cr counter account; money out the other way."""
+        value = Decimal(amount)
+        debit, credit = (value, Decimal(0)) if value >= 0 else (Decimal(0), -value)
+        bank = PostingLine(
+            account_code="1920",
+            account_role=AccountRole.BANK,
+            debit=debit,
+            credit=credit,
+            currency=self.currency,
+            bank_account_id=bank_account_id or self.account_id,
+            statement_line_id=line_id,
+        )
+        counter = PostingLine(
+            account_code="1500",
+            account_role=counter_role,
+            debit=credit,
+            credit=debit,
+            currency=self.currency,
+        )
+        entry = entry_id or f"je-{line_id}-{uuid.uuid4().hex[:6]}"
+        return JournalEntryPosted(
+            entry_id=entry,
+            idempotency_key=entry,
+            posting_date=date(2026, 11, 15),
+            source=EntrySource.REVERSAL if reverses else EntrySource.DECISION,
+            source_ref=f"dec-{line_id}",
+            description="test posting",
+            lines=[bank, counter],
+            reverses_entry_id=reverses,
+        )
+
+    # ------------------------------------------------------------------ envelopes
+
+    def envelope(
+        self,
+        payload: BaseModel,
+        *,
+        occurred_at: datetime | None = None,
+        message_id: str | None = None,
+    ) -> Envelope[Any]:
+        wrapped = envelope_for(
+            payload,
+            tenant_id=self.tenant_id,
+            correlation_id=self.correlation_id,
+            message_id=message_id,
+        )
+        if occurred_at is not None:
+            wrapped = wrapped.model_copy(update={"occurred_at": occurred_at})
+        return wrapped
+
+    def at(self, minutes: int) -> datetime:
+        return BASE_TIME + timedelta(minutes=minutes)
