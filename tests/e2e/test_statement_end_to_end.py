@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from bankrec.contracts import ALL_TOPICS, DECISIONS, STATEMENT_LINES, STATEMENTS
 from bankrec.devstack import ServiceStack, StackConfig, free_port
 from bankrec.devstack.client import BankrecClient
+from bankrec.devstack.topics import json_object
 
 pytestmark = pytest.mark.integration
 
@@ -72,8 +73,8 @@ async def _read_topic(
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for record in records:
-                        message = json.loads(record.value)
-                        if message["tenant_id"] == tenant_id:
+                        message = json_object(record.value)
+                        if message is not None and message["tenant_id"] == tenant_id:
                             found.append(message)
     finally:
         await consumer.stop()
@@ -235,3 +236,19 @@ def test_kcat_reads_every_topic_as_json(
         for message in mine:
             assert message["tenant_id"] == client.tenant_id
             assert message["schema_version"] == 1
+
+
+def test_every_service_serves_its_asyncapi_document(stack: StackConfig) -> None:
+    import httpx
+
+    expected = {
+        "ingest": "bankrec.ingest.statement-lines.v1",
+        "ledger": "bankrec.ledger.postings.v1",
+        "matcher": "bankrec.matcher.decisions.v1",
+        "reconciler": "bankrec.reconciler.period-events.v1",
+    }
+    for service, topic in expected.items():
+        document = httpx.get(f"{stack.base_url(service)}/asyncapi.json", timeout=10).json()
+        assert document["asyncapi"].startswith("3.")
+        addresses = {channel["address"] for channel in document["channels"].values()}
+        assert topic in addresses, (service, addresses)

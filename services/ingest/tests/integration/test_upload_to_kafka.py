@@ -7,7 +7,6 @@ messages are read back with a plain aiokafka consumer, as any other system would
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi import FastAPI
 from ingest_factories import DEMO_STATEMENT, Entry, Statement, camt_file
 
 from bankrec.contracts import STATEMENT_LINES, STATEMENTS, StatementHeader, StatementLine
+from bankrec.devstack.topics import json_object
 from bankrec.ingest.bootstrap import create_app
 from bankrec.ingest.domain import file_sha256
 from bankrec.ingest.settings import IngestSettings
@@ -54,15 +54,15 @@ async def read_tenant_messages(
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for record in records:
-                        value = json.loads(record.value)
-                        if value["tenant_id"] == tenant_id:
+                        value = json_object(record.value)
+                        if value is not None and value["tenant_id"] == tenant_id:
                             headers = {k: v.decode() for k, v in record.headers}
                             found.append((record.key, headers, value))
         # anything more for this tenant would be a duplicate or a leak from a refused file
         extra = await consumer.getmany(timeout_ms=1500)
         for records in extra.values():
             for record in records:
-                assert json.loads(record.value)["tenant_id"] != tenant_id
+                assert (json_object(record.value) or {}).get("tenant_id") != tenant_id
     finally:
         await consumer.stop()
     return found

@@ -6,7 +6,6 @@ has the whole index before it matches a line."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -18,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from matcher_factories import Book
 
 from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, STATEMENT_LINES, Topic
+from bankrec.devstack.topics import json_object
 from bankrec.matcher import MatcherSettings, create_app
 from bankrec.matcher.bootstrap import TOPICS
 from bankrec.runtime import encode_envelope, ensure_topics
@@ -57,8 +57,8 @@ async def read_topic(
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     for record in records:
-                        message = json.loads(record.value)
-                        if keep(message):
+                        message = json_object(record.value)
+                        if message is not None and keep(message):
                             found.append((record.key, message))
     finally:
         await consumer.stop()

@@ -4,7 +4,6 @@ a statement, its lines, decisions and postings in a scrambled order and serves t
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from bankrec.contracts import (
     Envelope,
     Topic,
 )
+from bankrec.devstack.topics import json_object
 from bankrec.reconciler import ReconcilerSettings, create_app
 from bankrec.runtime import create_broker, publish_envelope
 
@@ -66,7 +66,9 @@ async def find_on_topic(
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    value = json.loads(record.value)
+                    value = json_object(record.value)
+                    if value is None:
+                        continue
                     if match(record.key, value):
                         return value  # type: ignore[no-any-return]
     finally:

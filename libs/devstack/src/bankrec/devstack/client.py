@@ -106,7 +106,7 @@ class BankrecClient:
     def wait_for_reconciliation(
         self, account_id: str, lines: int, timeout_seconds: float = 90.0
     ) -> dict[str, Any]:
-        """Wait until the reconciler has every line and nothing is outstanding."""
+        """Wait until the reconciler has every line, each with its decision and posting."""
 
         def probe() -> dict[str, Any] | None:
             try:
@@ -115,7 +115,8 @@ class BankrecClient:
                 if exc.status_code == 404:
                     return None
                 raise
-            done = report["lines"] >= lines and report["outstanding"] == 0
+            decided = report["matched"] + report["in_suspense"] + report["other"]
+            done = report["lines"] >= lines and decided >= lines and report["outstanding"] == 0
             return report if done else None
 
         return wait_until(

@@ -1,6 +1,10 @@
 """Shared machinery of the bankrec services, written once."""
 
-from bankrec.runtime.asyncapi import asyncapi_document, declare_publishers
+from bankrec.runtime.asyncapi import (
+    asyncapi_document,
+    declare_publishers,
+    install_asyncapi_route,
+)
 from bankrec.runtime.database import (
     DatabaseUrlError,
     async_url,
@@ -47,6 +51,7 @@ __all__ = [
     "encode_envelope",
     "ensure_topics",
     "inbox_table",
+    "install_asyncapi_route",
     "outbox_table",
     "publish_dead_letter",
     "publish_envelope",

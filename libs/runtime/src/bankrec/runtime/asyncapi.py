@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
@@ -36,3 +38,11 @@ def asyncapi_document(broker: KafkaBroker, *, service: str, version: str) -> Any
         .to_specification()
         .to_jsonable()
     )
+
+
+def install_asyncapi_route(app: FastAPI, broker: KafkaBroker, *, service: str) -> None:
+    """Serve the service's AsyncAPI document at ``GET /asyncapi.json``."""
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(asyncapi_document(broker, service=service, version=app.version))

@@ -158,11 +158,6 @@ def build_router(ingest: StatementIngest, *, ready: Callable[[], bool]) -> APIRo
         result = await ingest.ingest(tenant_id, body, statement_format=statement_format)
         return UploadAccepted.of(result, filename)
 
-    @router.get("/asyncapi.json", include_in_schema=False)
-    async def asyncapi(request: Request) -> JSONResponse:
-        """The FastStream-generated AsyncAPI document of what ingest publishes."""
-        return JSONResponse(request.app.state.asyncapi())
-
     return router
 
 

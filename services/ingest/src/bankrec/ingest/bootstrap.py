@@ -18,7 +18,12 @@ from bankrec.ingest.api import install_api
 from bankrec.ingest.ports import MessagePublisher
 from bankrec.ingest.settings import IngestSettings
 from bankrec.ingest.use_cases import StatementIngest
-from bankrec.runtime import asyncapi_document, create_broker, declare_publishers, ensure_topics
+from bankrec.runtime import (
+    create_broker,
+    declare_publishers,
+    ensure_topics,
+    install_asyncapi_route,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ def create_app(
             await broker.stop()
 
     app = FastAPI(title="bankrec ingest", version=VERSION, lifespan=lifespan)
-    app.state.asyncapi = lambda: asyncapi_document(broker, service="ingest", version=VERSION)
+    install_asyncapi_route(app, broker, service="ingest")
     ready: Callable[[], bool] = (lambda: bool(broker.running)) if uses_kafka else (lambda: True)
     install_api(app, ingest, ready=ready)
     return app

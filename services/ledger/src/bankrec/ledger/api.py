@@ -307,9 +307,3 @@ async def ledger_status(tenant_id: TenantId, ledger: LedgerDep) -> JSONResponse:
             "journal_entries": counts.journal_entries,
         }
     )
-
-
-@router.get("/asyncapi.json", include_in_schema=False)
-async def asyncapi(request: Request) -> JSONResponse:
-    """The FastStream-generated AsyncAPI document of what the ledger consumes and produces."""
-    return JSONResponse(request.app.state.asyncapi())

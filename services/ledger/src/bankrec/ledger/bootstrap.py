@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -29,11 +28,11 @@ from bankrec.ledger.settings import LedgerSettings
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import (
     OutboxRelay,
-    asyncapi_document,
     create_broker,
     create_engine,
     declare_publishers,
     ensure_topics,
+    install_asyncapi_route,
     session_factory,
     upgrade_database,
 )
@@ -114,10 +113,7 @@ def create_app(
     app.state.ledger = ledger
     app.state.relay = relay
 
-    def asyncapi() -> Any:
-        return asyncapi_document(kafka, service="ledger", version=_service_version())
-
-    app.state.asyncapi = asyncapi
+    install_asyncapi_route(app, kafka, service="ledger")
     install_error_handlers(app)
     app.include_router(router)
     return app

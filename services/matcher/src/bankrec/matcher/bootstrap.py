@@ -23,7 +23,12 @@ from bankrec.matcher.catch_up import IndexCatchUp
 from bankrec.matcher.consumers import CONSUMED_TOPICS, register_consumers
 from bankrec.matcher.settings import MatcherSettings
 from bankrec.matcher.use_cases import Matcher
-from bankrec.runtime import create_broker, declare_publishers, ensure_topics
+from bankrec.runtime import (
+    create_broker,
+    declare_publishers,
+    ensure_topics,
+    install_asyncapi_route,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,4 +105,5 @@ def create_app(
     app.state.settings = settings
     app.state.matcher = matcher
     install_api(app, matcher, ready=lambda: bool(app.state.ready))
+    install_asyncapi_route(app, kafka, service="matcher")
     return app

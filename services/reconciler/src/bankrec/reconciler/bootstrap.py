@@ -19,7 +19,9 @@ from bankrec.reconciler.use_cases import Reconciler
 from bankrec.runtime import (
     OutboxRelay,
     create_broker,
+    declare_publishers,
     ensure_topics,
+    install_asyncapi_route,
     session_factory,
     upgrade_database,
 )
@@ -41,6 +43,7 @@ def create_app(settings: ReconcilerSettings | None = None) -> FastAPI:
     relay = OutboxRelay(broker, sessions, outbox)
     reconciler = Reconciler(sql_units_of_work(sessions), on_committed=relay.wake)
     register_consumers(broker, reconciler)
+    declare_publishers(broker, (PERIOD_EVENTS, DEAD_LETTERS))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -62,4 +65,5 @@ def create_app(settings: ReconcilerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="bankrec reconciler", version="0.1.0", lifespan=lifespan)
     install_api(app, reconciler, ready=lambda: broker.running)
+    install_asyncapi_route(app, broker, service="reconciler")
     return app

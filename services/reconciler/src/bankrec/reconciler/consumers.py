@@ -44,8 +44,11 @@ CONSUMED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES, DECISIONS, PO
 
 
 def register_consumers(broker: KafkaBroker, reconciler: Reconciler) -> None:
-    """Subscribe the reconciler's consumer group to the four topics it reads."""
-    options = subscriber_options(CONSUMER_GROUP)
+    """Subscribe to the four topics it reads, one consumer group per topic.
+
+    One group for four differently-subscribed consumers rebalanced all four whenever one
+    joined, failing commits in flight; a group per topic keeps them independent.
+    """
 
     async def on_statement(message: KafkaMessage) -> None:
         """A statement opens the account's period and gives its opening and statement balance."""
@@ -69,7 +72,9 @@ def register_consumers(broker: KafkaBroker, reconciler: Reconciler) -> None:
         (DECISIONS, on_decision),
         (POSTINGS, on_posting),
     ):
-        broker.subscriber(topic.name, **options)(handler)
+        broker.subscriber(topic.name, **subscriber_options(f"{CONSUMER_GROUP}.{topic.name}"))(
+            handler
+        )
 
 
 async def _consume(
