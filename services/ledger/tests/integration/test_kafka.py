@@ -14,8 +14,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, POSTINGS
+from bankrec.devstack.topics import commit_group_at_end
 from bankrec.ledger import LedgerSettings, create_app
-from bankrec.runtime import JSON_HEADERS, encode_envelope
+from bankrec.ledger.use_cases import CONSUMER
+from bankrec.runtime import JSON_HEADERS, encode_envelope, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +70,9 @@ async def ledger_http(
     settings = LedgerSettings(
         database_url=database_url("ledger_kafka"), kafka_bootstrap_servers=kafka_bootstrap
     )
+    # start where a caught-up ledger would be, not behind other tests' decisions
+    await ensure_topics(kafka_bootstrap, (DECISIONS,))
+    await commit_group_at_end(kafka_bootstrap, CONSUMER, DECISIONS.name)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

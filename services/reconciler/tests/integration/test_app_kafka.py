@@ -24,9 +24,10 @@ from bankrec.contracts import (
     Envelope,
     Topic,
 )
-from bankrec.devstack.topics import json_object
+from bankrec.devstack.topics import commit_group_at_end, json_object
 from bankrec.reconciler import ReconcilerSettings, create_app
-from bankrec.runtime import create_broker, publish_envelope
+from bankrec.reconciler.consumers import CONSUMED_TOPICS, group_for
+from bankrec.runtime import create_broker, ensure_topics, publish_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,10 @@ async def test_real_app_reconciles_a_statement_from_kafka(
     settings = ReconcilerSettings(
         kafka_bootstrap_servers=kafka_bootstrap, database_url=database_url("reconciler_app")
     )
+    # start where a caught-up reconciler would be, not behind other tests' messages
+    await ensure_topics(kafka_bootstrap, CONSUMED_TOPICS)
+    for topic in CONSUMED_TOPICS:
+        await commit_group_at_end(kafka_bootstrap, group_for(topic), topic.name)
     app = create_app(settings)
     make = messages
     key = f"{make.tenant_id}:{make.account_id}"

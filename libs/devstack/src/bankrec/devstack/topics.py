@@ -16,3 +16,30 @@ def json_object(value: bytes | None) -> dict[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return decoded if isinstance(decoded, dict) else None
+
+
+async def commit_group_at_end(bootstrap_servers: str, group_id: str, topic: str) -> None:
+    """Commit a consumer group's offsets at the topic's current end.
+
+    A test that starts a service's real consumer group on a broker shared with other tests
+    uses it so the group starts where a deployed, caught-up service would be, instead of
+    working through every earlier test's messages first.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the metadata partitions_for_topic reads
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()

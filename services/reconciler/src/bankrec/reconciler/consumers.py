@@ -43,6 +43,11 @@ PayloadT = TypeVar("PayloadT", bound=BaseModel)
 CONSUMED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES, DECISIONS, POSTINGS)
 
 
+def group_for(topic: Topic) -> str:
+    """The consumer group that reads one topic (see docs/decisions/0002)."""
+    return f"{CONSUMER_GROUP}.{topic.name}"
+
+
 def register_consumers(broker: KafkaBroker, reconciler: Reconciler) -> None:
     """Subscribe to the four topics it reads, one consumer group per topic.
 
@@ -72,9 +77,7 @@ def register_consumers(broker: KafkaBroker, reconciler: Reconciler) -> None:
         (DECISIONS, on_decision),
         (POSTINGS, on_posting),
     ):
-        broker.subscriber(topic.name, **subscriber_options(f"{CONSUMER_GROUP}.{topic.name}"))(
-            handler
-        )
+        broker.subscriber(topic.name, **subscriber_options(group_for(topic)))(handler)
 
 
 async def _consume(
