@@ -9,17 +9,49 @@ end; the broker keeps running (`make stop` stops it).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bankrec.contracts import DECISIONS
 from bankrec.devstack.client import BankrecClient, ServiceCallError, WaitTimeoutError
 from bankrec.devstack.processes import ServiceStack, ServiceStartError, StackConfig
+from bankrec.devstack.topics import tenant_messages
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEMO_DIR = REPO_ROOT / "deploy" / "demo"
+
+
+def render_decisions(decisions: list[dict[str, Any]]) -> str:
+    """One row per decision: amount, kind, rule, confidence, items, the matcher's explanation."""
+    rows = [("amount", "kind", "rule", "conf.", "items", "why")]
+    for decision in sorted(decisions, key=lambda d: d["line_id"]):
+        items = ",".join(a["item_id"] for a in decision["allocations"]) or "-"
+        why = decision["explanation"]
+        rows.append(
+            (
+                decision["amount"]["amount"],
+                decision["kind"],
+                decision["rule"],
+                decision["confidence"],
+                items,
+                why if len(why) <= 70 else why[:67] + "...",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(widths[i]) if i == 0 else cell.ljust(widths[i])
+            for i, cell in enumerate(row[:5])
+        )
+        + "  "
+        + row[5]
+        for row in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for statement in upload["statements"]:
             client.wait_for_reconciliation(statement["account_id"], statement["line_count"])
+        decisions = asyncio.run(
+            tenant_messages(
+                config.kafka_bootstrap_servers, DECISIONS.name, tenant_id, upload["lines"]
+            )
+        )
+        print(f"\ndecisions on {DECISIONS.name}:")
+        print(render_decisions([message["payload"] for message in decisions]))
+        for statement in upload["statements"]:
             print()
             print(client.report_text(statement["account_id"]))
         trial = client.get("ledger", "/trial-balance")

@@ -43,3 +43,34 @@ async def commit_group_at_end(bootstrap_servers: str, group_id: str, topic: str)
         await consumer.commit(dict(ends))
     finally:
         await consumer.stop()
+
+
+async def tenant_messages(
+    bootstrap_servers: str, topic: str, tenant_id: str, count: int, timeout_seconds: float = 30.0
+) -> list[dict[str, Any]]:
+    """The first ``count`` envelopes of one tenant on a topic, read from the beginning."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,  # a reader only: commits nothing
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            while len(found) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        message = json_object(record.value)
+                        if message is not None and message.get("tenant_id") == tenant_id:
+                            found.append(message)
+    finally:
+        await consumer.stop()
+    return found
