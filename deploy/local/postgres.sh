@@ -174,6 +174,8 @@ SELECT CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE')
             ELSE 'CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD ''$PG_PASSWORD'''
        END
 \gexec
+-- lets the role end its own stray sessions when a test drops its database WITH (FORCE)
+GRANT pg_signal_backend TO $PG_ROLE;
 SELECT format('CREATE DATABASE %I OWNER $PG_ROLE', d)
   FROM unnest(ARRAY[$sql_dbs]) AS d
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d)

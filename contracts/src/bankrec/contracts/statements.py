@@ -68,6 +68,32 @@ class StructuredReference(BaseModel):
     kind: ReferenceKind
 
 
+class Charge(BaseModel):
+    """A charge the bank took or names on a line (camt ``Chrgs/Rcrd``); ``included`` says
+    whether the line's amount already has it deducted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: Money = Field(description="Positive: the size of the charge")
+    included: bool | None = None
+    bearer: str | None = Field(default=None, description="CRED, DEBT, SHAR, SLEV")
+    code: str | None = None
+
+
+class CurrencyExchange(BaseModel):
+    """The amount as instructed in another currency and the rate the bank applied."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instructed_amount: Money | None = None
+    original_amount: Money | None = Field(
+        default=None, description="Transaction amount before conversion (camt TxAmt)"
+    )
+    source_currency: str | None = None
+    target_currency: str | None = None
+    rate: Amount | None = Field(default=None, description="Units of target per unit of source")
+
+
 class StatementHeader(BaseModel):
     """One statement (camt ``Stmt``/``Rpt``/``Ntfctn``, an MT940 message)."""
 
@@ -119,3 +145,9 @@ class StatementLine(BaseModel):
     remittance_text: str | None = None
     additional_info: str | None = None
     reversal: bool = False
+    customer_reference: str | None = Field(
+        default=None, description="The account owner's own reference (MT940 :61: subfield 7)"
+    )
+    charges: list[Charge] = Field(default_factory=list)
+    exchange: CurrencyExchange | None = None
+    purpose_code: str | None = Field(default=None, description="ISO 20022 Purp/Cd, GVC, ...")

@@ -54,15 +54,24 @@ def test_detect_format(data: bytes, expected: StatementFormat) -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "name"),
-    [(MT940, "mt940"), (OFX_XML, "ofx"), (BAI2, "bai2"), (b"PK\x03\x04....", "zip")],
+    ("data", "expected"),
+    [
+        (b":20:X\r\n:25:1\r\n:28C:1\r\n:34F:EURD0,\r\n:13D:2611201200+0100\r\n", "mt942"),
+        (b"{1:F01X}{2:O9421200261120X}{4:\r\n:20:1\r\n:25:1\r\n-}", "mt942"),
+        (b"NY000010" + b"0" * 72 + b"\r\n", "ocr-giro"),
+        (b"01BGMAX               0120261120123456789012P" + b" " * 34, "bgmax"),
+    ],
+    ids=["mt942-tags", "mt942-block", "ocr-giro", "bgmax"],
 )
-def test_recognised_formats_without_a_parser_are_unsupported(data: bytes, name: str) -> None:
+def test_detect_nordic_and_intraday_formats(data: bytes, expected: str) -> None:
+    assert detect_format(data).value == expected
+
+
+def test_a_format_forced_that_ingest_does_not_know_is_refused_with_the_choices() -> None:
     with pytest.raises(UnsupportedFormat) as refused:
-        parse_statement_file(data, tenant_id="t-detect")
-    assert refused.value.code == "unsupported_format"
-    assert refused.value.message.startswith(name)
+        parse_statement_file(camt_file(), tenant_id="t-detect", statement_format="xls")
     assert "camt.053" in refused.value.message
+    assert "mt940" in refused.value.message
 
 
 def test_unrecognised_content_goes_to_the_xml_parser() -> None:

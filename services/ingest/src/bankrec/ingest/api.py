@@ -21,10 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bankrec.contracts import Money
 from bankrec.ingest.domain import SUPPORTED_FORMATS, ParseResult
 from bankrec.ingest.errors import (
+    ArchiveRefused,
     EmptyStatementFile,
     ForbiddenXmlConstruct,
     FormatMismatch,
     IngestError,
+    InvalidRecord,
     InvalidValue,
     MissingElement,
     NotXml,
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 ERROR_STATUS: dict[type[IngestError], int] = {
     EmptyStatementFile: 400,
+    ArchiveRefused: 422,
+    InvalidRecord: 422,
     StatementTooLarge: 413,
     UnsupportedFormat: 415,
     NotXml: 422,

@@ -24,6 +24,12 @@ class IngestError(Exception):
         """Machine-readable context (line, column, element, ...) for the error response."""
         return {}
 
+    def within(self, member: str) -> IngestError:
+        """The same refusal, naming the file of a bundle it is about."""
+        self.message = f"{member}: {self.message}"
+        self.args = (self.message,)
+        return self
+
 
 class EmptyStatementFile(IngestError):
     """The upload has no content (or only whitespace)."""
@@ -70,6 +76,13 @@ class NotXml(IngestError):
         if self.column:
             found["column"] = self.column
         return found
+
+
+class ArchiveRefused(IngestError):
+    """A zip/gzip/tar bundle that cannot or may not be unpacked (too big, encrypted,
+    nested, corrupt)."""
+
+    code = "archive_refused"
 
 
 class ForbiddenXmlConstruct(IngestError):
@@ -158,6 +171,23 @@ class InvalidValue(StatementContentError):
             statement=statement,
             line=line,
         )
+
+
+class InvalidRecord(StatementContentError):
+    """A record of a line-based format (MT940, BAI2, OFX, CSV, OCR giro, BgMax) that cannot
+    be read: ``path`` names the record and field (``:61: amount``, ``16 amount``)."""
+
+    code = "invalid_record"
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        statement: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(f"{path}: {problem}", path=path, statement=statement, line=line)
 
 
 class PublishFailed(IngestError):

@@ -1,27 +1,31 @@
 """Statement file parsers and the one entry point that picks among them.
 
 ``parse_statement_file`` checks size, detects (or takes) the format and hands the bytes to
-that format's parser. Today camt (ISO 20022 camt.052/053/054) is read; MT940, BAI2, OFX and
-CSV are recognised and refused with ``unsupported_format`` until their parsers exist.
+that format's parser: camt (ISO 20022 camt.052/053/054) here, the line-based formats through
+``registry``.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from bankrec.ingest.domain.identity import file_sha256
-from bankrec.ingest.domain.model import ParseResult
+from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
+from bankrec.ingest.domain.parsers.archives import unpack_archive
 from bankrec.ingest.domain.parsers.camt import MESSAGE_NAMES, camt_message_for, parse_camt
 from bankrec.ingest.domain.parsers.detection import StatementFormat, detect_format
+from bankrec.ingest.domain.parsers.registry import PARSER_MODULES, available_formats, parser_for
 from bankrec.ingest.domain.parsers.safe_xml import (
     PARSER_OPTIONS,
     UPLOAD_BYTES_MAX_DEFAULT,
     check_upload_size,
 )
-from bankrec.ingest.errors import UnsupportedFormat
+from bankrec.ingest.errors import IngestError, UnsupportedFormat
 
-SUPPORTED_FORMATS: tuple[str, ...] = ("camt.053", "camt.052", "camt.054")
+CAMT_FORMATS: tuple[str, ...] = ("camt.053", "camt.052", "camt.054")
+LINE_FORMATS: tuple[str, ...] = tuple(PARSER_MODULES)
+SUPPORTED_FORMATS: tuple[str, ...] = CAMT_FORMATS + LINE_FORMATS
 """Values ``format=`` accepts (besides leaving it out to detect the format)."""
-
-_PLANNED_FORMATS = ("mt940", "mt942", "bai2", "ofx", "csv")
 
 
 def parse_statement_file(
@@ -33,38 +37,89 @@ def parse_statement_file(
 ) -> ParseResult:
     """Every statement and line in a statement file, or an ``IngestError`` saying why not.
 
-    ``statement_format`` forces a format (``camt.053``, ``camt.052``, ``camt.054``); without it
-    the format is detected from the content. Pure: nothing is published or stored.
+    ``statement_format`` forces a format (one of ``SUPPORTED_FORMATS``); without it the
+    format is detected from the content. Pure: nothing is published or stored.
     """
     check_upload_size(data, upload_bytes_max)
     sha256 = file_sha256(data)
     if statement_format is not None:
         wanted = statement_format.strip().lower()
-        if wanted not in SUPPORTED_FORMATS:
-            raise _unsupported(wanted, asked=True)
-        return parse_camt(data, tenant_id=tenant_id, expected_message=wanted, sha256=sha256)
+        if wanted in CAMT_FORMATS:
+            return parse_camt(data, tenant_id=tenant_id, expected_message=wanted, sha256=sha256)
+        if wanted not in LINE_FORMATS:
+            raise UnsupportedFormat(
+                f"format={wanted!r} is not a statement format ingest knows; use one of "
+                f"{', '.join(SUPPORTED_FORMATS)} or leave format= out to detect it"
+            )
+        return _parse_line_format(data, wanted, tenant_id=tenant_id, sha256=sha256, asked=True)
     detected = detect_format(data)
+    if detected is StatementFormat.UNKNOWN and _looks_like_csv(data):
+        detected = StatementFormat.CSV
     if detected in (StatementFormat.CAMT, StatementFormat.UNKNOWN):
         # UNKNOWN goes to the XML parser too: it refuses non-XML with line and column
         return parse_camt(data, tenant_id=tenant_id, sha256=sha256)
-    raise _unsupported(detected.value, asked=False)
+    if detected in (StatementFormat.ZIP, StatementFormat.GZIP, StatementFormat.TAR):
+        return _parse_bundle(data, tenant_id=tenant_id, sha256=sha256, bytes_max=upload_bytes_max)
+    return _parse_line_format(data, detected.value, tenant_id=tenant_id, sha256=sha256, asked=False)
 
 
-def _unsupported(name: str, *, asked: bool) -> UnsupportedFormat:
-    supported = ", ".join(SUPPORTED_FORMATS)
-    if asked and name not in _PLANNED_FORMATS:
-        return UnsupportedFormat(
-            f"format={name!r} is not a statement format ingest knows; use one of {supported} "
-            "or leave format= out to detect it"
+def _parse_bundle(data: bytes, *, tenant_id: str, sha256: str, bytes_max: int) -> ParseResult:
+    """Every statement file of a bundle, as one result: one bad member refuses the bundle,
+    so nothing of it is published."""
+    statements: list[ParsedStatement] = []
+    diagnostics: list[Diagnostic] = []
+    formats: list[str] = []
+    for member in unpack_archive(data, inflated_bytes_max=bytes_max):
+        try:
+            result = parse_statement_file(
+                member.data, tenant_id=tenant_id, upload_bytes_max=bytes_max
+            )
+        except IngestError as exc:
+            raise exc.within(member.name) from exc
+        statements.extend(
+            ParsedStatement(header.model_copy(update={"file_sha256": sha256}), lines)
+            for header, lines in result.statements
         )
-    how = "was asked for" if asked else "is what the file looks like"
-    return UnsupportedFormat(
-        f"{name} {how}, and ingest does not read it yet; it reads {supported}"
-        + (" (zip/gzip bundles must be unpacked first)" if name in ("zip", "gzip") else "")
+        diagnostics.extend(
+            Diagnostic(d.code, f"{member.name}: {d.message}", d.statement)
+            for d in result.diagnostics
+        )
+        formats.append(result.source_format)
+    kind = "zip" if data.startswith(b"PK") else "gzip" if data.startswith(b"\x1f\x8b") else "tar"
+    return ParseResult(
+        file_sha256=sha256,
+        source_format=f"{kind}({', '.join(dict.fromkeys(formats))})",
+        statements=statements,
+        diagnostics=diagnostics,
     )
 
 
+def _parse_line_format(
+    data: bytes, name: str, *, tenant_id: str, sha256: str, asked: bool
+) -> ParseResult:
+    parse = parser_for(name)
+    if parse is None:
+        how = "was asked for" if asked else "is what the file looks like"
+        readable = ", ".join((*CAMT_FORMATS, *available_formats()))
+        raise UnsupportedFormat(
+            f"{name} {how}, and ingest does not read it yet; it reads {readable}"
+        )
+    return parse(data, tenant_id=tenant_id, sha256=sha256, statement_format=name)
+
+
+def _looks_like_csv(data: bytes) -> bool:
+    module = PARSER_MODULES["csv"]
+    try:
+        csv_module = importlib.import_module(f"bankrec.ingest.domain.parsers.{module}")
+    except ModuleNotFoundError:
+        return False
+    looks_like = getattr(csv_module, "looks_like_csv", None)
+    return bool(looks_like(data)) if callable(looks_like) else False
+
+
 __all__ = [
+    "CAMT_FORMATS",
+    "LINE_FORMATS",
     "MESSAGE_NAMES",
     "PARSER_OPTIONS",
     "SUPPORTED_FORMATS",

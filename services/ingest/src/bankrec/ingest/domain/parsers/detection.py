@@ -13,6 +13,9 @@ from bankrec.ingest.domain.parsers.safe_xml import strip_bom
 
 _SNIFF_BYTES = 4096
 _MT940_START = re.compile(rb"^(\{1:|:20:|:25:|:28C?:|:60[FM]:)", re.MULTILINE)
+# MT942 has a floor limit (34F) and a date/time indication (13D) and no opening balance
+_MT942_MARKS = re.compile(rb"^(:34F:|:13D:)", re.MULTILINE)
+_MT942_BLOCK = re.compile(rb"\{2:[IO]942")
 
 
 class StatementFormat(StrEnum):
@@ -20,9 +23,14 @@ class StatementFormat(StrEnum):
 
     CAMT = "camt"
     MT940 = "mt940"
+    MT942 = "mt942"
     BAI2 = "bai2"
     OFX = "ofx"
+    CSV = "csv"
+    OCR_GIRO = "ocr-giro"
+    BGMAX = "bgmax"
     ZIP = "zip"
+    TAR = "tar"
     GZIP = "gzip"
     UNKNOWN = "unknown"
 
@@ -33,6 +41,8 @@ def detect_format(data: bytes) -> StatementFormat:
         return StatementFormat.ZIP
     if data.startswith(b"\x1f\x8b"):
         return StatementFormat.GZIP
+    if len(data) > 262 and data[257:262] == b"ustar":
+        return StatementFormat.TAR
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return StatementFormat.CAMT  # UTF-16: only the XML formats are written that way
     head = strip_bom(data[:_SNIFF_BYTES]).lstrip()
@@ -43,6 +53,12 @@ def detect_format(data: bytes) -> StatementFormat:
         return StatementFormat.CAMT
     if head.startswith(b"01,"):
         return StatementFormat.BAI2
+    if head.startswith(b"NY000010"):  # Nets OCR giro: transmission start record
+        return StatementFormat.OCR_GIRO
+    if head.startswith(b"01BGMAX"):  # Bankgirot BgMax: start record
+        return StatementFormat.BGMAX
     if _MT940_START.search(head) is not None:
+        if _MT942_BLOCK.search(head) or _MT942_MARKS.search(head):
+            return StatementFormat.MT942
         return StatementFormat.MT940
     return StatementFormat.UNKNOWN
