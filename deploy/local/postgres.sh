@@ -29,7 +29,7 @@ PG_HOST=127.0.0.1
 PG_PORT="${BANKREC_PG_PORT:-5432}"
 PG_ROLE=bankrec
 PG_PASSWORD=bankrec
-PG_DATABASES=(bankrec_ledger bankrec_reconciler bankrec_test)
+PG_DATABASES=(bankrec_ingest bankrec_ledger bankrec_reconciler bankrec_test)
 READY_TIMEOUT=60
 
 die() {

@@ -114,6 +114,12 @@ class StatementHeader(BaseModel):
     closing_available: Balance | None = None
     entry_count: int = Field(ge=0, description="Entries (Ntry) in the statement")
     line_count: int = Field(ge=0, description="Statement lines published for it")
+    lines_already_received: int = Field(
+        default=0,
+        ge=0,
+        description="Lines of this statement published before with another statement or "
+        "file (an overlapping statement); they keep their first statement_id",
+    )
     sum_credits: Amount
     sum_debits: Amount
     file_sha256: str

@@ -46,6 +46,7 @@ class BankrecClient:
         self.config = config
         self.tenant_id = tenant_id
         self._http = httpx.Client(timeout=timeout_seconds)
+        self._api_key: str | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -74,12 +75,27 @@ class BankrecClient:
         """Upload a statement file; returns the raw response (errors are for the caller)."""
         return self.upload_statement_bytes(path.read_bytes(), filename=path.name)
 
+    @property
+    def api_key(self) -> str:
+        """The tenant's ingest API key, issued through the admin API on first use."""
+        if self._api_key is None:
+            response = self._http.post(
+                f"{self.config.base_url('ingest')}/v1/admin/tenants/{self.tenant_id}/api-keys",
+                headers={"authorization": f"Bearer {self.config.admin_token}"},
+                params={"label": "devstack"},
+            )
+            self._api_key = str(self._json("ingest", response)["api_key"])
+        return self._api_key
+
     def upload_statement_bytes(self, body: bytes, filename: str = "upload") -> httpx.Response:
         return self._http.post(
             self._url("ingest", "/statements"),
             content=body,
             params={"filename": filename},
-            headers={"content-type": "application/octet-stream"},
+            headers={
+                "content-type": "application/octet-stream",
+                "authorization": f"Bearer {self.api_key}",
+            },
         )
 
     def wait_for_matcher_index(self, open_items: int, timeout_seconds: float = 60.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "matcher": 8003,
     "reconciler": 8004,
 }
-SERVICES_WITH_DATABASE: tuple[str, ...] = ("ledger", "reconciler")
+SERVICES_WITH_DATABASE: tuple[str, ...] = ("ingest", "ledger", "reconciler")
 
 
 def free_port() -> int:
@@ -42,6 +43,8 @@ class StackConfig:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     database_urls: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    # the ingest admin API issues the stack's tenants their API keys; random per stack
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def database_url(self, service: str) -> str:
         return self.database_urls.get(
@@ -83,6 +86,9 @@ class ServiceProcess:
         }
         if self.name in SERVICES_WITH_DATABASE:
             env[f"{prefix}DATABASE_URL"] = self.config.database_url(self.name)
+        if self.name == "ingest":
+            env[f"{prefix}ADMIN_TOKEN"] = self.config.admin_token
+            env[f"{prefix}SPOOL_DIR"] = str(self.config.state_dir / "ingest-spool")
         return env
 
     def start(self) -> None:

@@ -25,6 +25,7 @@ from bankrec.runtime.kafka import (
 )
 from bankrec.runtime.messaging import (
     OutboxRelay,
+    RawPublisher,
     claim_inbox,
     inbox_table,
     outbox_table,
@@ -39,6 +40,7 @@ __all__ = [
     "DatabaseUrlError",
     "MessageDecodeError",
     "OutboxRelay",
+    "RawPublisher",
     "ServiceSettings",
     "async_url",
     "asyncapi_document",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import (
@@ -103,15 +104,36 @@ async def stage_message(
     )
 
 
+class RawPublisher(Protocol):
+    """What the relay publishes through: a FastStream ``KafkaBroker``, or a recorder in tests.
+
+    With ``no_confirm=True`` the broker returns the acknowledgement as an awaitable instead
+    of waiting for it, so a batch is pipelined rather than sent one round trip at a time.
+    """
+
+    async def publish(
+        self,
+        message: Any,
+        topic: str = ...,
+        *,
+        key: bytes | Any = ...,
+        headers: dict[str, str] | None = ...,
+        no_confirm: bool = ...,
+    ) -> Any: ...
+
+
 class OutboxRelay:
     """Publishes staged messages in order, marking each batch published after the broker acks.
 
     A crash between publish and mark re-publishes the batch: consumers dedupe by message id.
+    One relay pass runs at a time per process (``relay_once`` may be called from a request
+    that wants its messages out now while the background loop runs), so no row is sent twice
+    by the same process.
     """
 
     def __init__(
         self,
-        broker: KafkaBroker,
+        broker: KafkaBroker | RawPublisher,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
         *,
@@ -125,12 +147,24 @@ class OutboxRelay:
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._lock = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def relay_once(self) -> int:
         """Publish one batch of staged messages; returns how many were published."""
+        async with self._lock:
+            return await self._relay_batch()
+
+    async def relay_all(self) -> int:
+        """Publish every staged message; returns how many were published."""
+        total = 0
+        while published := await self.relay_once():
+            total += published
+        return total
+
+    async def _relay_batch(self) -> int:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -148,13 +182,27 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            for row in rows:
-                await self._broker.publish(
-                    bytes(row.value),
-                    topic=row.topic,
-                    key=key_bytes(row.message_key),
-                    headers={**JSON_HEADERS, "bankrec-type": row.message_type},
+            acknowledgements: list[Any] = []
+            try:
+                for row in rows:
+                    acknowledgements.append(
+                        await self._broker.publish(
+                            bytes(row.value),
+                            topic=row.topic,
+                            key=key_bytes(row.message_key),
+                            headers={**JSON_HEADERS, "bankrec-type": row.message_type},
+                            no_confirm=True,  # the producer keeps per-partition order
+                        )
+                    )
+            finally:
+                # every acknowledgement is observed, even when handing over failed
+                outcomes = await asyncio.gather(
+                    *(a for a in acknowledgements if inspect.isawaitable(a)),
+                    return_exceptions=True,
                 )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             await session.execute(
                 update(self._outbox)
                 .where(self._outbox.c.id.in_([row.id for row in rows]))

@@ -1,46 +1,59 @@
-"""Ingest's HTTP API: upload a statement file; health; the AsyncAPI document.
+"""Ingest's HTTP API: uploads (API key), bank webhooks (HMAC signature), the status of a
+received file, and the admin API that issues credentials.
 
 ``POST /v1/tenants/{tenant_id}/statements`` takes the raw file as the request body (any
-content type) and answers 202 once every header and line is on Kafka. Errors are
+content type) and answers 202 once its new statements and lines are stored for publishing
+(and, normally, published). Errors are
 ``{"error": {"code": ..., "message": ...}}`` (plus ``line``/``column``/``element`` when known)
 with a 4xx/5xx status, mapped here in one place (``ERROR_STATUS``).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
-from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankrec.contracts import Money
 from bankrec.ingest.domain import SUPPORTED_FORMATS, ParseResult
+from bankrec.ingest.domain.model import IngestRecord
 from bankrec.ingest.errors import (
+    ApiKeyRefused,
     ArchiveRefused,
     EmptyStatementFile,
     ForbiddenXmlConstruct,
     FormatMismatch,
     IngestError,
+    IngestNotFound,
     InvalidRecord,
     InvalidValue,
     MissingElement,
     NotXml,
     PublishFailed,
     StatementTooLarge,
+    TenantForbidden,
     UnknownNamespace,
     UnsupportedFormat,
+    WebhookSignatureRefused,
 )
-from bankrec.ingest.use_cases import StatementIngest
+from bankrec.ingest.settings import IngestSettings
+from bankrec.ingest.use_cases import IngestOutcome, StatementIngest
 
 log = logging.getLogger(__name__)
 
 ERROR_STATUS: dict[type[IngestError], int] = {
     EmptyStatementFile: 400,
+    ApiKeyRefused: 401,
+    WebhookSignatureRefused: 401,
+    TenantForbidden: 403,
+    IngestNotFound: 404,
     ArchiveRefused: 422,
     InvalidRecord: 422,
     StatementTooLarge: 413,
@@ -88,6 +101,11 @@ class DiagnosticOut(BaseModel):
 class UploadAccepted(BaseModel):
     """What the upload published; money as decimal strings with their currency."""
 
+    ingest_id: str
+    status: str
+    lines_published: int
+    lines_already_published: int
+    duplicate_of: str | None
     file_sha256: str
     filename: str | None
     format: str
@@ -96,11 +114,18 @@ class UploadAccepted(BaseModel):
     diagnostics: list[DiagnosticOut]
 
     @classmethod
-    def of(cls, result: ParseResult, filename: str | None) -> UploadAccepted:
+    def of(cls, outcome: IngestOutcome, filename: str | None) -> UploadAccepted:
+        record = outcome.record
+        result = outcome.result or ParseResult(record.file_sha256, "", [])
         return cls(
-            file_sha256=result.file_sha256,
+            ingest_id=record.ingest_id,
+            status=record.status.value,
+            lines_published=record.lines_published,
+            lines_already_published=record.lines_already_published,
+            duplicate_of=record.duplicate_of,
+            file_sha256=record.file_sha256,
             filename=filename,
-            format=result.source_format,
+            format=record.source_format or result.source_format,
             statements=[
                 StatementSummary(
                     statement_id=header.statement_id,
@@ -115,26 +140,107 @@ class UploadAccepted(BaseModel):
                 for header, _lines in result.statements
             ],
             lines=result.line_count,
-            diagnostics=[DiagnosticOut(**d.as_json()) for d in result.diagnostics],
+            diagnostics=[DiagnosticOut(**d.as_json()) for d in record.diagnostics],
         )
 
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The statement file itself (camt.053/052/054 XML), any content type",
+        "description": "The statement file itself (camt, MT940/942, BAI2, OFX, CSV, OCR giro, "
+        "BgMax, or a zip/gzip/tar bundle of them), any content type",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
 
-def build_router(ingest: StatementIngest, *, ready: Callable[[], bool]) -> APIRouter:
+class IngestStatusOut(BaseModel):
+    """What happened to a received file."""
+
+    ingest_id: str
+    status: str
+    received_via: str
+    received_at: str
+    completed_at: str | None
+    filename: str | None
+    file_sha256: str
+    format: str | None
+    statements: int
+    lines_published: int
+    lines_already_published: int
+    duplicate_of: str | None
+    error: dict[str, str] | None
+    diagnostics: list[DiagnosticOut]
+
+    @classmethod
+    def of(cls, record: IngestRecord) -> IngestStatusOut:
+        return cls(
+            ingest_id=record.ingest_id,
+            status=record.status.value,
+            received_via=record.received_via,
+            received_at=_iso(record.received_at) or "",
+            completed_at=_iso(record.completed_at),
+            filename=record.filename,
+            file_sha256=record.file_sha256,
+            format=record.source_format,
+            statements=record.statements,
+            lines_published=record.lines_published,
+            lines_already_published=record.lines_already_published,
+            duplicate_of=record.duplicate_of,
+            error=None
+            if record.error_code is None
+            else {"code": record.error_code, "message": record.error_message or ""},
+            diagnostics=[DiagnosticOut(**d.as_json()) for d in record.diagnostics],
+        )
+
+
+class WebhookAccepted(BaseModel):
+    ingest_id: str
+    status: str
+    status_url: str
+
+
+class IssuedKeyOut(BaseModel):
+    key_id: str
+    api_key: str = Field(description="Shown once; only its hash is stored")
+
+
+class WebhookSecretOut(BaseModel):
+    webhook_secret: str = Field(description="Sign '<timestamp>.<body>' with HMAC-SHA256")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _presented_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key")
+
+
+def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRouter:
     router = APIRouter()
 
+    async def tenant_key(request: Request, tenant_id: str) -> None:
+        await ingest.authorize(_presented_key(request), tenant_id)
+
+    def admin(request: Request) -> None:
+        token = settings.admin_token
+        if token is None:
+            raise IngestNotFound("the admin API is off; set BANKREC_INGEST_ADMIN_TOKEN to use it")
+        presented = _presented_key(request) or ""
+        if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+            raise ApiKeyRefused("the admin token is wrong")
+
     @router.get("/health")
-    async def health() -> JSONResponse:
-        """``ok`` once the broker is started; 503 before."""
-        if ready():
+    async def health(request: Request) -> JSONResponse:
+        """``ok`` once the database is migrated and the broker started; 503 before."""
+        if getattr(request.app.state, "ready", False):
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "starting"}, status_code=503)
 
@@ -144,10 +250,11 @@ def build_router(ingest: StatementIngest, *, ready: Callable[[], bool]) -> APIRo
         openapi_extra=_UPLOAD_BODY,
         responses={
             400: {"description": "empty_file"},
+            401: {"description": "unauthorized: no or unknown API key"},
+            403: {"description": "forbidden: the key belongs to another tenant"},
             413: {"description": "too_large"},
             415: {"description": "unsupported_format"},
-            422: {"description": "not_xml, unknown_namespace, forbidden_dtd, missing_element, ..."},
-            503: {"description": "publish_failed: send the same file again"},
+            422: {"description": "not_xml, unknown_namespace, forbidden_dtd, invalid_record, ..."},
         },
     )
     async def upload_statement(
@@ -156,11 +263,79 @@ def build_router(ingest: StatementIngest, *, ready: Callable[[], bool]) -> APIRo
         statement_format: FormatParam = None,
         filename: FilenameParam = None,
     ) -> UploadAccepted:
-        """Parse a statement file completely, then publish its headers and lines."""
+        """Read a statement file completely, then publish its new statements and lines."""
+        await tenant_key(request, tenant_id)
         request.state.filename = filename  # errors name the file (see _ingest_error)
         body = await _read_body(request, ingest.upload_bytes_max)
-        result = await ingest.ingest(tenant_id, body, statement_format=statement_format)
-        return UploadAccepted.of(result, filename)
+        outcome = await ingest.ingest(
+            tenant_id, body, statement_format=statement_format, filename=filename
+        )
+        return UploadAccepted.of(outcome, filename)
+
+    @router.get("/v1/tenants/{tenant_id}/ingests/{ingest_id}")
+    async def ingest_status(
+        request: Request, tenant_id: TenantId, ingest_id: str
+    ) -> IngestStatusOut:
+        """What happened to a received file (upload or webhook)."""
+        await tenant_key(request, tenant_id)
+        return IngestStatusOut.of(await ingest.status(tenant_id, ingest_id))
+
+    @router.post("/v1/tenants/{tenant_id}/webhook-secret")
+    async def rotate_webhook_secret(request: Request, tenant_id: TenantId) -> WebhookSecretOut:
+        """A new webhook secret for the tenant; the old one stops working at once."""
+        await tenant_key(request, tenant_id)
+        return WebhookSecretOut(webhook_secret=await ingest.rotate_webhook_secret(tenant_id))
+
+    @router.post(
+        "/v1/webhooks/{tenant_id}/statements",
+        status_code=202,
+        openapi_extra=_UPLOAD_BODY,
+        responses={401: {"description": "bad_signature (reason says which check failed)"}},
+    )
+    async def bank_webhook(
+        request: Request, tenant_id: TenantId, filename: FilenameParam = None
+    ) -> WebhookAccepted:
+        """A bank integration delivers a statement file, signed with the tenant's secret.
+
+        Answered 202 once the body is stored; it is read in the background. The status
+        endpoint (``status_url``, with the tenant's API key) tells what happened to it.
+        """
+        body = await _read_body(request, ingest.upload_bytes_max)
+        record = await ingest.receive_webhook(
+            tenant_id,
+            body,
+            timestamp=request.headers.get("x-bankrec-timestamp"),
+            signature=request.headers.get("x-bankrec-signature"),
+            filename=filename,
+        )
+        return WebhookAccepted(
+            ingest_id=record.ingest_id,
+            status=record.status.value,
+            status_url=f"/v1/tenants/{tenant_id}/ingests/{record.ingest_id}",
+        )
+
+    @router.post("/v1/admin/tenants/{tenant_id}/api-keys", status_code=201)
+    async def create_api_key(
+        request: Request,
+        tenant_id: TenantId,
+        label: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> IssuedKeyOut:
+        """Issue an API key for a tenant (admin token required)."""
+        admin(request)
+        issued = await ingest.create_api_key(tenant_id, label)
+        return IssuedKeyOut(key_id=issued.key_id, api_key=issued.plain)
+
+    @router.delete("/v1/admin/tenants/{tenant_id}/api-keys/{key_id}", status_code=204)
+    async def revoke_api_key(request: Request, tenant_id: TenantId, key_id: str) -> None:
+        """Revoke an API key (admin token required)."""
+        admin(request)
+        await ingest.revoke_api_key(tenant_id, key_id)
+
+    @router.post("/v1/admin/tenants/{tenant_id}/webhook-secret")
+    async def admin_webhook_secret(request: Request, tenant_id: TenantId) -> WebhookSecretOut:
+        """Set a new webhook secret for a tenant (admin token required)."""
+        admin(request)
+        return WebhookSecretOut(webhook_secret=await ingest.rotate_webhook_secret(tenant_id))
 
     return router
 
@@ -213,9 +388,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-def install_api(app: FastAPI, ingest: StatementIngest, *, ready: Callable[[], bool]) -> None:
+def install_api(app: FastAPI, ingest: StatementIngest, *, settings: IngestSettings) -> None:
     """Mount the routes and the one error mapping on an app."""
-    app.include_router(build_router(ingest, ready=ready))
+    app.include_router(build_router(ingest, settings=settings))
     app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,64 +1,104 @@
 """The one composition root: ``create_app(settings)`` picks the real adapters and wires them.
 
-Ingest has no database and consumes no topic: its lifespan creates the topics it publishes
-to and starts the Kafka producer. Tests pass ``publisher=`` to swap Kafka out here.
+Ingest owns a small database (received files, published ids, credentials, outbox); its
+lifespan migrates it, creates the topics it publishes to, starts the Kafka producer and the
+outbox relay, and reads any webhook body a restart left unread. Tests pass ``broker=`` (a
+recorder with the broker's ``publish``) and ``create_topics=False`` to run without Kafka.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from bankrec.contracts import STATEMENT_LINES, STATEMENTS, Topic
-from bankrec.ingest.adapters import KafkaPublisher
+from bankrec.ingest.adapters.sql import SqlIngestStore
+from bankrec.ingest.adapters.tables import outbox
 from bankrec.ingest.api import install_api
-from bankrec.ingest.ports import MessagePublisher
 from bankrec.ingest.settings import IngestSettings
 from bankrec.ingest.use_cases import StatementIngest
 from bankrec.runtime import (
+    OutboxRelay,
+    RawPublisher,
     create_broker,
+    create_engine,
     declare_publishers,
     ensure_topics,
     install_asyncapi_route,
+    session_factory,
+    upgrade_database,
 )
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "bankrec-ingest"
 VERSION = "0.1.0"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PUBLISHED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES)
+RELAY_STOP_SECONDS = 10.0
 
 
 def create_app(
-    settings: IngestSettings | None = None, *, publisher: MessagePublisher | None = None
+    settings: IngestSettings | None = None,
+    *,
+    broker: RawPublisher | None = None,
+    create_topics: bool = True,
 ) -> FastAPI:
-    """Ingest as an ASGI app; with the default publisher its lifespan connects to Kafka."""
+    """Ingest as an ASGI app whose lifespan migrates, connects and relays."""
     settings = settings or IngestSettings()
-    broker = create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
-    declare_publishers(broker, PUBLISHED_TOPICS)
-    uses_kafka = publisher is None
+    kafka = create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
+    declare_publishers(kafka, PUBLISHED_TOPICS)
+    uses_kafka = broker is None
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    relay = OutboxRelay(kafka if broker is None else broker, sessions, outbox)
     ingest = StatementIngest(
-        publisher or KafkaPublisher(broker), upload_bytes_max=settings.upload_bytes_max
+        SqlIngestStore(sessions),
+        publish_now=relay.relay_all,
+        upload_bytes_max=settings.upload_bytes_max,
+        spool_dir=settings.spool_dir,
+        webhook_window_seconds=settings.webhook_window_seconds,
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if not uses_kafka:
-            yield
-            return
-        await ensure_topics(settings.kafka_bootstrap_servers, PUBLISHED_TOPICS)
-        await broker.start()
-        log.info("ingest started: publishing %s", ", ".join(t.name for t in PUBLISHED_TOPICS))
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_database, settings.database_url, MIGRATIONS_DIR)
+        if uses_kafka:
+            if create_topics:
+                await ensure_topics(settings.kafka_bootstrap_servers, PUBLISHED_TOPICS)
+            await kafka.start()
+        relay_task = asyncio.create_task(relay.run(), name="ingest-outbox-relay")
+        pending = await ingest.read_pending()
+        app.state.ready = True
+        log.info(
+            "ingest started: publishing %s; %d webhook file(s) left to read",
+            ", ".join(t.name for t in PUBLISHED_TOPICS),
+            pending,
+        )
         try:
             yield
         finally:
-            await broker.stop()
+            app.state.ready = False
+            await ingest.drain()
+            relay.stop()
+            try:
+                await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
+            except TimeoutError:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+            if uses_kafka:
+                await kafka.stop()
+            await engine.dispose()
 
     app = FastAPI(title="bankrec ingest", version=VERSION, lifespan=lifespan)
-    install_asyncapi_route(app, broker, service="ingest")
-    ready: Callable[[], bool] = (lambda: bool(broker.running)) if uses_kafka else (lambda: True)
-    install_api(app, ingest, ready=ready)
+    app.state.ready = False
+    app.state.ingest = ingest
+    install_asyncapi_route(app, kafka, service="ingest")
+    install_api(app, ingest, settings=settings)
     return app

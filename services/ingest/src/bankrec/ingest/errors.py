@@ -190,6 +190,37 @@ class InvalidRecord(StatementContentError):
         super().__init__(f"{path}: {problem}", path=path, statement=statement, line=line)
 
 
+class ApiKeyRefused(IngestError):
+    """No API key, a malformed or unknown one, a revoked one, or another tenant's."""
+
+    code = "unauthorized"
+
+
+class TenantForbidden(IngestError):
+    """A valid API key used for another tenant's resources."""
+
+    code = "forbidden"
+
+
+class WebhookSignatureRefused(IngestError):
+    """A webhook whose signature or timestamp does not check out; ``reason`` says which."""
+
+    code = "bad_signature"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def details(self) -> dict[str, str | int]:
+        return {"reason": self.reason}
+
+
+class IngestNotFound(IngestError):
+    """No received file with that ingest id for the tenant."""
+
+    code = "not_found"
+
+
 class PublishFailed(IngestError):
     """The broker did not accept the messages; the upload can be retried as is."""
 

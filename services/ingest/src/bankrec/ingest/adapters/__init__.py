@@ -1,6 +1,6 @@
-"""Implementations of the ports: Kafka for the service, memory for tests and tools."""
+"""Implementations of the ports: SQL store, Kafka publishing, a recording broker for tests."""
 
-from bankrec.ingest.adapters.kafka import KafkaPublisher
-from bankrec.ingest.adapters.memory import MemoryPublisher
+from bankrec.ingest.adapters.memory import MemoryBroker, RecordedMessage
+from bankrec.ingest.adapters.sql import SqlIngestStore
 
-__all__ = ["KafkaPublisher", "MemoryPublisher"]
+__all__ = ["MemoryBroker", "RecordedMessage", "SqlIngestStore"]

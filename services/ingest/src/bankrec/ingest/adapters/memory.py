@@ -1,26 +1,49 @@
-"""An in-memory publisher: what would have gone to Kafka, in order."""
+"""A recording stand-in for the Kafka broker: what the outbox relay would have sent, in order.
+
+It has the broker's ``publish`` signature, so the real relay runs against it in unit tests
+of the HTTP shell; integration tests use the real broker.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from bankrec.contracts import Topic
-from bankrec.ingest.domain import OutgoingMessage
+from bankrec.contracts import Envelope, Topic, topic_named
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMessage:
+    topic: Topic
+    key: str
+    envelope: Envelope[Any]
 
 
 @dataclass
-class MemoryPublisher:
+class MemoryBroker:
     """Records every message; ``fail_after`` lets only the first n through (for tests)."""
 
-    messages: list[OutgoingMessage] = field(default_factory=list)
+    messages: list[RecordedMessage] = field(default_factory=list)
     fail_after: int | None = None
 
-    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        for message in messages:
-            if self.fail_after is not None and len(self.messages) >= self.fail_after:
-                raise ConnectionError("broker unavailable (MemoryPublisher.fail_after)")
-            self.messages.append(message)
+    async def publish(
+        self,
+        message: Any,
+        topic: str = "",
+        *,
+        key: bytes | Any = None,
+        headers: dict[str, str] | None = None,
+        no_confirm: bool = False,
+    ) -> None:
+        if self.fail_after is not None and len(self.messages) >= self.fail_after:
+            raise ConnectionError("broker unavailable (MemoryBroker.fail_after)")
+        self.messages.append(
+            RecordedMessage(
+                topic_named(topic),
+                key.decode() if isinstance(key, bytes) else str(key),
+                Envelope[Any].model_validate_json(message),
+            )
+        )
 
-    def on(self, topic: Topic) -> list[OutgoingMessage]:
+    def on(self, topic: Topic) -> list[RecordedMessage]:
         return [message for message in self.messages if message.topic is topic]

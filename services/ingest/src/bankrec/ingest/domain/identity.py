@@ -31,7 +31,9 @@ def line_id_for(
     entry_index: int,
     detail_index: int | None,
 ) -> str:
-    """A line's stable id from its position: entry (``Ntry``) and transaction detail."""
+    """A line's provisional id from its position (entry and transaction detail), unique in
+    the file; ``line_identity.identify_lines`` replaces it with the id that stays the same
+    across files and statements."""
     detail = "" if detail_index is None else str(detail_index)
     name = "|".join((tenant_id, account_id, bank_statement_id, str(entry_index), detail))
     return str(uuid.uuid5(_LINE_NAMESPACE, name))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import NamedTuple
 
 from bankrec.contracts import StatementHeader, StatementLine
@@ -40,3 +42,35 @@ class ParseResult:
     @property
     def line_count(self) -> int:
         return sum(len(statement.lines) for statement in self.statements)
+
+
+class IngestStatus(StrEnum):
+    """What happened to a received file."""
+
+    RECEIVED = "received"  # a webhook body waiting to be read
+    PUBLISHED = "published"  # read; its new statements and lines are (being) published
+    DUPLICATE = "duplicate"  # the same file was published before: nothing published
+    REFUSED = "refused"  # could not be read: nothing published
+
+
+@dataclass(slots=True)
+class IngestRecord:
+    """One received file, as the status endpoint shows it."""
+
+    ingest_id: str
+    tenant_id: str
+    file_sha256: str
+    received_via: str
+    received_at: datetime
+    status: IngestStatus
+    filename: str | None = None
+    completed_at: datetime | None = None
+    source_format: str | None = None
+    statements: int = 0
+    lines_published: int = 0
+    lines_already_published: int = 0
+    duplicate_of: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    spool_path: str | None = None

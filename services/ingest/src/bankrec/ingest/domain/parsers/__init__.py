@@ -8,8 +8,10 @@ that format's parser: camt (ISO 20022 camt.052/053/054) here, the line-based for
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 from bankrec.ingest.domain.identity import file_sha256
+from bankrec.ingest.domain.line_identity import identify_lines
 from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
 from bankrec.ingest.domain.parsers.archives import unpack_archive
 from bankrec.ingest.domain.parsers.camt import MESSAGE_NAMES, camt_message_for, parse_camt
@@ -38,8 +40,34 @@ def parse_statement_file(
     """Every statement and line in a statement file, or an ``IngestError`` saying why not.
 
     ``statement_format`` forces a format (one of ``SUPPORTED_FORMATS``); without it the
-    format is detected from the content. Pure: nothing is published or stored.
+    format is detected from the content. Lines get their stable ids (``line_identity``).
+    Pure: nothing is published or stored.
     """
+    result = _parse_file(
+        data,
+        tenant_id=tenant_id,
+        statement_format=statement_format,
+        upload_bytes_max=upload_bytes_max,
+    )
+    diagnostics = list(result.diagnostics)
+    statements: list[ParsedStatement] = []
+    for statement in result.statements:
+        label = statement.header.bank_statement_id
+
+        def note(code: str, message: str, label: str | None = label) -> None:
+            diagnostics.append(Diagnostic(code, message, label))
+
+        statements.append(identify_lines(statement, tenant_id=tenant_id, note=note))
+    return replace(result, statements=statements, diagnostics=diagnostics)
+
+
+def _parse_file(
+    data: bytes,
+    *,
+    tenant_id: str,
+    statement_format: str | None,
+    upload_bytes_max: int,
+) -> ParseResult:
     check_upload_size(data, upload_bytes_max)
     sha256 = file_sha256(data)
     if statement_format is not None:
@@ -71,8 +99,8 @@ def _parse_bundle(data: bytes, *, tenant_id: str, sha256: str, bytes_max: int) -
     formats: list[str] = []
     for member in unpack_archive(data, inflated_bytes_max=bytes_max):
         try:
-            result = parse_statement_file(
-                member.data, tenant_id=tenant_id, upload_bytes_max=bytes_max
+            result = _parse_file(
+                member.data, tenant_id=tenant_id, statement_format=None, upload_bytes_max=bytes_max
             )
         except IngestError as exc:
             raise exc.within(member.name) from exc

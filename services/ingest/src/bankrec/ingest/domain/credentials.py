@@ -1,0 +1,111 @@
+"""Tenant credentials: API keys (stored hashed) and signed webhooks (HMAC-SHA256).
+
+An API key reads ``brk_<key id>_<secret>``: the key id finds the stored record, the secret
+is compared as a SHA-256 hash in constant time. The secret is 32 random bytes, so a fast
+hash is enough (there is nothing to brute-force); the plain key is shown once, when created.
+
+A bank webhook signs ``<timestamp>.<body>`` with the tenant's webhook secret and sends
+``X-Bankrec-Timestamp: <unix seconds>`` and ``X-Bankrec-Signature: sha256=<hex>``. A
+signature older or newer than the replay window is refused even when it is correct, so a
+captured request cannot be replayed later; within the window a replay is harmless anyway
+(the same file publishes nothing twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from bankrec.ingest.errors import (
+    ApiKeyRefused,
+    WebhookSignatureRefused,
+)
+
+API_KEY_PREFIX = "brk"
+SIGNATURE_SCHEME = "sha256="
+REPLAY_WINDOW_SECONDS_DEFAULT = 300
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    """A new key: ``plain`` is given to the tenant once; only ``key_hash`` is stored."""
+
+    key_id: str
+    plain: str
+    key_hash: str
+
+
+def issue_api_key() -> IssuedApiKey:
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return IssuedApiKey(key_id, f"{API_KEY_PREFIX}_{key_id}_{secret}", hash_secret(secret))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def split_api_key(plain: str) -> tuple[str, str]:
+    """``(key id, secret)`` of a presented key; ``ApiKeyRefused`` when it is not one."""
+    prefix, _, rest = plain.strip().partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != API_KEY_PREFIX or not key_id or not secret:
+        raise ApiKeyRefused("the API key is malformed; it reads brk_<key id>_<secret>")
+    return key_id, secret
+
+
+def api_key_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def issue_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-Bankrec-Signature`` value for a body sent at ``timestamp``."""
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, "sha256")
+    return SIGNATURE_SCHEME + digest.hexdigest()
+
+
+def verify_webhook(
+    *,
+    secret: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: datetime,
+    window_seconds: int = REPLAY_WINDOW_SECONDS_DEFAULT,
+) -> None:
+    """Raise ``WebhookSignatureRefused`` (with the reason) unless the request is signed."""
+    if secret is None:
+        raise WebhookSignatureRefused(
+            "no_secret", "the tenant has no webhook secret; create one before sending webhooks"
+        )
+    if not timestamp or not signature:
+        raise WebhookSignatureRefused(
+            "missing_signature",
+            "the request lacks X-Bankrec-Timestamp or X-Bankrec-Signature",
+        )
+    if not timestamp.isdigit():
+        raise WebhookSignatureRefused(
+            "bad_timestamp", "X-Bankrec-Timestamp must be whole seconds since 1970 (UTC)"
+        )
+    age = now.timestamp() - int(timestamp)
+    if abs(age) > window_seconds:
+        raise WebhookSignatureRefused(
+            "timestamp_out_of_window",
+            f"the request was signed {int(abs(age))} s {'ago' if age > 0 else 'ahead'}, "
+            f"outside the {window_seconds} s window; sign each delivery when it is sent",
+        )
+    expected = webhook_signature(secret, timestamp, body)
+    presented = signature.strip()
+    if not hmac.compare_digest(expected.encode("ascii"), presented.encode("ascii", "replace")):
+        raise WebhookSignatureRefused(
+            "bad_signature",
+            "the signature does not match the body; sign '<timestamp>.<body>' with HMAC-SHA256 "
+            "and the tenant's webhook secret, as 'sha256=<hex>'",
+        )
