@@ -6,7 +6,7 @@ end-of-day camt.053 that follows it, in two statements whose periods overlap. So
 does not depend on the line's position or its statement, only on the account and:
 
 1. **the bank's reference** for the line (camt ``AcctSvcrRef``, MT940 ``//`` bank reference,
-   OFX ``FITID``, BAI2 bank reference, OCR archive reference, BgMax BGC serial number), with
+   OFX ``FITID``, BAI2 bank reference, OCR archive reference, BgMax deposit id and BGC serial number), with
    the position inside a batch entry for a split batch. Placeholders (``NONREF``,
    ``NOTPROVIDED``) are no reference. A reference that repeats within one statement is not
    trusted for the lines that share it: they fall back to (2) and a diagnostic says so.
