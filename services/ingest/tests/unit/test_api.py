@@ -375,3 +375,23 @@ def test_health_is_503_until_the_broker_runs(settings: IngestSettings) -> None:
     response = TestClient(app).get("/health")  # not entered: the lifespan never started
     assert response.status_code == 503
     assert response.json() == {"status": "starting"}
+
+
+N26_EXPORT = (
+    b'"Booking Date","Value Date","Partner Name","Partner Iban",Type,"Payment Reference",'
+    b'"Account Name","Amount (EUR)","Original Amount","Original Currency","Exchange Rate"\n'
+    b'2026-11-20,,"Kari Nordmann",DE27100110000000000000,"Credit Transfer","Invoice 10234",'
+    b'"Main",328.00,,,\n'
+)
+
+
+def test_a_csv_that_does_not_name_its_account_needs_the_account_parameter(
+    client: TestClient, tenant_id: str
+) -> None:
+    refused = upload(client, tenant_id, N26_EXPORT)
+    assert refused.status_code == 422
+    assert "?account=" in refused.json()["error"]["message"]
+    accepted = upload(client, tenant_id, N26_EXPORT, account="DE89370400440532013000")
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["format"] == "csv"
+    assert accepted.json()["lines_published"] == 1

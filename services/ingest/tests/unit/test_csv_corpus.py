@@ -278,7 +278,7 @@ def test_files_without_their_account_are_refused_and_parse_with_it(name: str) ->
         parse_statement_file(data, tenant_id=TENANT)
     assert refused.value.code == "invalid_record"
     assert refused.value.message.startswith("account: ")
-    assert "give the account number together with the file" in refused.value.message
+    assert "name the account with the upload (?account=" in refused.value.message
 
     _check(parse_csv(data, tenant_id=TENANT, account_number=ACCOUNT), NEEDS_ACCOUNT[name])
 

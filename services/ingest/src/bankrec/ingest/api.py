@@ -76,6 +76,14 @@ FormatParam = Annotated[
         description=f"Force the format ({', '.join(SUPPORTED_FORMATS)}); detected when absent",
     ),
 ]
+AccountParam = Annotated[
+    str | None,
+    Query(
+        alias="account",
+        max_length=64,
+        description="The account the file belongs to, for CSV layouts that do not name it",
+    ),
+]
 FilenameParam = Annotated[
     str | None, Query(max_length=255, description="The file's name, quoted in errors and logs")
 ]
@@ -262,13 +270,18 @@ def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRou
         tenant_id: TenantId,
         statement_format: FormatParam = None,
         filename: FilenameParam = None,
+        account_number: AccountParam = None,
     ) -> UploadAccepted:
         """Read a statement file completely, then publish its new statements and lines."""
         await tenant_key(request, tenant_id)
         request.state.filename = filename  # errors name the file (see _ingest_error)
         body = await _read_body(request, ingest.upload_bytes_max)
         outcome = await ingest.ingest(
-            tenant_id, body, statement_format=statement_format, filename=filename
+            tenant_id,
+            body,
+            statement_format=statement_format,
+            filename=filename,
+            account_number=account_number,
         )
         return UploadAccepted.of(outcome, filename)
 

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument("file", type=Path, help="the statement file, or - for stdin")
     parse.add_argument("--tenant", default="local", help="tenant the ids are derived for")
     parse.add_argument("--format", dest="statement_format", choices=SUPPORTED_FORMATS, default=None)
+    parse.add_argument(
+        "--account", default=None, help="the account, for CSV layouts that do not name it"
+    )
     args = parser.parse_args(argv)
     settings = IngestSettings()
 
@@ -49,12 +52,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     return _parse(
-        args.file, args.tenant, args.statement_format, settings.upload_bytes_max, sys.stdout
+        args.file,
+        args.tenant,
+        args.statement_format,
+        settings.upload_bytes_max,
+        sys.stdout,
+        account_number=args.account,
     )
 
 
 def _parse(
-    path: Path, tenant_id: str, statement_format: str | None, bytes_max: int, out: TextIO
+    path: Path,
+    tenant_id: str,
+    statement_format: str | None,
+    bytes_max: int,
+    out: TextIO,
+    *,
+    account_number: str | None = None,
 ) -> int:
     name = "stdin" if str(path) == "-" else str(path)
     try:
@@ -68,6 +82,7 @@ def _parse(
             tenant_id=tenant_id,
             statement_format=statement_format,
             upload_bytes_max=bytes_max,
+            account_number=account_number,
         )
     except IngestError as exc:
         print(f"bankrec-ingest: {name}: {exc.code}: {exc.message}", file=sys.stderr)

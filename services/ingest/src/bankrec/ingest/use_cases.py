@@ -91,6 +91,7 @@ class StatementIngest:
         filename: str | None = None,
         via: str = "upload",
         ingest_id: str | None = None,
+        account_number: str | None = None,
     ) -> IngestOutcome:
         """Read the file and stage its new messages; raises ``IngestError`` when refused
         (after recording the refusal, so the status endpoint can tell)."""
@@ -103,10 +104,14 @@ class StatementIngest:
             status=IngestStatus.RECEIVED,
             filename=filename,
         )
-        return await self._read(record, data, statement_format)
+        return await self._read(record, data, statement_format, account_number)
 
     async def _read(
-        self, record: IngestRecord, data: bytes, statement_format: str | None
+        self,
+        record: IngestRecord,
+        data: bytes,
+        statement_format: str | None,
+        account_number: str | None = None,
     ) -> IngestOutcome:
         earlier = await self._store.published_file(record.tenant_id, record.file_sha256)
         if earlier is not None:
@@ -128,6 +133,7 @@ class StatementIngest:
                 tenant_id=record.tenant_id,
                 statement_format=statement_format,
                 upload_bytes_max=self.upload_bytes_max,
+                account_number=account_number,
             )
         except IngestError as refusal:
             record.status = IngestStatus.REFUSED

@@ -15,6 +15,7 @@ from bankrec.ingest.domain.line_identity import identify_lines
 from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
 from bankrec.ingest.domain.parsers.archives import unpack_archive
 from bankrec.ingest.domain.parsers.camt import MESSAGE_NAMES, camt_message_for, parse_camt
+from bankrec.ingest.domain.parsers.csv_profiles import parse_csv
 from bankrec.ingest.domain.parsers.detection import StatementFormat, detect_format
 from bankrec.ingest.domain.parsers.registry import PARSER_MODULES, available_formats, parser_for
 from bankrec.ingest.domain.parsers.safe_xml import (
@@ -36,8 +37,12 @@ def parse_statement_file(
     tenant_id: str,
     statement_format: str | None = None,
     upload_bytes_max: int = UPLOAD_BYTES_MAX_DEFAULT,
+    account_number: str | None = None,
 ) -> ParseResult:
     """Every statement and line in a statement file, or an ``IngestError`` saying why not.
+
+    ``account_number`` names the account for formats whose files may not (some bank CSV
+    exports); the file's own account wins where it has one.
 
     ``statement_format`` forces a format (one of ``SUPPORTED_FORMATS``); without it the
     format is detected from the content. Lines get their stable ids (``line_identity``).
@@ -48,6 +53,7 @@ def parse_statement_file(
         tenant_id=tenant_id,
         statement_format=statement_format,
         upload_bytes_max=upload_bytes_max,
+        account_number=account_number,
     )
     diagnostics = list(result.diagnostics)
     statements: list[ParsedStatement] = []
@@ -67,6 +73,7 @@ def _parse_file(
     tenant_id: str,
     statement_format: str | None,
     upload_bytes_max: int,
+    account_number: str | None = None,
 ) -> ParseResult:
     check_upload_size(data, upload_bytes_max)
     sha256 = file_sha256(data)
@@ -79,7 +86,9 @@ def _parse_file(
                 f"format={wanted!r} is not a statement format ingest knows; use one of "
                 f"{', '.join(SUPPORTED_FORMATS)} or leave format= out to detect it"
             )
-        return _parse_line_format(data, wanted, tenant_id=tenant_id, sha256=sha256, asked=True)
+        return _parse_line_format(
+            data, wanted, tenant_id=tenant_id, sha256=sha256, asked=True, account=account_number
+        )
     detected = detect_format(data)
     if detected is StatementFormat.UNKNOWN and _looks_like_csv(data):
         detected = StatementFormat.CSV
@@ -88,7 +97,14 @@ def _parse_file(
         return parse_camt(data, tenant_id=tenant_id, sha256=sha256)
     if detected in (StatementFormat.ZIP, StatementFormat.GZIP, StatementFormat.TAR):
         return _parse_bundle(data, tenant_id=tenant_id, sha256=sha256, bytes_max=upload_bytes_max)
-    return _parse_line_format(data, detected.value, tenant_id=tenant_id, sha256=sha256, asked=False)
+    return _parse_line_format(
+        data,
+        detected.value,
+        tenant_id=tenant_id,
+        sha256=sha256,
+        asked=False,
+        account=account_number,
+    )
 
 
 def _parse_bundle(data: bytes, *, tenant_id: str, sha256: str, bytes_max: int) -> ParseResult:
@@ -123,8 +139,10 @@ def _parse_bundle(data: bytes, *, tenant_id: str, sha256: str, bytes_max: int) -
 
 
 def _parse_line_format(
-    data: bytes, name: str, *, tenant_id: str, sha256: str, asked: bool
+    data: bytes, name: str, *, tenant_id: str, sha256: str, asked: bool, account: str | None
 ) -> ParseResult:
+    if name == "csv" and account:
+        return parse_csv(data, tenant_id=tenant_id, sha256=sha256, account_number=account)
     parse = parser_for(name)
     if parse is None:
         how = "was asked for" if asked else "is what the file looks like"

@@ -1458,7 +1458,8 @@ def _no_account(profile: CsvProfile) -> InvalidRecord:
     return InvalidRecord(
         "account",
         f"{why}, so its lines cannot be booked to an account; export the statement as "
-        "camt.053 or MT940 instead, or give the account number together with the file",
+        "camt.053 or MT940 instead, or name the account with the upload (?account=<IBAN or "
+        "account number>, or --account with bankrec-ingest parse)",
     )
 
 
