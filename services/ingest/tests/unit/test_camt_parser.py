@@ -518,9 +518,14 @@ def test_forced_format_must_match_the_file() -> None:
         parse(data, statement_format="camt.053")
 
 
-@pytest.mark.parametrize("name", ["mt940", "bai2", "pdf"])
-def test_forcing_a_format_ingest_does_not_read_is_refused(name: str) -> None:
+def test_forcing_a_format_ingest_does_not_read_is_refused() -> None:
     with pytest.raises(UnsupportedFormat):
+        parse(camt_file(), statement_format="pdf")
+
+
+@pytest.mark.parametrize("name", ["mt940", "mt942", "bai2", "ofx", "ocr-giro", "bgmax"])
+def test_forcing_another_format_on_a_camt_file_is_a_mismatch(name: str) -> None:
+    with pytest.raises(FormatMismatch):
         parse(camt_file(), statement_format=name)
 
 

@@ -82,3 +82,13 @@ def test_other_tenants_never_share_ids() -> None:
     ours = _ids(parse_statement_file(data, tenant_id=TENANT))
     theirs = _ids(parse_statement_file(data, tenant_id="t-else"))
     assert not set(ours) & set(theirs)
+
+
+def test_identical_lines_on_two_pages_of_one_file_keep_two_ids() -> None:
+    """A bank splitting one day over two pages, each with the same unreferenced payment."""
+    pages = [
+        Statement(entries=[Entry()], statement_id="S-1/p1"),
+        Statement(entries=[Entry()], statement_id="S-1/p2"),
+    ]
+    result = _parse(*pages)
+    assert len(set(_ids(result))) == 2

@@ -13,9 +13,11 @@ does not depend on the line's position or its statement, only on the account and
 2. **fallback, when the bank gives no usable reference**: a fingerprint of what the bank
    says about the payment (booking date, value date, amount, currency, counterparty account,
    structured reference, end-to-end id, remittance text) plus its ordinal among lines with
-   the same fingerprint in the statement. Two genuinely identical payments on one day keep
-   two ids (ordinals 0 and 1); the same day reported again in an overlapping statement
-   gives the same two ids, as long as both statements hold that whole day.
+   the same fingerprint and account earlier in the file. Two genuinely identical payments on
+   one day keep two ids (ordinals 0 and 1), also when a bank splits a statement into pages
+   (MT940 ``60M``/``62M``, camt ``StmtPgntn``) and each page holds one of them; the same day
+   reported again in an overlapping statement of another file gives the same ids, as long
+   as both files hold that whole day.
 
 The ids are uuid5 values in a fixed namespace, so they fit every consumer's inbox column.
 """
@@ -61,8 +63,18 @@ def fingerprint(line: StatementLine) -> str:
     return "fp|" + "|".join(parts)
 
 
-def identify_lines(statement: ParsedStatement, *, tenant_id: str, note: Note) -> ParsedStatement:
-    """The statement with every line's stable id (see the module docstring)."""
+def identify_lines(
+    statement: ParsedStatement,
+    *,
+    tenant_id: str,
+    note: Note,
+    ordinals: Counter[str] | None = None,
+) -> ParsedStatement:
+    """The statement with every line's stable id (see the module docstring).
+
+    ``ordinals`` counts fingerprints across the statements of one file (pass the same
+    counter for each); without it they are counted within the statement.
+    """
     header, lines = statement
     account_id = header.account.account_id
     references = [reference_key(line) for line in lines]
@@ -74,13 +86,15 @@ def identify_lines(statement: ParsedStatement, *, tenant_id: str, note: Note) ->
             f"statement '{header.bank_statement_id}': bank reference(s) {shown} appear on more "
             "than one line; those lines are identified by their content instead",
         )
-    ordinals: Counter[str] = Counter()
+    if ordinals is None:
+        ordinals = Counter()
     identified: list[StatementLine] = []
     for line, key in zip(lines, references, strict=True):
         if key is None or key in repeated:
             content = fingerprint(line)
-            key = f"{content}|{ordinals[content]}"
-            ordinals[content] += 1
+            scoped = f"{account_id}|{content}"
+            key = f"{content}|{ordinals[scoped]}"
+            ordinals[scoped] += 1
         line_id = str(uuid.uuid5(_LINE_NAMESPACE, f"{tenant_id}|{account_id}|{key}"))
         identified.append(line.model_copy(update={"line_id": line_id}))
     return ParsedStatement(header=header, lines=identified)

@@ -7,7 +7,7 @@ that format's parser: camt (ISO 20022 camt.052/053/054) here, the line-based for
 
 from __future__ import annotations
 
-import importlib
+from collections import Counter
 from dataclasses import replace
 
 from bankrec.ingest.domain.identity import file_sha256
@@ -15,9 +15,9 @@ from bankrec.ingest.domain.line_identity import identify_lines
 from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
 from bankrec.ingest.domain.parsers.archives import unpack_archive
 from bankrec.ingest.domain.parsers.camt import MESSAGE_NAMES, camt_message_for, parse_camt
-from bankrec.ingest.domain.parsers.csv_profiles import parse_csv
+from bankrec.ingest.domain.parsers.csv_profiles import looks_like_csv, parse_csv
 from bankrec.ingest.domain.parsers.detection import StatementFormat, detect_format
-from bankrec.ingest.domain.parsers.registry import PARSER_MODULES, available_formats, parser_for
+from bankrec.ingest.domain.parsers.registry import PARSERS, parser_for
 from bankrec.ingest.domain.parsers.safe_xml import (
     PARSER_OPTIONS,
     UPLOAD_BYTES_MAX_DEFAULT,
@@ -26,7 +26,7 @@ from bankrec.ingest.domain.parsers.safe_xml import (
 from bankrec.ingest.errors import IngestError, UnsupportedFormat
 
 CAMT_FORMATS: tuple[str, ...] = ("camt.053", "camt.052", "camt.054")
-LINE_FORMATS: tuple[str, ...] = tuple(PARSER_MODULES)
+LINE_FORMATS: tuple[str, ...] = tuple(PARSERS)
 SUPPORTED_FORMATS: tuple[str, ...] = CAMT_FORMATS + LINE_FORMATS
 """Values ``format=`` accepts (besides leaving it out to detect the format)."""
 
@@ -57,13 +57,16 @@ def parse_statement_file(
     )
     diagnostics = list(result.diagnostics)
     statements: list[ParsedStatement] = []
+    ordinals: Counter[str] = Counter()  # identical lines on several pages keep apart
     for statement in result.statements:
         label = statement.header.bank_statement_id
 
         def note(code: str, message: str, label: str | None = label) -> None:
             diagnostics.append(Diagnostic(code, message, label))
 
-        statements.append(identify_lines(statement, tenant_id=tenant_id, note=note))
+        statements.append(
+            identify_lines(statement, tenant_id=tenant_id, note=note, ordinals=ordinals)
+        )
     return replace(result, statements=statements, diagnostics=diagnostics)
 
 
@@ -90,7 +93,7 @@ def _parse_file(
             data, wanted, tenant_id=tenant_id, sha256=sha256, asked=True, account=account_number
         )
     detected = detect_format(data)
-    if detected is StatementFormat.UNKNOWN and _looks_like_csv(data):
+    if detected is StatementFormat.UNKNOWN and looks_like_csv(data):
         detected = StatementFormat.CSV
     if detected in (StatementFormat.CAMT, StatementFormat.UNKNOWN):
         # UNKNOWN goes to the XML parser too: it refuses non-XML with line and column
@@ -146,21 +149,10 @@ def _parse_line_format(
     parse = parser_for(name)
     if parse is None:
         how = "was asked for" if asked else "is what the file looks like"
-        readable = ", ".join((*CAMT_FORMATS, *available_formats()))
         raise UnsupportedFormat(
-            f"{name} {how}, and ingest does not read it yet; it reads {readable}"
+            f"{name} {how}, and ingest does not read it; it reads {', '.join(SUPPORTED_FORMATS)}"
         )
     return parse(data, tenant_id=tenant_id, sha256=sha256, statement_format=name)
-
-
-def _looks_like_csv(data: bytes) -> bool:
-    module = PARSER_MODULES["csv"]
-    try:
-        csv_module = importlib.import_module(f"bankrec.ingest.domain.parsers.{module}")
-    except ModuleNotFoundError:
-        return False
-    looks_like = getattr(csv_module, "looks_like_csv", None)
-    return bool(looks_like(data)) if callable(looks_like) else False
 
 
 __all__ = [

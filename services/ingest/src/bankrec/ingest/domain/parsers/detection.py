@@ -12,9 +12,10 @@ from enum import StrEnum
 from bankrec.ingest.domain.parsers.safe_xml import strip_bom
 
 _SNIFF_BYTES = 4096
-_MT940_START = re.compile(rb"^(\{1:|:20:|:25:|:28C?:|:60[FM]:)", re.MULTILINE)
+# some exports join the fields with "@@" instead of line breaks
+_MT940_START = re.compile(rb"(^|@@)(\{1:|:20:|:25:|:28C?:|:60[FM]:)", re.MULTILINE)
 # MT942 has a floor limit (34F) and a date/time indication (13D) and no opening balance
-_MT942_MARKS = re.compile(rb"^(:34F:|:13D:)", re.MULTILINE)
+_MT942_MARKS = re.compile(rb"(^|@@)(:34F:|:13D:)", re.MULTILINE)
 _MT942_BLOCK = re.compile(rb"\{2:[IO]942")
 
 

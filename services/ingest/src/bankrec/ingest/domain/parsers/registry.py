@@ -8,10 +8,10 @@ serve related formats.
 
 from __future__ import annotations
 
-import importlib
-from typing import Protocol, cast
+from typing import Protocol
 
 from bankrec.ingest.domain.model import ParseResult
+from bankrec.ingest.domain.parsers import bai2, bgmax, csv_profiles, mt940, nets_ocr, ofx
 
 
 class FormatParser(Protocol):
@@ -20,31 +20,17 @@ class FormatParser(Protocol):
     ) -> ParseResult: ...
 
 
-# format name -> module under bankrec.ingest.domain.parsers
-PARSER_MODULES: dict[str, str] = {
-    "mt940": "mt940",
-    "mt942": "mt940",
-    "bai2": "bai2",
-    "ofx": "ofx",
-    "csv": "csv_profiles",
-    "ocr-giro": "nets_ocr",
-    "bgmax": "bgmax",
+PARSERS: dict[str, FormatParser] = {
+    "mt940": mt940.parse,
+    "mt942": mt940.parse,
+    "bai2": bai2.parse,
+    "ofx": ofx.parse,
+    "csv": csv_profiles.parse,
+    "ocr-giro": nets_ocr.parse,
+    "bgmax": bgmax.parse,
 }
 
 
 def parser_for(statement_format: str) -> FormatParser | None:
-    """The parser of a line-based format, or None when ingest has none for it yet."""
-    module_name = PARSER_MODULES.get(statement_format)
-    if module_name is None:
-        return None
-    try:
-        module = importlib.import_module(f"bankrec.ingest.domain.parsers.{module_name}")
-    except ModuleNotFoundError:
-        return None
-    parse = getattr(module, "parse", None)
-    return cast(FormatParser, parse) if callable(parse) else None
-
-
-def available_formats() -> tuple[str, ...]:
-    """The line-based formats whose parser is present."""
-    return tuple(name for name in PARSER_MODULES if parser_for(name) is not None)
+    """The parser of a line-based format, or None when there is none by that name."""
+    return PARSERS.get(statement_format)
