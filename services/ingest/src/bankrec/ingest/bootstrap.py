@@ -1,8 +1,9 @@
 """The one composition root: ``create_app(settings)`` picks the real adapters and wires them.
 
-Ingest owns a small database (received files, published ids, credentials, outbox); its
-lifespan migrates it, creates the topics it publishes to, starts the Kafka producer and the
-outbox relay, and reads any webhook body a restart left unread. Tests pass ``broker=`` (a
+Ingest owns a small database (received files, published ids, credentials, bank pulls,
+outbox); its lifespan migrates it, creates the topics it publishes to, starts the Kafka
+producer and the outbox relay, reads any webhook body a restart left unread, and runs the
+bank-pull scheduler (unless ``bank_pull_enabled`` is off). Tests pass ``broker=`` (a
 recorder with the broker's ``publish``) and ``create_topics=False`` to run without Kafka.
 """
 
@@ -17,9 +18,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from bankrec.contracts import STATEMENT_LINES, STATEMENTS, Topic
+from bankrec.ingest.adapters.bank_api import BankApiClient, BankApiOptions
 from bankrec.ingest.adapters.sql import SqlIngestStore
+from bankrec.ingest.adapters.sql_bank_pulls import SqlBankPullStore
 from bankrec.ingest.adapters.tables import outbox
 from bankrec.ingest.api import install_api
+from bankrec.ingest.api_bank_pulls import install_bank_pull_api
+from bankrec.ingest.bank_pull_scheduler import BankPullScheduler
+from bankrec.ingest.bank_pull_use_cases import BankPulls
+from bankrec.ingest.domain.bank_pulls import BankPullSpec
 from bankrec.ingest.settings import IngestSettings
 from bankrec.ingest.use_cases import StatementIngest
 from bankrec.runtime import (
@@ -41,6 +48,7 @@ VERSION = "0.1.0"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PUBLISHED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES)
 RELAY_STOP_SECONDS = 10.0
+BANK_PULL_STOP_SECONDS = 10.0
 
 
 def create_app(
@@ -64,6 +72,24 @@ def create_app(
         spool_dir=settings.spool_dir,
         webhook_window_seconds=settings.webhook_window_seconds,
     )
+    bank_api_options = BankApiOptions(
+        timeout_seconds=settings.bank_pull_timeout_seconds,
+        attempts=settings.bank_pull_attempts,
+        backoff_seconds=settings.bank_pull_backoff_seconds,
+        download_bytes_max=settings.upload_bytes_max,  # a pulled file is an upload like any
+        allow_plain_http=settings.bank_pull_allow_plain_http,
+    )
+
+    def connect_bank_api(spec: BankPullSpec) -> BankApiClient:
+        return BankApiClient(spec.base_url, spec.credentials, bank_api_options)
+
+    bank_pulls = BankPulls(
+        SqlBankPullStore(sessions),
+        ingest,
+        connect=connect_bank_api,
+        interval_floor_seconds=settings.bank_pull_interval_floor_seconds,
+        allow_plain_http=settings.bank_pull_allow_plain_http,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +100,14 @@ def create_app(
             await kafka.start()
         relay_task = asyncio.create_task(relay.run(), name="ingest-outbox-relay")
         pending = await ingest.read_pending()
+        scheduler: BankPullScheduler | None = None
+        if settings.bank_pull_enabled:
+            scheduler = BankPullScheduler(
+                bank_pulls,
+                tick_seconds=settings.bank_pull_tick_seconds,
+                concurrency=settings.bank_pull_concurrency,
+            )
+            scheduler.start()
         app.state.ready = True
         log.info(
             "ingest started: publishing %s; %d webhook file(s) left to read",
@@ -84,6 +118,9 @@ def create_app(
             yield
         finally:
             app.state.ready = False
+            if scheduler is not None:
+                # before the drain: a pull still running would hand ingest more files
+                await scheduler.stop(BANK_PULL_STOP_SECONDS)
             await ingest.drain()
             relay.stop()
             try:
@@ -99,6 +136,8 @@ def create_app(
     app = FastAPI(title="bankrec ingest", version=VERSION, lifespan=lifespan)
     app.state.ready = False
     app.state.ingest = ingest
+    app.state.bank_pulls = bank_pulls
     install_asyncapi_route(app, kafka, service="ingest")
     install_api(app, ingest, settings=settings)
+    install_bank_pull_api(app, ingest, bank_pulls, scheduled=settings.bank_pull_enabled)
     return app

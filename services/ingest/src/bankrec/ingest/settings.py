@@ -34,3 +34,39 @@ class IngestSettings(ServiceSettings):
         description="Bearer token of the admin API that issues tenants' API keys and webhook "
         "secrets; the admin API is off without it",
     )
+    bank_pull_enabled: bool = Field(
+        default=True,
+        description="Run due bank pulls in the background; POST .../bank-pulls/{name}/run "
+        "works either way",
+    )
+    bank_pull_interval_floor_seconds: int = Field(
+        default=300,
+        gt=0,
+        description="The shortest interval a bank pull may poll at (banks throttle more)",
+    )
+    bank_pull_tick_seconds: float = Field(
+        default=30.0, gt=0, description="How often the scheduler looks for due bank pulls"
+    )
+    bank_pull_concurrency: int = Field(
+        default=4, gt=0, description="How many bank pulls one instance runs at the same time"
+    )
+    bank_pull_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Timeout of each network step of a request to a bank API (connect at "
+        "most 10 s)",
+    )
+    bank_pull_attempts: int = Field(
+        default=4,
+        ge=1,
+        description="Attempts per request to a bank API (retries on 5xx, 429 and network "
+        "errors, with backoff and Retry-After)",
+    )
+    bank_pull_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="First retry delay; doubles per attempt, at most 30 s"
+    )
+    bank_pull_allow_plain_http: bool = Field(
+        default=False,
+        description="Allow http:// bank API URLs (local test servers only: credentials and "
+        "statements would travel unencrypted)",
+    )

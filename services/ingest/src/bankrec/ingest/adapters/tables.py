@@ -7,6 +7,7 @@ nothing is published twice) and a record per received file (what the status endp
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -85,3 +86,36 @@ webhook_secrets = Table(
 )
 
 outbox = outbox_table(metadata)
+
+# A tenant's pull of statement files from a bank or aggregator API (bank_pull_use_cases.py).
+# ``auth_secret`` is the bearer token or basic password: the API never returns it, logs never
+# show it. ``cursor`` is JSON {account: AccountCursor}; the lease makes one run at a time, on
+# any instance, and expires by itself when an instance dies mid-run.
+bank_pulls = Table(
+    "bank_pulls",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("base_url", String(500), nullable=False),
+    Column("auth_type", String(10), nullable=False),  # bearer | basic
+    Column("auth_username", String(200), nullable=True),
+    Column("auth_secret", Text, nullable=False),
+    Column("accounts", Text, nullable=False, default="[]"),  # JSON list; empty: list them
+    Column("statement_format", String(20), nullable=True),  # None: detect
+    Column("interval_seconds", Integer, nullable=False),
+    Column("fetch_from", DateTime(timezone=True), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("cursor", Text, nullable=False, default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_run_started_at", DateTime(timezone=True), nullable=True),
+    Column("last_run_finished_at", DateTime(timezone=True), nullable=True),
+    Column("last_run_status", String(20), nullable=True),  # succeeded | failed
+    Column("last_run_error_code", String(40), nullable=True),
+    Column("last_run_error_message", Text, nullable=True),
+    Column("last_run", Text, nullable=True),  # JSON PullRun: files, problems
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Index("ix_bank_pulls_enabled", "enabled"),
+)
