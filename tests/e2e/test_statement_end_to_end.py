@@ -74,7 +74,7 @@ async def _read_topic(
                 for records in batch.values():
                     for record in records:
                         message = json_object(record.value)
-                        if message is not None and message["tenant_id"] == tenant_id:
+                        if message is not None and message.get("tenant_id") == tenant_id:
                             found.append(message)
     finally:
         await consumer.stop()

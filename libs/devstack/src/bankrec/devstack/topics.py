@@ -24,25 +24,54 @@ async def commit_group_at_end(bootstrap_servers: str, group_id: str, topic: str)
     A test that starts a service's real consumer group on a broker shared with other tests
     uses it so the group starts where a deployed, caught-up service would be, instead of
     working through every earlier test's messages first.
+
+    The topic must exist (``ensure_topics``), and the group must have no live member (the
+    broker refuses an outside commit then). Anything short of every partition committed at
+    its end raises: a group silently left behind makes the test's service work through other
+    tests' messages first and miss what the test publishes.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
 
+    # The consumer's own ``topics()`` fetches metadata into a throwaway copy, so its
+    # ``partitions_for_topic`` stays None for a topic it does not subscribe to: ask the admin.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        # checked first: describing a missing topic would have the broker create it
+        if topic not in await admin.list_topics():
+            raise RuntimeError(f"cannot commit {group_id} at the end of {topic}: no such topic")
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partition_ids = sorted(p["partition"] for p in description["partitions"])
+    if description["error_code"] != 0 or not partition_ids:
+        raise RuntimeError(
+            f"cannot commit {group_id} at the end of {topic}: the broker describes it with "
+            f"error code {description['error_code']} and {len(partition_ids)} partitions"
+        )
+
+    partitions = [TopicPartition(topic, p) for p in partition_ids]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata partitions_for_topic reads
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.commit(dict(ends))
+        committed = {tp: await consumer.committed(tp) for tp in partitions}
     finally:
         await consumer.stop()
+    if committed != ends:
+        raise RuntimeError(
+            f"{group_id} on {topic}: committed {_by_partition(committed)}, "
+            f"expected the ends {_by_partition(ends)}"
+        )
+
+
+def _by_partition(offsets: dict[Any, int | None]) -> dict[int, int | None]:
+    return {tp.partition: offset for tp, offset in sorted(offsets.items())}
 
 
 async def tenant_messages(
