@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from bankrec.contracts import ALL_TOPICS, DECISIONS, STATEMENT_LINES, STATEMENTS
 from bankrec.devstack import ServiceStack, StackConfig, free_port
 from bankrec.devstack.client import BankrecClient
+from bankrec.devstack.processes import start_groups_at_end
 from bankrec.devstack.topics import json_object
 
 pytestmark = pytest.mark.integration
@@ -50,8 +51,14 @@ def stack(
         kafka_bootstrap_servers=kafka_bootstrap,
         state_dir=tmp_path_factory.mktemp("stack"),
         ports={name: free_port() for name in ("ingest", "ledger", "matcher", "reconciler")},
-        database_urls={"ledger": database_url("ledger"), "reconciler": database_url("reconciler")},
+        database_urls={
+            "ingest": database_url("ingest"),
+            "ledger": database_url("ledger"),
+            "reconciler": database_url("reconciler"),
+        },
     )
+    # new databases on a broker other tests share: start where caught-up services would be
+    asyncio.run(start_groups_at_end(kafka_bootstrap))
     with ServiceStack(config):
         yield config
 

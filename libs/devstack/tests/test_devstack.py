@@ -31,3 +31,18 @@ def test_json_object_skips_what_is_not_an_envelope() -> None:
     assert json_object(b"[1, 2]") is None
     assert json_object(b"\xff\xfe") is None
     assert json_object(None) is None
+
+
+def test_the_demo_knows_every_services_consumer_groups() -> None:
+    from bankrec.contracts import DECISIONS, STATEMENT_LINES
+    from bankrec.devstack.processes import SERVICE_CONSUMER_GROUPS
+    from bankrec.ledger.use_cases import CONSUMER as LEDGER_GROUP
+    from bankrec.matcher.use_cases import CONSUMER_GROUP as MATCHER_GROUP
+    from bankrec.reconciler.consumers import CONSUMED_TOPICS, group_for
+
+    expected = {
+        LEDGER_GROUP: (DECISIONS.name,),
+        MATCHER_GROUP: (STATEMENT_LINES.name,),
+        **{group_for(topic): (topic.name,) for topic in CONSUMED_TOPICS},
+    }
+    assert expected == SERVICE_CONSUMER_GROUPS

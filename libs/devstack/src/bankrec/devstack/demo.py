@@ -19,8 +19,13 @@ from typing import Any
 
 from bankrec.contracts import DECISIONS
 from bankrec.devstack.client import BankrecClient, ServiceCallError, WaitTimeoutError
-from bankrec.devstack.processes import ServiceStack, ServiceStartError, StackConfig
-from bankrec.devstack.topics import tenant_messages
+from bankrec.devstack.processes import (
+    ServiceStack,
+    ServiceStartError,
+    StackConfig,
+    start_groups_at_end,
+)
+from bankrec.devstack.topics import tenant_messages, topic_end_offsets
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEMO_DIR = REPO_ROOT / "deploy" / "demo"
@@ -76,8 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     client = BankrecClient(config, tenant_id)
     try:
         print("starting ledger, matcher, reconciler, ingest (SQLite under var/demo/) ...")
+        # new databases: the services start at the topics' ends, not at what earlier runs
+        # (or anything else on this broker) left behind
+        asyncio.run(start_groups_at_end(config.kafka_bootstrap_servers))
         stack.start()
         imported = client.import_open_items(args.open_items)
+        decisions_from = asyncio.run(
+            topic_end_offsets(config.kafka_bootstrap_servers, DECISIONS.name)
+        )
         print(
             f"loaded open items: {imported['imported']} imported, {len(imported['errors'])} errors"
         )
@@ -94,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             client.wait_for_reconciliation(statement["account_id"], statement["line_count"])
         decisions = asyncio.run(
             tenant_messages(
-                config.kafka_bootstrap_servers, DECISIONS.name, tenant_id, upload["lines"]
+                config.kafka_bootstrap_servers,
+                DECISIONS.name,
+                tenant_id,
+                upload["lines"],
+                from_offsets=decisions_from,
             )
         )
         print(f"\ndecisions on {DECISIONS.name}:")

@@ -15,6 +15,14 @@ from typing import IO
 
 import httpx
 
+from bankrec.contracts import (
+    ALL_TOPICS,
+    DECISIONS,
+    POSTINGS,
+    STATEMENT_LINES,
+    STATEMENTS,
+)
+
 SERVICE_NAMES: tuple[str, ...] = ("ledger", "matcher", "reconciler", "ingest")
 DEFAULT_PORTS: dict[str, int] = {
     "ingest": 8001,
@@ -23,6 +31,30 @@ DEFAULT_PORTS: dict[str, int] = {
     "reconciler": 8004,
 }
 SERVICES_WITH_DATABASE: tuple[str, ...] = ("ingest", "ledger", "reconciler")
+
+
+# Each service's Kafka consumer groups and the topics they read (the open-items reader of
+# the matcher has no group: it rebuilds its index from the compacted topic each start).
+# tests/test_devstack.py checks these against the services' own constants.
+SERVICE_CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    "bankrec-ledger": (DECISIONS.name,),
+    "bankrec-matcher": (STATEMENT_LINES.name,),
+    **{
+        f"bankrec-reconciler.{topic.name}": (topic.name,)
+        for topic in (STATEMENTS, STATEMENT_LINES, DECISIONS, POSTINGS)
+    },
+}
+
+
+async def start_groups_at_end(bootstrap_servers: str) -> None:
+    """Create the topics and commit every service group at their ends (no member may run)."""
+    from bankrec.devstack.topics import commit_group_at_end
+    from bankrec.runtime import ensure_topics
+
+    await ensure_topics(bootstrap_servers, ALL_TOPICS)
+    for group, topics in SERVICE_CONSUMER_GROUPS.items():
+        for topic in topics:
+            await commit_group_at_end(bootstrap_servers, group, topic)
 
 
 def free_port() -> int:

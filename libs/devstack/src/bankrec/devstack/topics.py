@@ -74,22 +74,64 @@ def _by_partition(offsets: dict[Any, int | None]) -> dict[int, int | None]:
     return {tp.partition: offset for tp, offset in sorted(offsets.items())}
 
 
+async def topic_end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """Each partition's current end offset: where a reader of what comes next starts."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(await _partition_ids(bootstrap_servers, topic))
+        ]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def _partition_ids(bootstrap_servers: str, topic: str) -> list[int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return []
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [int(p["partition"]) for p in description["partitions"]]
+
+
 async def tenant_messages(
-    bootstrap_servers: str, topic: str, tenant_id: str, count: int, timeout_seconds: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    tenant_id: str,
+    count: int,
+    timeout_seconds: float = 30.0,
+    *,
+    from_offsets: dict[int, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The first ``count`` envelopes of one tenant on a topic, read from the beginning."""
+    """The first ``count`` envelopes of one tenant on a topic, read from the beginning or,
+    with ``from_offsets`` (``topic_end_offsets`` taken earlier), from there."""
     import asyncio
 
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        topic,
+        *(() if from_offsets else (topic,)),
         bootstrap_servers=bootstrap_servers,
         group_id=None,  # a reader only: commits nothing
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
+    if from_offsets:
+        partitions = {TopicPartition(topic, p): offset for p, offset in from_offsets.items()}
+        consumer.assign(list(partitions))
+        for partition, offset in partitions.items():
+            consumer.seek(partition, offset)
     found: list[dict[str, Any]] = []
     try:
         async with asyncio.timeout(timeout_seconds):
