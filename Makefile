@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 export KAFKA_BOOTSTRAP_SERVERS
 
-.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat
+.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat bench-parse
 
 help:
 	@echo "make demo   - install, start Kafka, run the four services on a sample statement, print the report"
@@ -63,3 +63,8 @@ test: install postgres kcat
 
 test-unit: install
 	@$(UV) run --locked pytest -m "not integration"
+
+# Parse speed and memory of ingest's streaming camt.053 reader on generated 10 MB and 200 MB
+# files, as ratios to bare lxml iterparse in the same run; figures in var/bench/parse.json.
+bench-parse: install
+	@$(UV) run --locked python services/ingest/bench/parse_bench.py

@@ -10,10 +10,13 @@ with a 4xx/5xx status, mapped here in one place (``ERROR_STATUS``).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +25,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankrec.contracts import Money
-from bankrec.ingest.domain import SUPPORTED_FORMATS, ParseResult
+from bankrec.ingest.domain import SUPPORTED_FORMATS, FileRead
+from bankrec.ingest.domain.credentials import signed, webhook_signer
 from bankrec.ingest.domain.model import IngestRecord
 from bankrec.ingest.errors import (
     ApiKeyRefused,
@@ -44,7 +48,7 @@ from bankrec.ingest.errors import (
     WebhookSignatureRefused,
 )
 from bankrec.ingest.settings import IngestSettings
-from bankrec.ingest.use_cases import IngestOutcome, StatementIngest
+from bankrec.ingest.use_cases import IngestOutcome, SpooledBody, StatementIngest
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,7 @@ class UploadAccepted(BaseModel):
     @classmethod
     def of(cls, outcome: IngestOutcome, filename: str | None) -> UploadAccepted:
         record = outcome.record
-        result = outcome.result or ParseResult(record.file_sha256, "", [])
+        file = outcome.file or FileRead(record.file_sha256, "", [], 0, [])
         return cls(
             ingest_id=record.ingest_id,
             status=record.status.value,
@@ -133,7 +137,7 @@ class UploadAccepted(BaseModel):
             duplicate_of=record.duplicate_of,
             file_sha256=record.file_sha256,
             filename=filename,
-            format=record.source_format or result.source_format,
+            format=record.source_format or file.source_format,
             statements=[
                 StatementSummary(
                     statement_id=header.statement_id,
@@ -145,9 +149,9 @@ class UploadAccepted(BaseModel):
                     opening_balance=header.opening_booked.amount if header.opening_booked else None,
                     closing_balance=header.closing_booked.amount if header.closing_booked else None,
                 )
-                for header, _lines in result.statements
+                for header in file.statements
             ],
-            lines=result.line_count,
+            lines=file.line_count,
             diagnostics=[DiagnosticOut(**d.as_json()) for d in record.diagnostics],
         )
 
@@ -272,17 +276,25 @@ def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRou
         filename: FilenameParam = None,
         account_number: AccountParam = None,
     ) -> UploadAccepted:
-        """Read a statement file completely, then publish its new statements and lines."""
+        """Read a statement file to its end, then publish its new statements and lines.
+
+        The body is written to a spool file as it arrives (the byte limit checked on the
+        way) and read from there in constant memory; the spool file goes when it is read.
+        """
         await tenant_key(request, tenant_id)
         request.state.filename = filename  # errors name the file (see _ingest_error)
-        body = await _read_body(request, ingest.upload_bytes_max)
-        outcome = await ingest.ingest(
-            tenant_id,
-            body,
-            statement_format=statement_format,
-            filename=filename,
-            account_number=account_number,
-        )
+        body = await _spool_body(request, ingest.upload_bytes_max, ingest.spool_file())
+        try:
+            outcome = await ingest.ingest(
+                tenant_id,
+                body.path,
+                statement_format=statement_format,
+                filename=filename,
+                account_number=account_number,
+                file_sha256=body.sha256,
+            )
+        finally:
+            await asyncio.to_thread(body.path.unlink, missing_ok=True)
         return UploadAccepted.of(outcome, filename)
 
     @router.get("/v1/tenants/{tenant_id}/ingests/{ingest_id}")
@@ -313,11 +325,19 @@ def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRou
         Answered 202 once the body is stored; it is read in the background. The status
         endpoint (``status_url``, with the tenant's API key) tells what happened to it.
         """
-        body = await _read_body(request, ingest.upload_bytes_max)
+        timestamp = request.headers.get("x-bankrec-timestamp")
+        secret = await ingest.webhook_secret(tenant_id)
+        body = await _spool_body(
+            request,
+            ingest.upload_bytes_max,
+            ingest.spool_file(),
+            signer=None if secret is None or not timestamp else webhook_signer(secret, timestamp),
+        )
         record = await ingest.receive_webhook(
             tenant_id,
             body,
-            timestamp=request.headers.get("x-bankrec-timestamp"),
+            secret=secret,
+            timestamp=timestamp,
             signature=request.headers.get("x-bankrec-signature"),
             filename=filename,
         )
@@ -353,17 +373,52 @@ def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRou
     return router
 
 
-async def _read_body(request: Request, limit_bytes: int) -> bytes:
-    """The request body, refused as soon as it is known to exceed the limit."""
+_SPOOL_WRITE_BYTES = 1024 * 1024  # received chunks are written in pieces of about this
+
+
+async def _spool_body(
+    request: Request, limit_bytes: int, path: FilePath, *, signer: hmac.HMAC | None = None
+) -> SpooledBody:
+    """Write the request body to ``path`` as it arrives, hashing (and signing) it on the
+    way; refused with ``too_large`` as soon as it is known to exceed the limit, and then
+    nothing of it is kept."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
         raise StatementTooLarge(int(declared), limit_bytes)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit_bytes:
-            raise StatementTooLarge(None, limit_bytes)
-    return bytes(body)
+    digest = hashlib.sha256()
+    size = 0
+    pending = bytearray()
+    stream = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit_bytes:
+                raise StatementTooLarge(None, limit_bytes)
+            pending.extend(chunk)
+            if len(pending) >= _SPOOL_WRITE_BYTES:
+                await asyncio.to_thread(_spool_piece, stream, bytes(pending), digest, signer)
+                pending.clear()
+        await asyncio.to_thread(_spool_piece, stream, bytes(pending), digest, signer)
+    except BaseException:
+        await asyncio.to_thread(stream.close)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+    await asyncio.to_thread(stream.close)
+    return SpooledBody(
+        path=path,
+        size_bytes=size,
+        sha256=digest.hexdigest(),
+        signature=None if signer is None else signed(signer),
+    )
+
+
+def _spool_piece(stream: BinaryIO, piece: bytes, digest: Any, signer: hmac.HMAC | None) -> None:
+    """Write, hash and sign a piece of a body (in a worker thread: hashing a megabyte
+    takes a millisecond the event loop should not wait)."""
+    stream.write(piece)
+    digest.update(piece)
+    if signer is not None:
+        signer.update(piece)
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> JSONResponse:

@@ -72,7 +72,10 @@ def _parse(
 ) -> int:
     name = "stdin" if str(path) == "-" else str(path)
     try:
-        data = sys.stdin.buffer.read() if name == "stdin" else path.read_bytes()
+        # a file is read from disk as it is parsed; stdin cannot be read twice
+        data = sys.stdin.buffer.read() if name == "stdin" else path
+        if isinstance(data, Path):
+            data.open("rb").close()  # says now, clearly, when the file cannot be read
     except OSError as exc:
         print(f"bankrec-ingest: cannot read {name}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -1,10 +1,13 @@
-"""Ingesting a statement file: read it completely, then store what is new with its messages.
+"""Ingesting a statement file: read it as a stream, store what is new, publish at the end.
 
-Reading first means a file that cannot be read publishes nothing. What is new (lines and
-statements never published for the tenant) is stored with its messages in one transaction
-(``SqlIngestStore.save_publication``); the outbox relay publishes them, right away when it
-can and later when the broker is away, so an accepted file is never lost and never doubled.
-Webhook bodies are spooled to disk and recorded before they are answered, then read in the
+A file of any size is read in constant memory (``read_statement_file``, in a worker thread so
+the event loop stays responsive) and what is new in it (lines and statements never published
+for the tenant) is stored with its messages batch by batch in ONE transaction per file
+(``IngestStore.file_publication``), committed when the file has been read to its end: a
+file refused anywhere, even in its last entry, rolls back and publishes nothing. The outbox
+relay then publishes, right away when it can and later when the broker is away, so an
+accepted file is never lost and never doubled. Uploads and webhook bodies arrive spooled to
+a file (``api``); webhook bodies are recorded before they are answered, then read in the
 background (and at start-up, for any a crash left unread).
 """
 
@@ -12,15 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import queue
+import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
-from bankrec.ingest.domain import ParseResult, file_sha256, parse_statement_file
+from bankrec.ingest.domain import (
+    FileRead,
+    ReadAgain,
+    ReadingHints,
+    StatementEvent,
+    read_statement_file,
+)
 from bankrec.ingest.domain.credentials import (
     IssuedApiKey,
     api_key_matches,
@@ -30,15 +43,41 @@ from bankrec.ingest.domain.credentials import (
     verify_webhook,
 )
 from bankrec.ingest.domain.model import IngestRecord, IngestStatus
-from bankrec.ingest.domain.publication import Publication
 from bankrec.ingest.errors import ApiKeyRefused, IngestError, IngestNotFound, TenantForbidden
 
 log = logging.getLogger(__name__)
 
+PUBLISH_ATTEMPTS = 3  # a concurrent upload of an overlapping statement may win a unique id
+_HASH_CHUNK_BYTES = 1024 * 1024
+
+
+class PublicationConflict(Exception):  # noqa: N818 - the store's word for "someone was first"
+    """Another file published one of this file's lines or statements while it was read;
+    reading it again publishes only what is still new."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedFile:
+    """What a file added, once its publication committed."""
+
+    file: FileRead
+    lines_published: int
+    lines_already_published: int
+
+
+class FilePublicationPort(Protocol):
+    """One file's publication in one transaction (``IngestStore.file_publication``)."""
+
+    async def add(self, event: StatementEvent) -> None: ...
+    async def restart(self) -> None: ...
+    async def finish(self) -> PublishedFile: ...
+
 
 class IngestStore(Protocol):
     async def published_file(self, tenant_id: str, file_sha256: str) -> str | None: ...
-    async def save_publication(self, record: IngestRecord, result: ParseResult) -> Publication: ...
+    def file_publication(
+        self, record: IngestRecord
+    ) -> AbstractAsyncContextManager[FilePublicationPort]: ...
     async def save_record(self, record: IngestRecord) -> None: ...
     async def record(self, tenant_id: str, ingest_id: str) -> IngestRecord | None: ...
     async def received_records(self) -> list[IngestRecord]: ...
@@ -56,7 +95,7 @@ class IngestOutcome:
     """The file's record and, when it was read now, what it held."""
 
     record: IngestRecord
-    result: ParseResult | None = None
+    file: FileRead | None = None
 
 
 class StatementIngest:
@@ -85,31 +124,36 @@ class StatementIngest:
     async def ingest(
         self,
         tenant_id: str,
-        data: bytes,
+        file: bytes | Path | BinaryIO,
         *,
         statement_format: str | None = None,
         filename: str | None = None,
         via: str = "upload",
         ingest_id: str | None = None,
         account_number: str | None = None,
+        file_sha256: str | None = None,
     ) -> IngestOutcome:
         """Read the file and stage its new messages; raises ``IngestError`` when refused
-        (after recording the refusal, so the status endpoint can tell)."""
+        (after recording the refusal, so the status endpoint can tell).
+
+        ``file`` is bytes, a path (an upload spooled to disk) or a seekable binary stream;
+        ``file_sha256`` is its SHA-256 when the caller hashed it while receiving it."""
+        sha256 = file_sha256 if file_sha256 else await asyncio.to_thread(_sha256_of, file)
         record = IngestRecord(
             ingest_id=ingest_id or str(uuid.uuid4()),
             tenant_id=tenant_id,
-            file_sha256=file_sha256(data),
+            file_sha256=sha256,
             received_via=via,
             received_at=self._clock(),
             status=IngestStatus.RECEIVED,
             filename=filename,
         )
-        return await self._read(record, data, statement_format, account_number)
+        return await self._read(record, file, statement_format, account_number)
 
     async def _read(
         self,
         record: IngestRecord,
-        data: bytes,
+        file: bytes | Path | BinaryIO,
         statement_format: str | None,
         account_number: str | None = None,
     ) -> IngestOutcome:
@@ -125,16 +169,15 @@ class StatementIngest:
                 extra={"tenant_id": record.tenant_id, "correlation_id": record.file_sha256},
             )
             return IngestOutcome(record)
+        reading = _Reading(
+            file,
+            tenant_id=record.tenant_id,
+            statement_format=statement_format,
+            upload_bytes_max=self.upload_bytes_max,
+            account_number=account_number,
+        )
         try:
-            # reading a large file takes a while: keep the event loop (and /health) responsive
-            result = await asyncio.to_thread(
-                parse_statement_file,
-                data,
-                tenant_id=record.tenant_id,
-                statement_format=statement_format,
-                upload_bytes_max=self.upload_bytes_max,
-                account_number=account_number,
-            )
+            published = await self._publish(record, reading)
         except IngestError as refusal:
             record.status = IngestStatus.REFUSED
             record.error_code = refusal.code
@@ -143,9 +186,6 @@ class StatementIngest:
             record.spool_path = None
             await self._store.save_record(record)
             raise
-        record.completed_at = self._clock()
-        record.spool_path = None
-        publication = await self._store.save_publication(record, result)
         try:
             await self._publish_now()
         except Exception:  # the relay keeps trying in the background
@@ -156,12 +196,39 @@ class StatementIngest:
             )
         log.info(
             "ingested statement file: %d statement(s), %d new lines, %d already published",
-            len(result.statements),
-            publication.lines_published,
-            publication.lines_already_published,
+            len(published.file.statements),
+            published.lines_published,
+            published.lines_already_published,
             extra={"tenant_id": record.tenant_id, "correlation_id": record.file_sha256},
         )
-        return IngestOutcome(record, result)
+        return IngestOutcome(record, published.file)
+
+    async def _publish(self, record: IngestRecord, reading: _Reading) -> PublishedFile:
+        """Read the file into one transaction, batch by batch, and commit it at its end."""
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                async with self._store.file_publication(record) as publication:
+                    hints: ReadingHints | None = None
+                    while True:
+                        try:
+                            async with contextlib.aclosing(reading.events(hints)) as events:
+                                async for event in events:
+                                    await publication.add(event)
+                            break
+                        except ReadAgain as again:  # rare: see read_statement_file
+                            hints = again.hints
+                            await publication.restart()
+                    record.completed_at = self._clock()
+                    record.spool_path = None
+                    return await publication.finish()
+            except PublicationConflict:
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise
+                log.info(
+                    "another file published some of the same lines first; reading again",
+                    extra={"tenant_id": record.tenant_id, "correlation_id": record.file_sha256},
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def status(self, tenant_id: str, ingest_id: str) -> IngestRecord:
         record = await self._store.record(tenant_id, ingest_id)
@@ -171,32 +238,48 @@ class StatementIngest:
 
     # -- webhooks
 
+    def spool_file(self) -> Path:
+        """A new file in the spool directory for a body being received."""
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        return self._spool_dir / f"{uuid.uuid4()}.part"
+
+    async def webhook_secret(self, tenant_id: str) -> str | None:
+        """The tenant's webhook secret, to sign a body with while it is received."""
+        return await self._store.webhook_secret(tenant_id)
+
     async def receive_webhook(
         self,
         tenant_id: str,
-        body: bytes,
+        body: SpooledBody,
         *,
+        secret: str | None,
         timestamp: str | None,
         signature: str | None,
         filename: str | None,
     ) -> IngestRecord:
-        """Check the signature, spool and record the body, read it in the background."""
-        verify_webhook(
-            secret=await self._store.webhook_secret(tenant_id),
-            timestamp=timestamp,
-            signature=signature,
-            body=body,
-            now=self._clock(),
-            window_seconds=self._webhook_window_seconds,
-        )
+        """Check the signature of a spooled body, record it, read it in the background.
+
+        ``secret`` is the tenant's webhook secret the body was signed with while received
+        (``webhook_secret``); a refused body's spool file is removed."""
+        try:
+            verify_webhook(
+                secret=secret,
+                timestamp=timestamp,
+                signature=signature,
+                signed_body=body.signature,
+                now=self._clock(),
+                window_seconds=self._webhook_window_seconds,
+            )
+        except IngestError:
+            await asyncio.to_thread(body.path.unlink, missing_ok=True)
+            raise
         ingest_id = str(uuid.uuid4())
-        await asyncio.to_thread(self._spool_dir.mkdir, parents=True, exist_ok=True)
         spool = self._spool_dir / f"{ingest_id}.bin"
-        await asyncio.to_thread(spool.write_bytes, body)
+        await asyncio.to_thread(body.path.replace, spool)
         record = IngestRecord(
             ingest_id=ingest_id,
             tenant_id=tenant_id,
-            file_sha256=file_sha256(body),
+            file_sha256=body.sha256,
             received_via="webhook",
             received_at=self._clock(),
             status=IngestStatus.RECEIVED,
@@ -216,9 +299,7 @@ class StatementIngest:
         if record.spool_path is None:
             return
         spool = Path(record.spool_path)
-        try:
-            data = await asyncio.to_thread(spool.read_bytes)
-        except FileNotFoundError:
+        if not await asyncio.to_thread(spool.is_file):
             record.status = IngestStatus.REFUSED
             record.error_code = "spool_lost"
             record.error_message = "the received body was lost before it was read; send it again"
@@ -226,7 +307,7 @@ class StatementIngest:
             await self._store.save_record(record)
             return
         with contextlib.suppress(IngestError):  # recorded as refused by _read
-            await self._read(record, data, None)
+            await self._read(record, spool, None)
         await asyncio.to_thread(spool.unlink, missing_ok=True)
 
     async def read_pending(self) -> int:
@@ -271,3 +352,101 @@ class StatementIngest:
         secret = issue_webhook_secret()
         await self._store.set_webhook_secret(tenant_id, secret, now=self._clock())
         return secret
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBody:
+    """A request body written to a file as it was received (``api``): its SHA-256 and, for
+    a webhook, its HMAC-SHA256 signature computed on the way."""
+
+    path: Path
+    size_bytes: int
+    sha256: str
+    signature: str | None = None
+
+
+class _Reading:
+    """A file's events, read in a thread of its own (parsing is CPU work; the event loop
+    stays free for other requests and /health) a few events ahead of the database writes.
+
+    One thread reads the whole file: lxml's parser and elements must stay in the thread
+    that made them (advancing the reader from pool threads in turn crashed the process).
+    """
+
+    _AHEAD = 4  # events read ahead of the writer: bounded, so memory stays constant
+
+    def __init__(
+        self,
+        file: bytes | Path | BinaryIO,
+        *,
+        tenant_id: str,
+        statement_format: str | None,
+        upload_bytes_max: int,
+        account_number: str | None,
+    ) -> None:
+        self._file = file
+        self._options = {
+            "tenant_id": tenant_id,
+            "statement_format": statement_format,
+            "upload_bytes_max": upload_bytes_max,
+            "account_number": account_number,
+        }
+
+    async def events(self, hints: ReadingHints | None) -> AsyncGenerator[StatementEvent, None]:
+        handoff: queue.Queue[StatementEvent | BaseException | None] = queue.Queue(self._AHEAD)
+        stop = threading.Event()
+
+        def read() -> None:
+            try:
+                for event in read_statement_file(self._file, hints=hints, **self._options):  # type: ignore[arg-type]
+                    if not _hand_over(handoff, event, stop):
+                        return  # the writer stopped listening: leave the rest unread
+                _hand_over(handoff, None, stop)
+            except BaseException as exc:  # a refusal or ReadAgain: the writer raises it
+                _hand_over(handoff, exc, stop)
+
+        reader = threading.Thread(target=read, name="ingest-reader", daemon=True)
+        reader.start()
+        try:
+            while True:
+                item = await asyncio.to_thread(handoff.get)
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            await asyncio.to_thread(reader.join)
+            with contextlib.suppress(queue.Full):  # wakes a get() a cancelled writer left
+                handoff.put_nowait(None)
+
+
+def _hand_over(
+    handoff: queue.Queue[StatementEvent | BaseException | None],
+    item: StatementEvent | BaseException | None,
+    stop: threading.Event,
+) -> bool:
+    """Put an item for the writer, waiting while it is busy; False once it stopped."""
+    while not stop.is_set():
+        try:
+            handoff.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _sha256_of(file: bytes | Path | BinaryIO) -> str:
+    if isinstance(file, bytes):
+        return hashlib.sha256(file).hexdigest()
+    digest = hashlib.sha256()
+    if isinstance(file, Path):
+        with file.open("rb") as stream:
+            while chunk := stream.read(_HASH_CHUNK_BYTES):
+                digest.update(chunk)
+        return digest.hexdigest()
+    file.seek(0)
+    while chunk := file.read(_HASH_CHUNK_BYTES):
+        digest.update(chunk)
+    return digest.hexdigest()

@@ -1,21 +1,27 @@
 """Ingest's store on SQLAlchemy Core: received files, published ids, credentials, outbox.
 
-``save_publication`` is the one write that matters: the file's record, the ids of its new
-lines and statements, and their messages in the outbox leave in one transaction, so a crash
-either publishes a file's new lines (through the relay) and remembers them, or does neither.
+``file_publication`` is the one write that matters: a file's new lines and statements, their
+ids and their messages in the outbox are written batch by batch as the file is read, all in
+one transaction that commits with the file's record at the end, so a crash or a refusal
+anywhere in the file publishes nothing of it, and an accepted file is remembered and
+published (through the relay) whole. Memory stays that of one batch: what was published
+before is asked of the database per batch, and the batch's new ids are written before the
+next is asked about, so the same query sees the lines published earlier in the file too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
+from bankrec.contracts import STATEMENTS, StatementHeader, StatementLine
 from bankrec.ingest.adapters.tables import (
     api_keys,
     outbox,
@@ -25,12 +31,21 @@ from bankrec.ingest.adapters.tables import (
     webhook_secrets,
 )
 from bankrec.ingest.domain.credentials import IssuedApiKey
-from bankrec.ingest.domain.model import Diagnostic, IngestRecord, IngestStatus, ParseResult
-from bankrec.ingest.domain.publication import Publication, plan_publication
+from bankrec.ingest.domain.messages import OutgoingMessage
+from bankrec.ingest.domain.model import (
+    Diagnostic,
+    FileRead,
+    IngestRecord,
+    IngestStatus,
+    LinesRead,
+    StatementEvent,
+    StatementRead,
+)
+from bankrec.ingest.domain.publication import FilePublication
+from bankrec.ingest.use_cases import PublicationConflict, PublishedFile
 from bankrec.runtime import encode_envelope
 
 _CHUNK = 500  # ids per IN (...) query: well inside every database's parameter limit
-_ATTEMPTS = 3  # a concurrent upload of an overlapping statement wins a unique key
 
 
 class SqlIngestStore:
@@ -56,126 +71,19 @@ class SqlIngestStore:
             ).first()
             return None if row is None else str(row.ingest_id)
 
-    async def save_publication(self, record: IngestRecord, result: ParseResult) -> Publication:
-        """Plan what is new in ``result`` and store it with its messages, atomically."""
-        for attempt in range(_ATTEMPTS):
-            try:
-                async with self._sessions() as session, session.begin():
-                    publication = await self._plan(session, record.tenant_id, result)
-                    await self._store(session, record, result, publication)
-                    return publication
-            except IntegrityError:
-                if attempt == _ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _plan(
-        self, session: AsyncSession, tenant_id: str, result: ParseResult
-    ) -> Publication:
-        line_ids = [line.line_id for _, lines in result.statements for line in lines]
-        statement_ids = [header.statement_id for header, _ in result.statements]
-        accounts = sorted({header.account.account_id for header, _ in result.statements})
-        known_lines: set[str] = set()
-        for chunk in _chunks(line_ids):
-            rows = await session.execute(
-                select(published_lines.c.line_id).where(
-                    published_lines.c.tenant_id == tenant_id, published_lines.c.line_id.in_(chunk)
-                )
-            )
-            known_lines.update(row.line_id for row in rows)
-        known_statements: set[str] = set()
-        for chunk in _chunks(statement_ids):
-            rows = await session.execute(
-                select(published_statements.c.statement_id).where(
-                    published_statements.c.tenant_id == tenant_id,
-                    published_statements.c.statement_id.in_(chunk),
-                )
-            )
-            known_statements.update(row.statement_id for row in rows)
-        last_sequence: dict[str, int] = {}
-        if accounts:
-            rows = await session.execute(
-                select(
-                    published_statements.c.account_id,
-                    func.max(published_statements.c.electronic_sequence_number).label("last"),
-                )
-                .where(
-                    published_statements.c.tenant_id == tenant_id,
-                    published_statements.c.account_id.in_(accounts),
-                )
-                .group_by(published_statements.c.account_id)
-            )
-            last_sequence = {row.account_id: int(row.last) for row in rows if row.last is not None}
-        return plan_publication(
-            result,
-            tenant_id=tenant_id,
-            published_line_ids=known_lines,
-            published_statement_ids=known_statements,
-            last_sequence_by_account=last_sequence,
-        )
-
-    async def _store(
-        self,
-        session: AsyncSession,
-        record: IngestRecord,
-        result: ParseResult,
-        publication: Publication,
-    ) -> None:
-        tenant_id, ingest_id = record.tenant_id, record.ingest_id
-        statement_of = {
-            line.line_id: header.statement_id
-            for header, lines in result.statements
-            for line in lines
-        }
-        if publication.new_line_ids:
-            await session.execute(
-                insert(published_lines),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "line_id": line_id,
-                        "statement_id": statement_of[line_id],
-                        "ingest_id": ingest_id,
-                    }
-                    for line_id in publication.new_line_ids
-                ],
-            )
-        if publication.new_statements:
-            await session.execute(
-                insert(published_statements),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "statement_id": known.statement_id,
-                        "account_id": known.account_id,
-                        "electronic_sequence_number": known.electronic_sequence_number,
-                        "ingest_id": ingest_id,
-                    }
-                    for known in publication.new_statements
-                ],
-            )
-        if publication.messages:
-            await session.execute(
-                insert(outbox),
-                [
-                    {
-                        "topic": message.topic.name,
-                        "message_key": message.key,
-                        "message_type": message.envelope.type,
-                        "value": encode_envelope(message.envelope),
-                        "created_at": record.completed_at or record.received_at,
-                        "published_at": None,
-                    }
-                    for message in publication.messages
-                ],
-            )
-        record.status = IngestStatus.PUBLISHED
-        record.source_format = result.source_format
-        record.statements = len(result.statements)
-        record.lines_published = publication.lines_published
-        record.lines_already_published = publication.lines_already_published
-        record.diagnostics = [*result.diagnostics, *publication.diagnostics]
-        await _upsert_record(session, record)
+    @contextlib.asynccontextmanager
+    async def file_publication(self, record: IngestRecord) -> AsyncIterator[SqlFilePublication]:
+        """One transaction for one file: events are added as the file is read; it commits
+        when the block ends and rolls back if it raises (a refusal: nothing published). A
+        concurrent upload that published the same line or statement first makes the commit
+        fail with ``PublicationConflict``: read the file again."""
+        try:
+            async with self._sessions() as session, session.begin():
+                publication = SqlFilePublication(session, record)
+                await publication.begin()
+                yield publication
+        except IntegrityError as exc:
+            raise PublicationConflict(str(exc.orig)) from exc
 
     async def save_record(self, record: IngestRecord) -> None:
         """Store a file's record as it is (received, duplicate or refused)."""
@@ -268,6 +176,202 @@ class SqlIngestStore:
                         tenant_id=tenant_id, secret=secret, created_at=now
                     )
                 )
+
+
+class SqlFilePublication:
+    """One file's publication inside the transaction ``file_publication`` opened.
+
+    A statement's header message is published before its lines, although the header is read
+    after them: its outbox row is taken (empty) when the statement's first lines are stored
+    and filled when it closes, so the relay, which reads committed rows in order, publishes
+    header then lines, as for a file read whole.
+    """
+
+    def __init__(self, session: AsyncSession, record: IngestRecord) -> None:
+        self._session = session
+        self._record = record
+        self._tenant_id = record.tenant_id
+        self._created_at = record.received_at
+        self._savepoint: AsyncSessionTransaction | None = None
+        self._plan = FilePublication(tenant_id=record.tenant_id, file_sha256=record.file_sha256)
+        # statement number -> (published before, outbox id held for its header)
+        self._open: dict[int, tuple[bool, int | None]] = {}
+        self._file: FileRead | None = None
+
+    async def begin(self) -> None:
+        self._savepoint = await self._session.begin_nested()
+
+    async def restart(self) -> None:
+        """Drop everything added so far (the file is read again: ``ReadAgain``)."""
+        if self._savepoint is not None:
+            await self._savepoint.rollback()
+        self._plan = FilePublication(
+            tenant_id=self._tenant_id, file_sha256=self._record.file_sha256
+        )
+        self._open = {}
+        self._file = None
+        await self.begin()
+
+    async def add(self, event: StatementEvent) -> None:
+        if isinstance(event, LinesRead):
+            await self._add_lines(event.statement, event.lines)
+        elif isinstance(event, StatementRead):
+            await self._close(event)
+        else:
+            self._file = event
+
+    async def finish(self) -> PublishedFile:
+        """Record the file as published (in the same transaction) and say what it added."""
+        file = self._file
+        if file is None:  # pragma: no cover - the use case adds every event of the file
+            raise AssertionError("a statement file is finished before it was read to its end")
+        record = self._record
+        record.status = IngestStatus.PUBLISHED
+        record.source_format = file.source_format
+        record.statements = len(file.statements)
+        record.lines_published = self._plan.lines_published
+        record.lines_already_published = self._plan.lines_already_published
+        record.diagnostics = [*file.diagnostics, *self._plan.diagnostics]
+        await _upsert_record(self._session, record)
+        return PublishedFile(
+            file=file,
+            lines_published=self._plan.lines_published,
+            lines_already_published=self._plan.lines_already_published,
+        )
+
+    # -- lines and statements
+
+    async def _add_lines(self, statement: int, lines: Sequence[StatementLine]) -> None:
+        if statement not in self._open:
+            first = lines[0]
+            published_before = await self._statement_published(first.statement_id)
+            held = None
+            if not published_before:
+                held = await self._hold_header_row(first.account.account_id)
+            self._open[statement] = (published_before, held)
+        published = await self._published_lines([line.line_id for line in lines])
+        fresh = self._plan.new_lines(statement, lines, published)
+        if not fresh:
+            return
+        await self._session.execute(
+            insert(published_lines),
+            [
+                {
+                    "tenant_id": self._tenant_id,
+                    "line_id": line.line_id,
+                    "statement_id": line.statement_id,
+                    "ingest_id": self._record.ingest_id,
+                }
+                for line in fresh
+            ],
+        )
+        await self._stage(self._plan.line_messages(fresh))
+
+    async def _close(self, event: StatementRead) -> None:
+        header = event.header
+        opened = self._open.pop(event.statement, None)
+        if opened is None:  # a statement without lines
+            opened = (await self._statement_published(header.statement_id), None)
+        published_before, held = opened
+        account_id = header.account.account_id
+        if self._plan.needs_last_sequence(account_id):
+            self._plan.tell_last_sequence(account_id, await self._last_sequence(account_id))
+        closed = self._plan.close_statement(
+            event.statement, header, published_before=published_before
+        )
+        if closed.message is None:
+            if held is not None:
+                await self._session.execute(delete(outbox).where(outbox.c.id == held))
+        elif held is None:
+            await self._stage([closed.message])
+        else:
+            await self._session.execute(
+                update(outbox)
+                .where(outbox.c.id == held)
+                .values(value=encode_envelope(closed.message.envelope))
+            )
+        if closed.known is not None:
+            await self._session.execute(
+                insert(published_statements).values(
+                    tenant_id=self._tenant_id,
+                    statement_id=closed.known.statement_id,
+                    account_id=closed.known.account_id,
+                    electronic_sequence_number=closed.known.electronic_sequence_number,
+                    ingest_id=self._record.ingest_id,
+                )
+            )
+
+    # -- queries (they see this transaction's own writes: earlier batches of the file)
+
+    async def _statement_published(self, statement_id: str) -> bool:
+        row = (
+            await self._session.execute(
+                select(published_statements.c.statement_id).where(
+                    published_statements.c.tenant_id == self._tenant_id,
+                    published_statements.c.statement_id == statement_id,
+                )
+            )
+        ).first()
+        return row is not None
+
+    async def _published_lines(self, line_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(line_ids):
+            rows = await self._session.execute(
+                select(published_lines.c.line_id).where(
+                    published_lines.c.tenant_id == self._tenant_id,
+                    published_lines.c.line_id.in_(chunk),
+                )
+            )
+            known.update(row.line_id for row in rows)
+        return known
+
+    async def _last_sequence(self, account_id: str) -> int | None:
+        """The account's highest published sequence number before this file (asked before
+        the file's first statement of the account is stored)."""
+        last = (
+            await self._session.execute(
+                select(func.max(published_statements.c.electronic_sequence_number)).where(
+                    published_statements.c.tenant_id == self._tenant_id,
+                    published_statements.c.account_id == account_id,
+                )
+            )
+        ).scalar()
+        return None if last is None else int(last)
+
+    # -- outbox
+
+    async def _hold_header_row(self, account_id: str) -> int:
+        """An outbox row for a header still to come, so it is published before its lines."""
+        done = await self._session.execute(
+            insert(outbox)
+            .values(
+                topic=STATEMENTS.name,
+                message_key=STATEMENTS.key_for(self._tenant_id, account_id),
+                message_type=StatementHeader.MESSAGE_TYPE,
+                value=b"",
+                created_at=self._created_at,
+                published_at=None,
+            )
+            .returning(outbox.c.id)
+        )
+        return int(done.scalar_one())
+
+    async def _stage(self, messages: Sequence[OutgoingMessage]) -> None:
+        await self._session.execute(
+            insert(outbox),
+            [
+                {
+                    "topic": message.topic.name,
+                    "message_key": message.key,
+                    "message_type": message.envelope.type,
+                    "value": encode_envelope(message.envelope),
+                    "created_at": self._created_at,
+                    "published_at": None,
+                }
+                for message in messages
+            ],
+        )
 
 
 async def _upsert_record(session: AsyncSession, record: IngestRecord) -> None:

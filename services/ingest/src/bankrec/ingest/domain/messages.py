@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bankrec.contracts import STATEMENT_LINES, STATEMENTS, Envelope, Topic, envelope_for
+from bankrec.contracts import (
+    STATEMENT_LINES,
+    STATEMENTS,
+    Envelope,
+    StatementHeader,
+    StatementLine,
+    Topic,
+    envelope_for,
+)
 from bankrec.ingest.domain.identity import header_message_id_for
 from bankrec.ingest.domain.model import ParseResult
 
@@ -26,30 +34,34 @@ def messages_for(result: ParseResult, *, tenant_id: str) -> list[OutgoingMessage
     """Every message of a parsed file, in publishing order."""
     messages: list[OutgoingMessage] = []
     for header, lines in result.statements:
-        key = STATEMENTS.key_for(tenant_id, header.account.account_id)
-        messages.append(
-            OutgoingMessage(
-                STATEMENTS,
-                key,
-                envelope_for(
-                    header,
-                    tenant_id=tenant_id,
-                    correlation_id=result.file_sha256,
-                    message_id=header_message_id_for(header.statement_id, result.file_sha256),
-                ),
-            )
+        messages.append(header_message(header, tenant_id=tenant_id, file_sha256=result.file_sha256))
+        messages.extend(
+            line_message(line, tenant_id=tenant_id, file_sha256=result.file_sha256)
+            for line in lines
         )
-        for line in lines:
-            messages.append(
-                OutgoingMessage(
-                    STATEMENT_LINES,
-                    STATEMENT_LINES.key_for(tenant_id, line.account.account_id),
-                    envelope_for(
-                        line,
-                        tenant_id=tenant_id,
-                        correlation_id=result.file_sha256,
-                        message_id=line.line_id,
-                    ),
-                )
-            )
     return messages
+
+
+def header_message(header: StatementHeader, *, tenant_id: str, file_sha256: str) -> OutgoingMessage:
+    """The message of a statement header, keyed by its account."""
+    return OutgoingMessage(
+        STATEMENTS,
+        STATEMENTS.key_for(tenant_id, header.account.account_id),
+        envelope_for(
+            header,
+            tenant_id=tenant_id,
+            correlation_id=file_sha256,
+            message_id=header_message_id_for(header.statement_id, file_sha256),
+        ),
+    )
+
+
+def line_message(line: StatementLine, *, tenant_id: str, file_sha256: str) -> OutgoingMessage:
+    """The message of a statement line: its id is the envelope's, its account the key."""
+    return OutgoingMessage(
+        STATEMENT_LINES,
+        STATEMENT_LINES.key_for(tenant_id, line.account.account_id),
+        envelope_for(
+            line, tenant_id=tenant_id, correlation_id=file_sha256, message_id=line.line_id
+        ),
+    )

@@ -1,7 +1,14 @@
-"""What parsing a statement file gives: statements with their lines, and diagnostics."""
+"""What reading a statement file gives: statements with their lines, and diagnostics.
+
+Read as a stream (``read_statement_file``), a file gives ``StatementEvent``s: a statement's
+lines in batches as its entries are read, then its header once the statement closes (the
+header sums what came before it), and ``FileRead`` at the end. ``parse_statement_file``
+collects the same events into one ``ParseResult`` for small files, tests and the CLI.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -42,6 +49,61 @@ class ParseResult:
     @property
     def line_count(self) -> int:
         return sum(len(statement.lines) for statement in self.statements)
+
+
+@dataclass(frozen=True, slots=True)
+class LinesRead:
+    """Lines of the file's statement number ``statement`` (0-based, in file order), in
+    statement order, with their stable ids. More batches of the same statement may follow."""
+
+    statement: int
+    lines: list[StatementLine]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRead:
+    """Statement number ``statement`` is complete: every line of it came before this."""
+
+    statement: int
+    header: StatementHeader
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """The file was read to its end without an error: the last event."""
+
+    file_sha256: str
+    source_format: str
+    statements: list[StatementHeader]
+    line_count: int
+    diagnostics: list[Diagnostic]
+
+
+StatementEvent = LinesRead | StatementRead | FileRead
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingHints:
+    """What a first read found that changes lines it had already given out: the reference
+    keys each statement repeats, and the statements whose account or page is only stated
+    after their entries (their lines wait for the statement's end). Statements are numbered
+    in file order from 0."""
+
+    repeated_references: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    held_statements: frozenset[int] = frozenset()
+
+
+class ReadAgain(Exception):  # noqa: N818 - a request to the reader's caller, not an error
+    """Events already given out for this file are void: drop them (roll back) and read the
+    file again with ``read_statement_file(..., hints=this.hints)``, which gives them right.
+
+    Raised only for files that repeat a bank reference within a statement or state a
+    statement's account after its entries; the second read never raises it.
+    """
+
+    def __init__(self, hints: ReadingHints) -> None:
+        super().__init__("read the statement file again with the hints found")
+        self.hints = hints
 
 
 class IngestStatus(StrEnum):

@@ -1,127 +1,189 @@
 """Statement files inside bundles: zip, gzip and tar (plain or gzip-compressed).
 
 Banks and aggregators send a day's statements zipped; an upload is untrusted, so unpacking
-is bounded before a byte is inflated: number of members, each member's size and the total
-inflated size (a zip bomb is refused, not expanded), one level of nesting only, and member
-names are never used as paths (nothing is written to disk).
+is bounded before a member is parsed: number of members, each member's size and the total
+inflated size (a zip bomb is refused as soon as it inflates past the limit, not expanded),
+one level of nesting only, and member names are never used as paths (nothing is written to
+disk). Members are never held in memory: each is a ``StatementSource`` that inflates it
+again from the bundle whenever it is read, as large members are read more than once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
+from bankrec.ingest.domain.parsers.sources import (
+    FileFacts,
+    StatementSource,
+    StreamSource,
+    source_of,
+    survey_bytes,
+)
 from bankrec.ingest.errors import ArchiveRefused
 
 ARCHIVE_MEMBERS_MAX = 500
 _SKIPPED_PREFIXES = ("__MACOSX/", ".")
-_CHUNK = 1024 * 1024
+_INFLATE_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
 class ArchiveMember:
-    """One file taken out of a bundle; ``name`` is only quoted in messages."""
+    """One file of a bundle; ``name`` is only quoted in messages."""
 
     name: str
-    data: bytes
+    source: StatementSource
+    facts: FileFacts  # of the member's own bytes, read when the bundle was opened
+
+
+@dataclass(frozen=True, slots=True)
+class _MemberSource:
+    """A member inflated afresh from the bundle each time it is opened."""
+
+    member: str
+    open_member: Callable[[], BinaryIO]
+
+    @property
+    def name(self) -> str | None:
+        return self.member
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[BinaryIO]:
+        try:
+            with self.open_member() as stream:
+                yield stream
+        except _INFLATE_ERRORS as exc:
+            raise ArchiveRefused(f"member {self.member!r} cannot be inflated: {exc}") from exc
 
 
 def is_archive(data: bytes) -> bool:
     return data.startswith((b"PK\x03\x04", b"\x1f\x8b")) or _is_tar(data)
 
 
-def unpack_archive(data: bytes, *, inflated_bytes_max: int) -> list[ArchiveMember]:
-    """The statement files inside a bundle, in the bundle's order.
-
-    ``inflated_bytes_max`` bounds the total size after inflating (the upload limit); a
-    member that is itself an archive is refused rather than unpacked again.
-    """
-    if data.startswith(b"PK\x03\x04"):
-        members = _unzip(data, inflated_bytes_max)
-    elif data.startswith(b"\x1f\x8b"):
-        inflated = _gunzip(data, inflated_bytes_max)
-        members = (
-            _untar(inflated, inflated_bytes_max)
-            if _is_tar(inflated)
-            else [ArchiveMember("(gzip content)", inflated)]
-        )
-    elif _is_tar(data):
-        members = _untar(data, inflated_bytes_max)
-    else:
-        raise ArchiveRefused("the file is not a zip, gzip or tar archive")
-    if not members:
-        raise ArchiveRefused("the archive holds no files")
-    for member in members:
-        if is_archive(member.data):
-            raise ArchiveRefused(
-                f"member {member.name!r} is itself an archive; unpack nested archives first"
-            )
-    return members
-
-
-def _unzip(data: bytes, inflated_bytes_max: int) -> list[ArchiveMember]:
-    try:
-        bundle = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ArchiveRefused(f"the zip archive cannot be read: {exc}") from exc
-    with bundle:
-        infos = [
-            info for info in bundle.infolist() if not info.is_dir() and not _skipped(info.filename)
-        ]
-        _check_count(len(infos))
-        total = 0
+@contextlib.contextmanager
+def archive_members(
+    source: StatementSource, head: bytes, *, inflated_bytes_max: int
+) -> Iterator[list[ArchiveMember]]:
+    """The statement files inside a bundle, in the bundle's order, each checked: every
+    member is inflated once here (counted against ``inflated_bytes_max``, the upload
+    limit, in total) and one that is itself an archive is refused. The members can be
+    read while the context is open."""
+    with source.opened() as stream:
+        if head.startswith(b"PK\x03\x04"):
+            openers = _zip_members(stream)
+        elif head.startswith(b"\x1f\x8b"):
+            openers = _gzip_members(stream)
+        elif _is_tar(head):
+            openers = _tar_members(stream)
+        else:
+            raise ArchiveRefused("the file is not a zip, gzip or tar archive")
+        if not openers:
+            raise ArchiveRefused("the archive holds no files")
         members: list[ArchiveMember] = []
-        for info in infos:
-            if info.flag_bits & 0x1:
-                raise ArchiveRefused(f"member {info.filename!r} is encrypted")
-            # the declared size can lie: count what is actually inflated
-            chunks: list[bytes] = []
-            try:
-                with bundle.open(info) as stream:
-                    while chunk := stream.read(_CHUNK):
-                        total += len(chunk)
-                        _check_total(total, inflated_bytes_max)
-                        chunks.append(chunk)
-            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
-                raise ArchiveRefused(f"member {info.filename!r} cannot be inflated: {exc}") from exc
-            members.append(ArchiveMember(info.filename, b"".join(chunks)))
-        return members
+        budget = inflated_bytes_max
+        for name, open_member in openers:
+            member = _MemberSource(name, open_member)
+            with member.opened() as member_stream:
+                facts = survey_bytes(member_stream, bytes_max=budget)
+            if facts.size_bytes is None:
+                raise ArchiveRefused(
+                    f"the archive inflates to more than {inflated_bytes_max:,} bytes, the "
+                    "upload limit (BANKREC_INGEST_UPLOAD_BYTES_MAX); send its files separately"
+                )
+            budget -= facts.size_bytes
+            if is_archive(facts.head):
+                raise ArchiveRefused(
+                    f"member {name!r} is itself an archive; unpack nested archives first"
+                )
+            members.append(ArchiveMember(name, member, facts))
+        yield members
 
 
-def _gunzip(data: bytes, inflated_bytes_max: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
+def unpack_archive(data: bytes, *, inflated_bytes_max: int) -> list[tuple[str, bytes]]:
+    """The (name, bytes) of every statement file of a bundle held in memory (tests, tools)."""
+    source = source_of(data)
+    with archive_members(source, data[:512], inflated_bytes_max=inflated_bytes_max) as members:
+        unpacked: list[tuple[str, bytes]] = []
+        for member in members:
+            with member.source.opened() as stream:
+                unpacked.append((member.name, stream.read()))
+        return unpacked
+
+
+_Openers = list[tuple[str, Callable[[], BinaryIO]]]
+
+
+def _zip_members(stream: BinaryIO) -> _Openers:
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while chunk := stream.read(_CHUNK):
-                total += len(chunk)
-                _check_total(total, inflated_bytes_max)
-                chunks.append(chunk)
+        bundle = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveRefused(f"the zip archive cannot be read: {exc}") from exc
+    infos = [
+        info for info in bundle.infolist() if not info.is_dir() and not _skipped(info.filename)
+    ]
+    _check_count(len(infos))
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise ArchiveRefused(f"member {info.filename!r} is encrypted")
+    # the declared sizes can lie: what is inflated is counted while reading
+    return [(info.filename, _zip_opener(bundle, info)) for info in infos]
+
+
+def _zip_opener(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], BinaryIO]:
+    return lambda: cast(BinaryIO, bundle.open(info))
+
+
+def _gzip_members(stream: BinaryIO) -> _Openers:
+    def inflated() -> BinaryIO:
+        stream.seek(0)
+        return cast(BinaryIO, gzip.GzipFile(fileobj=stream))
+
+    try:
+        with inflated() as probe:
+            start = probe.read(512)
     except (OSError, EOFError, zlib.error) as exc:
         raise ArchiveRefused(f"the gzip file cannot be inflated: {exc}") from exc
-    return b"".join(chunks)
-
-
-def _untar(data: bytes, inflated_bytes_max: int) -> list[ArchiveMember]:
+    if not _is_tar(start):
+        return [("(gzip content)", inflated)]
     try:
-        bundle = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 - closed below
+        bundle = tarfile.open(fileobj=inflated(), mode="r:")  # noqa: SIM115 - lives with stream
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise ArchiveRefused(f"the tar archive cannot be read: {exc}") from exc
+    return _tar_openers(bundle)
+
+
+def _tar_members(stream: BinaryIO) -> _Openers:
+    stream.seek(0)
+    try:
+        bundle = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 - lives with stream
     except tarfile.TarError as exc:
         raise ArchiveRefused(f"the tar archive cannot be read: {exc}") from exc
-    with bundle:
+    return _tar_openers(bundle)
+
+
+def _tar_openers(bundle: tarfile.TarFile) -> _Openers:
+    try:
         # links, devices and the like carry no statement: only regular files are read
         infos = [info for info in bundle.getmembers() if info.isfile() and not _skipped(info.name)]
-        _check_count(len(infos))
-        _check_total(sum(info.size for info in infos), inflated_bytes_max)
-        members: list[ArchiveMember] = []
-        for info in infos:
-            stream = bundle.extractfile(info)
-            if stream is not None:
-                members.append(ArchiveMember(info.name, stream.read()))
-        return members
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise ArchiveRefused(f"the tar archive cannot be read: {exc}") from exc
+    _check_count(len(infos))
+    return [(info.name, _tar_opener(bundle, info)) for info in infos]
+
+
+def _tar_opener(bundle: tarfile.TarFile, info: tarfile.TarInfo) -> Callable[[], BinaryIO]:
+    def opened() -> BinaryIO:
+        member = bundle.extractfile(info)
+        return cast(BinaryIO, member) if member is not None else io.BytesIO()
+
+    return opened
 
 
 def _is_tar(data: bytes) -> bool:
@@ -141,9 +203,11 @@ def _check_count(count: int) -> None:
         )
 
 
-def _check_total(total: int, inflated_bytes_max: int) -> None:
-    if total > inflated_bytes_max:
-        raise ArchiveRefused(
-            f"the archive inflates to more than {inflated_bytes_max:,} bytes, the upload limit "
-            "(BANKREC_INGEST_UPLOAD_BYTES_MAX); send its files separately"
-        )
+__all__ = [
+    "ARCHIVE_MEMBERS_MAX",
+    "ArchiveMember",
+    "StreamSource",
+    "archive_members",
+    "is_archive",
+    "unpack_archive",
+]

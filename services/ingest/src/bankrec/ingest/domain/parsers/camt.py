@@ -2,8 +2,12 @@
 camt.054 notifications, which share the structure), versions 001.01 to 001.14.
 
 The file is streamed with ``lxml.etree.iterparse``: each ``Ntry`` is read into plain values
-at its end tag and dropped from the tree, each ``Stmt`` is turned into a header and lines at
-its end tag and dropped, so memory follows the parsed result rather than the XML tree.
+at its end tag (``camt_entries`` reads an ordinary one in a single walk; anything unusual is
+read here, on ``Node`` paths, which says precisely what is wrong), becomes its lines at once
+and is dropped from the tree; the lines leave in batches (``LinesDrafted``) and each ``Stmt``
+becomes its header at its end tag (``StatementDrafted``, after its lines) and is dropped.
+Memory therefore stays the same whatever the size of the file: one entry's subtree, one
+batch of lines, running totals.
 
 Leniency: about half of the real files fail their own schema (elements out of order, missing
 ``GrpHdr``, texts too long), so only what a line cannot exist without is required (statement
@@ -17,9 +21,12 @@ incoming payment is reported as a debit) and is flagged ``reversal``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -27,18 +34,30 @@ from bankrec.contracts import (
     BankTransactionCode,
     EntryStatus,
     StatementKind,
+    StatementLine,
     normalize_account_number,
 )
-from bankrec.ingest.domain.identity import file_sha256
-from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
+from bankrec.ingest.domain.diagnostics import DiagnosticLog
+from bankrec.ingest.domain.model import Diagnostic
+from bankrec.ingest.domain.parsers.camt_entries import read_ordinary_entry
 from bankrec.ingest.domain.parsers.camt_statements import (
     OTHER_ACCOUNT_PATHS,
     Detail,
     Entry,
+    EntryTotals,
     Party,
-    StatementBuilder,
+    StatementFacts,
+    lines_for,
+    read_statement_facts,
+    statement_header,
 )
-from bankrec.ingest.domain.parsers.safe_xml import XmlEvents, refuse_dtd
+from bankrec.ingest.domain.parsers.drafts import (
+    Draft,
+    LinesDrafted,
+    ReadingContext,
+    StatementDrafted,
+)
+from bankrec.ingest.domain.parsers.safe_xml import XmlEvents
 from bankrec.ingest.domain.parsers.xml_nodes import (
     Node,
     is_true,
@@ -50,6 +69,7 @@ from bankrec.ingest.domain.parsers.xml_nodes import (
 from bankrec.ingest.domain.references import classify_reference
 from bankrec.ingest.errors import (
     FormatMismatch,
+    IngestError,
     InvalidValue,
     MissingElement,
     UnknownNamespace,
@@ -107,24 +127,24 @@ def camt_message_for(namespace: str) -> CamtMessage | None:
     return CamtMessage(found.group(1), version, namespace, container, statement, kind)
 
 
-def parse_camt(
-    data: bytes,
+def read_camt(
+    stream: BinaryIO,
+    context: ReadingContext,
     *,
-    tenant_id: str,
     expected_message: str | None = None,
-    sha256: str | None = None,
-) -> ParseResult:
-    """Every statement in a camt file, each with its lines, plus diagnostics.
+) -> Generator[Draft, None, str]:
+    """The statements of a camt file as it is read: each statement's lines in batches,
+    then its header; returns the file's source format (``camt.053.001.02``, ...).
 
     ``expected_message`` (``camt.053``, ...) refuses a file of another message. Size limits
-    are the caller's (``parse_statement_file``); DOCTYPE/ENTITY are refused here.
+    and the byte check for DOCTYPE/ENTITY are the caller's (``read_statement_file``); the
+    parser refuses a DOCTYPE again from its own view.
     """
-    refuse_dtd(data)
-    reader = _FileReader(tenant_id=tenant_id, sha256=sha256 or file_sha256(data))
+    reader = _FileReader(context)
     message: CamtMessage | None = None
     tags: _Tags | None = None
     statements_in_document = 0
-    events = XmlEvents(data, tags=_STREAMED_TAGS)
+    events = XmlEvents(stream, tags=_STREAMED_TAGS)
 
     for event, element in events:
         if event == "start":
@@ -148,10 +168,13 @@ def parse_camt(
         parent = element.getparent()
         parent_tag = None if parent is None else parent.tag
         if tag == tags.entry and parent_tag == tags.statement:
-            reader.add_entry(Node(element, message.namespace))
+            entry = reader.read_entry(element, message.namespace)
+            batch = reader.take_entry(entry, parent, message)
+            if batch is not None:
+                yield batch
             _discard(element)
         elif tag == tags.statement and parent_tag == tags.container:
-            reader.end_statement(Node(element, message.namespace), message)
+            yield from reader.end_statement(Node(element, message.namespace), message)
             statements_in_document += 1
             _discard(element)
         elif tag == tags.group_header and parent_tag == tags.container:
@@ -182,7 +205,7 @@ def parse_camt(
             f"<Document>; ingest reads {SUPPORTED_DESCRIPTION}",
             found=namespace,
         )
-    return reader.result()
+    return reader.documents[0].source_format
 
 
 # Only these elements produce parser events: the rest is read from them, not streamed.
@@ -269,37 +292,43 @@ _STATUS = {
 
 @dataclass
 class _StatementState:
-    entries: list[Entry] = field(default_factory=list)
+    """A statement being read: what its lines so far were given, and its running totals."""
+
+    number: int  # in the file, from 0
+    held: bool  # its lines wait for its end (its account is only known there)
+    facts: StatementFacts | None = None  # what the lines built so far carry
+    looked: bool = False  # the facts were looked for when the first entry ended
+    waiting: list[Entry] = field(default_factory=list)  # entries of a held statement
+    batch: list[StatementLine] = field(default_factory=list)
+    line_count: int = 0
+    totals: EntryTotals = field(default_factory=EntryTotals)
+    first_entry_currency: str | None = None
+    entry_notes: DiagnosticLog = field(default_factory=DiagnosticLog)  # made after its own
+
+    def note_entry(self, code: str, message: str) -> None:
+        self.entry_notes.add(Diagnostic(code, message))
 
 
 class _FileReader:
-    """Collects statements, lines and diagnostics as the parser streams the file."""
+    """Reads entries and statements as the parser streams the file."""
 
-    def __init__(self, *, tenant_id: str, sha256: str) -> None:
-        self.tenant_id = tenant_id
-        self.sha256 = sha256
+    def __init__(self, context: ReadingContext) -> None:
+        self.context = context
+        self.tenant_id = context.tenant_id
+        self.sha256 = context.sha256
         self.documents: list[CamtMessage] = []
-        self.statements: list[ParsedStatement] = []
-        self.diagnostics: list[Diagnostic] = []
         self.group_created_at: str | None = None
         self.group_page: tuple[str | None, str | None] = (None, None)  # (PgNb, LastPgInd)
         self.group_header_seen = False
-        self.current = _StatementState()
+        self.current: _StatementState | None = None
         self.statement_label: str | None = None  # for errors raised while reading entries
         self.seen_statement_ids: set[str] = set()
+        self.entries_read = 0  # in the current statement
 
-    # -- diagnostics and errors
+    # -- diagnostics
 
     def note(self, code: str, message: str, statement: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code=code, message=message, statement=statement))
-
-    def result(self) -> ParseResult:
-        return ParseResult(
-            file_sha256=self.sha256,
-            source_format=self.documents[0].source_format,
-            statements=self.statements,
-            diagnostics=self.diagnostics,
-        )
+        self.context.note(Diagnostic(code=code, message=message, statement=statement))
 
     # -- group header
 
@@ -311,19 +340,67 @@ class _FileReader:
     # -- entries
 
     def begin_statement(self) -> None:
-        self.current = _StatementState()
+        number = self.context.next_statement()
+        self.current = _StatementState(number, held=number in self.context.held_statements)
         self.statement_label = None
+        self.entries_read = 0
 
-    def add_entry(self, node: Node) -> None:
+    def read_entry(self, element: Any, namespace: str) -> Entry:
+        """An ``Ntry``: read fast when it is ordinary, otherwise in full (which raises the
+        precise error or makes the diagnostic)."""
         if self.statement_label is None:  # the statement's Id precedes its entries
-            parent = node.element.getparent()
+            parent = element.getparent()
             if parent is not None:
-                self.statement_label = Node(parent, node.namespace).text("Id")
-        index = len(self.current.entries)
-        self.current.entries.append(self._read_entry(node, index))
+                self.statement_label = Node(parent, namespace).text("Id")
+        index = self.entries_read
+        self.entries_read += 1
+        entry = read_ordinary_entry(element, namespace, index, _bank_transaction_code_of)
+        if entry is None:
+            entry = self._read_entry(Node(element, namespace), index)
+        return entry
+
+    def take_entry(self, entry: Entry, statement: Any, message: CamtMessage) -> LinesDrafted | None:
+        """Add an entry to the statement; a batch of its lines once one is full."""
+        state = self._state()
+        state.totals.add(entry)
+        if state.first_entry_currency is None:
+            state.first_entry_currency = entry.currency
+        if not state.looked and not state.held:
+            state.looked = True
+            # in schema order the statement's Id, Acct and Bal precede its entries; if they
+            # are not stated yet (or wrong), the statement's end tells which
+            with contextlib.suppress(IngestError):
+                state.facts = read_statement_facts(
+                    self,
+                    Node(statement, message.namespace),
+                    message,
+                    first_entry_currency=entry.currency,
+                )
+        if state.facts is None:
+            state.waiting.append(entry)
+            return None
+        return self._add_lines(state, entry, state.facts)
+
+    def _add_lines(
+        self, state: _StatementState, entry: Entry, facts: StatementFacts
+    ) -> LinesDrafted | None:
+        lines = lines_for(entry, facts, sequence=state.line_count, note=state.note_entry)
+        state.line_count += len(lines)
+        state.batch.extend(lines)
+        if len(state.batch) < self.context.lines_per_batch:
+            return None
+        batch = LinesDrafted(state.number, state.batch, None)
+        state.batch = []
+        return batch
+
+    def _state(self) -> _StatementState:
+        if self.current is None:  # pragma: no cover - the parser starts a statement first
+            raise AssertionError("an entry outside a statement")
+        return self.current
 
     def _read_entry(self, node: Node, index: int) -> Entry:
         where = f"Ntry #{index + 1}"
+        line = node.line
         amount, currency = read_amount(
             node, "Amt", within="Ntry", required=True, statement=self.statement_label
         )
@@ -345,7 +422,7 @@ class _FileReader:
             )
         return Entry(
             index=index,
-            line=node.line,
+            line=line,
             amount=sign * amount,
             currency=currency,
             status=self._status(node, where),
@@ -354,16 +431,21 @@ class _FileReader:
             value_date=read_date_choice(node, "ValDt", statement=self.statement_label),
             reference=node.text("NtryRef"),
             bank_reference=node.text("AcctSvcrRef"),
-            bank_transaction_code=_bank_transaction_code(node.child("BkTxCd")),
+            bank_transaction_code=_bank_transaction_code(node),
             additional_info=joined(node.texts("AddtlNtryInf")),
             details=tuple(self._read_detail(d) for d in node.children("NtryDtls/TxDtls")),
         )
 
     def _status(self, node: Node, where: str) -> EntryStatus:
-        status_node = node.child("Sts")
+        status_element = node.at("Sts")
         code = None
-        if status_node is not None:
-            code = status_node.text("Cd") or status_node.own_text() or status_node.text("Prtry")
+        if status_element is not None:
+            own = status_element.text
+            code = (
+                node.text("Sts/Cd")
+                or (None if own is None else str(own).strip() or None)
+                or node.text("Sts/Prtry")
+            )
         if code is None:
             self.note(
                 "missing_status",
@@ -392,15 +474,14 @@ class _FileReader:
         end_to_end = node.text("Refs/EndToEndId")
         if end_to_end is not None and end_to_end.upper() in _NOT_PROVIDED:
             end_to_end = None
+        # the first reference that classifies, and every referred document, over all
+        # structured remittances in document order
         reference = None
-        documents: list[str] = []
-        for structured in node.children("RmtInf/Strd"):
-            if reference is None:
-                for text in structured.texts("CdtrRefInf/Ref"):
-                    reference = classify_reference(text)
-                    if reference is not None:
-                        break
-            documents.extend(structured.texts("RfrdDocInf/Nb"))
+        for text in node.texts("RmtInf/Strd/CdtrRefInf/Ref"):
+            reference = classify_reference(text)
+            if reference is not None:
+                break
+        documents = node.texts("RmtInf/Strd/RfrdDocInf/Nb")
         return Detail(
             amount=amount,
             currency=currency,
@@ -408,7 +489,7 @@ class _FileReader:
             end_to_end_id=end_to_end,
             instruction_id=node.text("Refs/InstrId"),
             bank_reference=node.text("Refs/AcctSvcrRef"),
-            bank_transaction_code=_bank_transaction_code(node.child("BkTxCd")),
+            bank_transaction_code=_bank_transaction_code(node),
             debtor=_party(node, "Dbtr"),
             creditor=_party(node, "Cdtr"),
             structured_reference=reference,
@@ -419,28 +500,78 @@ class _FileReader:
 
     # -- statements
 
-    def end_statement(self, node: Node, message: CamtMessage) -> None:
-        entries = self.current.entries
-        self.current = _StatementState()
-        self.statements.append(StatementBuilder(self, node, message, entries).build())
+    def end_statement(self, node: Node, message: CamtMessage) -> Iterator[Draft]:
+        """The statement's remaining lines, then its header."""
+        state = self._state()
+        bank_statement_id = node.text("Id")
+        if bank_statement_id is None:
+            raise MissingElement(f"{message.statement}/Id", line=node.line)
+        self.statement_label = bank_statement_id
+
+        def note(code: str, text: str) -> None:
+            self.note(code, text, bank_statement_id)
+
+        if not self.group_header_seen:
+            self.group_header_seen = True  # say it once per file
+            note("missing_group_header", "the file has no <GrpHdr> before its statements")
+        facts = read_statement_facts(
+            self, node, message, first_entry_currency=state.first_entry_currency, note=note
+        )
+        if facts.statement_id in self.seen_statement_ids:
+            note(
+                "duplicate_statement",
+                f"statement '{bank_statement_id}' of this account appears more than once in "
+                "the file; its lines get the same ids, so consumers keep the first",
+            )
+        self.seen_statement_ids.add(facts.statement_id)
+        moved = state.facts is not None and not state.facts.same_identity(facts)
+        for entry in state.waiting:
+            batch = self._add_lines(state, entry, facts)
+            if batch is not None:
+                yield batch
+        state.waiting = []
+        self.context.note_all(state.entry_notes, statement=bank_statement_id)
+        if state.batch:
+            yield LinesDrafted(state.number, state.batch, None)
+            state.batch = []
+        header = statement_header(
+            self, node, message, facts, state.totals, line_count=state.line_count, note=note
+        )
+        self.current = None
         self.statement_label = None
+        yield StatementDrafted(state.number, header, identity_moved=moved)
 
 
-def _bank_transaction_code(node: Node | None) -> BankTransactionCode | None:
-    if node is None:
+def _bank_transaction_code(node: Node) -> BankTransactionCode | None:
+    """The ``BkTxCd`` of an entry or detail (its first ``Domn`` and ``Prtry``)."""
+    if node.at("BkTxCd") is None:
         return None
-    domain = node.child("Domn")
-    proprietary = node.child("Prtry")
-    values = {
-        "domain": None if domain is None else domain.text("Cd"),
-        "family": None if domain is None else domain.text("Fmly/Cd"),
-        "sub_family": None if domain is None else domain.text("Fmly/SubFmlyCd"),
-        "proprietary": None if proprietary is None else proprietary.text("Cd"),
-        "proprietary_issuer": None if proprietary is None else proprietary.text("Issr"),
-    }
-    if not any(values.values()):
+    values = tuple(node.text(path) for path in _CODE_PATHS)
+    if not any(values):
         return None
-    return BankTransactionCode(**values)
+    return _bank_transaction_code_of(*values)
+
+
+_CODE_PATHS = (
+    "BkTxCd/Domn/Cd",
+    "BkTxCd/Domn/Fmly/Cd",
+    "BkTxCd/Domn/Fmly/SubFmlyCd",
+    "BkTxCd/Prtry/Cd",
+    "BkTxCd/Prtry/Issr",
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bank_transaction_code_of(*values: str | None) -> BankTransactionCode:
+    """Codes repeat across a file and the model is immutable: build each one once."""
+    domain, family, sub_family, proprietary, issuer = values
+    return BankTransactionCode(
+        domain=domain,
+        family=family,
+        sub_family=sub_family,
+        proprietary=proprietary,
+        proprietary_issuer=issuer,
+    )
 
 
 def _party(detail: Node, role: str) -> Party:
@@ -449,24 +580,54 @@ def _party(detail: Node, role: str) -> Party:
     Up to v07 the party is ``RltdPties/Dbtr/Nm``; from v08 it is wrapped in ``Pty`` (a
     person or company) or ``Agt`` (a bank).
     """
-    parties = detail.child("RltdPties")
-    agents = detail.child(f"RltdAgts/{role}Agt/FinInstnId")
-    bic = None if agents is None else agents.first_text("BICFI", "BIC")
-    if parties is None:
+    paths = _PARTY_PATHS[role]
+    # every lookup follows the first element at each step, as child() by child() would
+    bic = detail.first_text(*paths.agent_bics)
+    if detail.at("RltdPties") is None:
         return Party(bic=bic)
     name = None
-    party = parties.child(role)
-    if party is not None:
-        name = party.first_text("Nm", "Pty/Nm", "Agt/FinInstnId/Nm")
-        bic = bic or party.first_text("Agt/FinInstnId/BICFI", "Agt/FinInstnId/BIC")
+    if detail.at(paths.party) is not None:
+        name = detail.first_text(*paths.names)
+        bic = bic or detail.first_text(*paths.party_bics)
     if name is None:
-        name = parties.first_text(f"Ultmt{role}/Nm", f"Ultmt{role}/Pty/Nm")
-    account = parties.child(f"{role}Acct/Id")
-    iban = None if account is None else account.text("IBAN")
-    other = None if account is None else account.first_text(*OTHER_ACCOUNT_PATHS)
+        name = detail.first_text(*paths.ultimate_names)
+    iban = detail.text(paths.iban)
+    other = detail.first_text(*paths.other_accounts)
     return Party(
         name=name,
-        iban=normalize_account_number(iban) if iban else None,
+        # an IBAN as banks write it is already compact: only odd ones need the full clean-up
+        iban=(iban.upper() if iban.isalnum() else normalize_account_number(iban)) if iban else None,
         other_account=other,
         bic=bic,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _PartyPaths:
+    """Where a role's name, bank and account are, from the transaction detail."""
+
+    agent_bics: tuple[str, ...]
+    party: str
+    names: tuple[str, ...]
+    party_bics: tuple[str, ...]
+    ultimate_names: tuple[str, ...]
+    iban: str
+    other_accounts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, role: str) -> _PartyPaths:
+        agent = f"RltdAgts/{role}Agt/FinInstnId"
+        party = f"RltdPties/{role}"
+        account = f"RltdPties/{role}Acct/Id"
+        return cls(
+            agent_bics=(f"{agent}/BICFI", f"{agent}/BIC"),
+            party=party,
+            names=(f"{party}/Nm", f"{party}/Pty/Nm", f"{party}/Agt/FinInstnId/Nm"),
+            party_bics=(f"{party}/Agt/FinInstnId/BICFI", f"{party}/Agt/FinInstnId/BIC"),
+            ultimate_names=(f"RltdPties/Ultmt{role}/Nm", f"RltdPties/Ultmt{role}/Pty/Nm"),
+            iban=f"{account}/IBAN",
+            other_accounts=tuple(f"{account}/{path}" for path in OTHER_ACCOUNT_PATHS),
+        )
+
+
+_PARTY_PATHS = {role: _PartyPaths.of(role) for role in ("Dbtr", "Cdtr")}

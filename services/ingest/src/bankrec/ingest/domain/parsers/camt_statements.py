@@ -1,4 +1,11 @@
-"""One statement's header and lines, from its element and the entries read before it.
+"""One statement's lines and header, built as the statement is streamed.
+
+What the lines need from the statement (its id, page and account: ``StatementFacts``) is
+read from the statement element as soon as its first entry ends, which in schema order is
+after the ``Id``, ``Acct`` and ``Bal`` elements; the lines of each entry are then built as
+it is read (``lines_for``) and the entry is added to the running ``EntryTotals``. When the
+statement ends, its facts are read again from the whole element (with diagnostics), and
+the header is built from them and the totals (``statement_header``).
 
 Batch entries are split into one line per transaction detail when the details add up; the
 file's own figures (opening + booked entries = closing, ``TxsSummry``) are checked and any
@@ -7,7 +14,8 @@ disagreement becomes a diagnostic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Protocol
@@ -27,8 +35,7 @@ from bankrec.contracts import (
     currency_exponent,
     normalize_account_number,
 )
-from bankrec.ingest.domain.identity import line_id_for, statement_id_for
-from bankrec.ingest.domain.model import ParsedStatement
+from bankrec.ingest.domain.identity import statement_id_for
 from bankrec.ingest.domain.parsers.xml_nodes import (
     Node,
     is_true,
@@ -104,6 +111,14 @@ class Entry:
     details: tuple[Detail, ...]
 
 
+Note = Callable[[str, str], None]
+"""``note(code, message)``: a diagnostic about the statement being read."""
+
+
+def _quiet(_code: str, _message: str) -> None:
+    """Notes of a first look at a statement's facts: they are made when it ends."""
+
+
 class FileContext(Protocol):
     """What a statement needs from the file it is in (``camt._FileReader``)."""
 
@@ -118,86 +133,79 @@ class FileContext(Protocol):
     def note(self, code: str, message: str, statement: str | None = None) -> None: ...
 
 
-class StatementBuilder:
-    """Turns one statement element and its entries into a header and lines."""
+@dataclass(frozen=True, slots=True)
+class StatementFacts:
+    """What a statement element says besides its entries; ``account`` and ``statement_id``
+    are what its lines carry."""
 
-    def __init__(
-        self, reader: FileContext, node: Node, message: CamtMessage, entries: list[Entry]
-    ) -> None:
-        self.reader = reader
+    bank_statement_id: str
+    id_key: str  # the bank's statement id, with the page of a paginated statement
+    statement_id: str
+    account: BankAccountRef
+    period_from: date | None
+    period_to: date | None
+    created_at: datetime | None
+    balances: dict[str, Balance]
+    own_number: str  # the account's number normalized, to tell our side of a payment
+
+    def same_identity(self, other: StatementFacts) -> bool:
+        """Whether lines built with ``other`` carry what lines built with these would."""
+        return (self.statement_id, self.id_key, self.account) == (
+            other.statement_id,
+            other.id_key,
+            other.account,
+        )
+
+
+def read_statement_facts(
+    context: FileContext,
+    node: Node,
+    message: CamtMessage,
+    *,
+    first_entry_currency: str | None,
+    note: Note = _quiet,
+) -> StatementFacts:
+    """The facts of a statement element (whole, or as far as it has been read).
+
+    ``first_entry_currency`` is the currency of its first entry: the account's when neither
+    the account nor a balance states one. Raises when the statement lacks what a line cannot
+    exist without (``Id``, account).
+    """
+    reader = _FactsReader(context, node, message, note)
+    return reader.read(first_entry_currency)
+
+
+class _FactsReader:
+    def __init__(self, context: FileContext, node: Node, message: CamtMessage, note: Note) -> None:
+        self.context = context
         self.node = node
         self.message = message
-        self.entries = entries
         self.name = message.statement
-        self.bank_statement_id = ""  # read first thing in build()
-        self.id_key = ""  # the bank's statement id, with the page of a paginated statement
+        self.note = note
+        self.bank_statement_id = ""
 
-    def note(self, code: str, message: str) -> None:
-        self.reader.note(code, message, self.bank_statement_id)
-
-    def build(self) -> ParsedStatement:
+    def read(self, first_entry_currency: str | None) -> StatementFacts:
         node = self.node
         bank_statement_id = node.text("Id")
         if bank_statement_id is None:
             raise MissingElement(f"{self.name}/Id", line=node.line)
         self.bank_statement_id = bank_statement_id
-        self.reader.statement_label = bank_statement_id
-        if not self.reader.group_header_seen:
-            self.reader.group_header_seen = True  # say it once per file
-            self.note("missing_group_header", "the file has no <GrpHdr> before its statements")
-
         period_from, period_to = self._period()
         created_at = self._created_at()
         balances = self._balances(period_from, period_to, created_at)
-        account = self._account(balances)
-        self.id_key = self._id_key(bank_statement_id)
-        statement_id = statement_id_for(account.account_id, self.id_key)
-        if statement_id in self.reader.seen_statement_ids:
-            self.note(
-                "duplicate_statement",
-                f"statement '{bank_statement_id}' of this account appears more than once in "
-                "the file; its lines get the same ids, so consumers keep the first",
-            )
-        self.reader.seen_statement_ids.add(statement_id)
-
-        lines: list[StatementLine] = []
-        for entry in self.entries:
-            self._check_entry_currency(entry, account.currency)
-            lines.extend(self._lines_for(entry, account, statement_id, len(lines)))
-
-        # debits are summed as a positive figure, like the file's own TxsSummry
-        counted = [e for e in self.entries if e.currency == account.currency]
-        nothing = Decimal(0).scaleb(-currency_exponent(account.currency))
-        sum_credits = sum((e.amount for e in counted if e.amount > 0), nothing)
-        sum_debits = sum((-e.amount for e in counted if e.amount < 0), nothing)
-        opening = balances.get("opening")
-        closing = balances.get("closing")
-        self._check_balances(opening, closing)
-        self._check_summary(sum_credits, sum_debits, account.currency)
-
-        header = StatementHeader(
-            statement_id=statement_id,
+        account = self._account(balances, first_entry_currency)
+        id_key = self._id_key(bank_statement_id)
+        return StatementFacts(
             bank_statement_id=bank_statement_id,
-            kind=self.message.kind,
-            source_format=self.message.source_format,
+            id_key=id_key,
+            statement_id=statement_id_for(account.account_id, id_key),
             account=account,
-            electronic_sequence_number=self._sequence_number("ElctrncSeqNb"),
-            legal_sequence_number=self._sequence_number("LglSeqNb"),
-            created_at=created_at,
             period_from=period_from,
             period_to=period_to,
-            opening_booked=opening,
-            closing_booked=closing,
-            closing_available=balances.get("closing_available"),
-            entry_count=len(self.entries),
-            line_count=len(lines),
-            sum_credits=sum_credits,
-            sum_debits=sum_debits,
-            file_sha256=self.reader.sha256,
+            created_at=created_at,
+            balances=balances,
+            own_number=normalize_account_number(account.number),
         )
-        return ParsedStatement(header=header, lines=lines)
-
-    # -- statement fields
 
     def _period(self) -> tuple[date | None, date | None]:
         found: list[date | None] = []
@@ -215,7 +223,7 @@ class StatementBuilder:
         header), so the entries of page 2 never take the ids of page 1's."""
         page, last = self.node.text("StmtPgntn/PgNb"), self.node.text("StmtPgntn/LastPgInd")
         if page is None:
-            page, last = self.reader.group_page
+            page, last = self.context.group_page
         if page is None or (page.lstrip("0") == "1" and is_true(last)):
             return bank_statement_id
         self.note(
@@ -226,7 +234,7 @@ class StatementBuilder:
         return f"{bank_statement_id}/p{page}"
 
     def _created_at(self) -> datetime | None:
-        text = self.node.text("CreDtTm") or self.reader.group_created_at
+        text = self.node.text("CreDtTm") or self.context.group_created_at
         if text is None:
             return None
         moment = parse_datetime(text)
@@ -240,19 +248,6 @@ class StatementBuilder:
             )
             moment = moment.replace(tzinfo=UTC)
         return moment
-
-    def _sequence_number(self, path: str) -> int | None:
-        text = self.node.text(path)
-        if text is None:
-            return None
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            value = Decimal("NaN")
-        if not value.is_finite() or value != value.to_integral_value() or value < 0:
-            self.note("invalid_sequence_number", f"<{self.name}/{path}> {text!r} is not a number")
-            return None
-        return int(value)
 
     def _balances(
         self, period_from: date | None, period_to: date | None, created_at: datetime | None
@@ -313,7 +308,9 @@ class StatementBuilder:
             self.note("balance_date_assumed", f"balance {code} has no date; dated {on}")
         return Balance(amount=Money(amount=sign * amount, currency=currency), date=on)
 
-    def _account(self, balances: dict[str, Balance]) -> BankAccountRef:
+    def _account(
+        self, balances: dict[str, Balance], first_entry_currency: str | None
+    ) -> BankAccountRef:
         acct = self.node.child("Acct")
         if acct is None:
             raise MissingElement(
@@ -330,11 +327,11 @@ class StatementBuilder:
             )
         currency = acct.text("Ccy")
         if currency is None:
-            currency = self._currency_from_content(balances)
+            currency = self._currency_from_content(balances, first_entry_currency)
         number = iban or other or ""
         try:
             return BankAccountRef(
-                account_id=account_id_for(self.reader.tenant_id, number),
+                account_id=account_id_for(self.context.tenant_id, number),
                 iban=normalize_account_number(iban) if iban else None,
                 other_id=None if iban else other,
                 currency=currency,
@@ -350,19 +347,20 @@ class StatementBuilder:
                 line=acct.line,
             ) from exc
 
-    def _currency_from_content(self, balances: dict[str, Balance]) -> str:
+    def _currency_from_content(
+        self, balances: dict[str, Balance], first_entry_currency: str | None
+    ) -> str:
         for role in ("opening", "closing", "closing_available"):
             balance = balances.get(role)
             if balance is not None:
                 return balance.amount.currency  # Acct/Ccy is optional: nothing odd
-        if self.entries:
-            currency = self.entries[0].currency
+        if first_entry_currency is not None:
             self.note(
                 "currency_from_entries",
                 f"<{self.name}/Acct/Ccy> is missing and there is no balance; the account "
-                f"currency {currency} is taken from the entries",
+                f"currency {first_entry_currency} is taken from the entries",
             )
-            return currency
+            return first_entry_currency
         raise MissingElement(
             f"{self.name}/Acct/Ccy",
             statement=self.bank_statement_id,
@@ -370,195 +368,283 @@ class StatementBuilder:
             hint="without balances or entries the account currency cannot be told",
         )
 
-    # -- lines
 
-    def _check_entry_currency(self, entry: Entry, currency: str) -> None:
-        if entry.currency != currency:
-            self.note(
-                "entry_currency",
-                f"Ntry #{entry.index + 1} (line {entry.line}) is in {entry.currency}, the "
-                f"account in {currency}; it is left out of the sums and the balance check",
+@dataclass(slots=True)
+class _CurrencyTotals:
+    credit_count: int
+    credit_sum: Decimal  # positive
+    debit_count: int
+    debit_sum: Decimal  # positive
+    booked: Decimal  # signed, booked entries only
+
+
+@dataclass(slots=True)
+class EntryTotals:
+    """Counts and sums of a statement's entries, per currency, added as they are read, so
+    the header needs none of the entries themselves."""
+
+    entry_count: int = 0
+    by_currency: dict[str, _CurrencyTotals] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> None:
+        self.entry_count += 1
+        totals = self.by_currency.get(entry.currency)
+        if totals is None:
+            # sums start at zero with the currency's decimals, as the file's TxsSummry does
+            nothing = Decimal(0).scaleb(-currency_exponent(entry.currency))
+            totals = self.by_currency[entry.currency] = _CurrencyTotals(
+                0, nothing, 0, nothing, Decimal(0)
             )
+        if entry.amount > 0:
+            totals.credit_count += 1
+            totals.credit_sum += entry.amount
+        elif entry.amount < 0:
+            totals.debit_count += 1
+            totals.debit_sum += -entry.amount
+        if entry.status is EntryStatus.BOOKED:
+            totals.booked += entry.amount
 
-    def _lines_for(
-        self, entry: Entry, account: BankAccountRef, statement_id: str, sequence: int
-    ) -> list[StatementLine]:
-        """One line per transaction detail of a batch entry, otherwise one line."""
-        details = entry.details
-        if len(details) > 1:
-            split = self._split_amounts(entry)
-            if split is not None:
-                return [
-                    self._line(
-                        entry,
-                        detail,
-                        account=account,
-                        statement_id=statement_id,
-                        sequence=sequence + position,
-                        amount=amount,
-                        detail_index=position,
-                    )
-                    for position, (detail, amount) in enumerate(zip(details, split, strict=True))
-                ]
+    def of(self, currency: str) -> _CurrencyTotals:
+        found = self.by_currency.get(currency)
+        if found is not None:
+            return found
+        nothing = Decimal(0).scaleb(-currency_exponent(currency))
+        return _CurrencyTotals(0, nothing, 0, nothing, Decimal(0))
+
+
+# ---------------------------------------------------------------------------------- lines
+
+
+def lines_for(
+    entry: Entry, facts: StatementFacts, *, sequence: int, note: Note
+) -> list[StatementLine]:
+    """The lines of an entry: one per transaction detail of a batch whose details add up,
+    otherwise one. ``sequence`` is the position of the first in the statement. The lines'
+    ids are left empty: ``line_identity`` gives them."""
+    if entry.currency != facts.account.currency:
+        note(
+            "entry_currency",
+            f"Ntry #{entry.index + 1} (line {entry.line}) is in {entry.currency}, the "
+            f"account in {facts.account.currency}; it is left out of the sums and the balance "
+            "check",
+        )
+    details = entry.details
+    if len(details) > 1:
+        split = _split_amounts(entry, note)
+        if split is not None:
             return [
-                self._line(
+                _line(
                     entry,
-                    _combined(details),
-                    account=account,
-                    statement_id=statement_id,
-                    sequence=sequence,
-                    amount=entry.amount,
-                    detail_index=None,
+                    detail,
+                    facts,
+                    sequence=sequence + position,
+                    amount=amount,
+                    detail_index=position,
                 )
+                for position, (detail, amount) in enumerate(zip(details, split, strict=True))
             ]
         return [
-            self._line(
+            _line(
                 entry,
-                details[0] if details else None,
-                account=account,
-                statement_id=statement_id,
+                _combined(details),
+                facts,
                 sequence=sequence,
                 amount=entry.amount,
                 detail_index=None,
             )
         ]
+    return [
+        _line(
+            entry,
+            details[0] if details else None,
+            facts,
+            sequence=sequence,
+            amount=entry.amount,
+            detail_index=None,
+        )
+    ]
 
-    def _split_amounts(self, entry: Entry) -> list[Decimal] | None:
-        """Each detail's signed amount, when together they make the entry; else None."""
-        amounts: list[Decimal] = []
-        entry_sign = 1 if entry.amount >= 0 else -1
-        for detail in entry.details:
-            if detail.amount is None or detail.currency != entry.currency:
-                self.note(
-                    "batch_not_split",
-                    f"Ntry #{entry.index + 1} (line {entry.line}) has {len(entry.details)} "
-                    "transaction details but not every one has an amount in the entry's "
-                    "currency; it is published as one line",
-                )
-                return None
-            amounts.append((detail.sign or entry_sign) * detail.amount)
-        if sum(amounts, Decimal(0)) != entry.amount:
-            self.note(
+
+def _split_amounts(entry: Entry, note: Note) -> list[Decimal] | None:
+    """Each detail's signed amount, when together they make the entry; else None."""
+    amounts: list[Decimal] = []
+    entry_sign = 1 if entry.amount >= 0 else -1
+    for detail in entry.details:
+        if detail.amount is None or detail.currency != entry.currency:
+            note(
                 "batch_not_split",
-                f"Ntry #{entry.index + 1} (line {entry.line}): its {len(amounts)} transaction "
-                f"details add up to {sum(amounts, Decimal(0))}, the entry to {entry.amount}; "
-                "it is published as one line",
+                f"Ntry #{entry.index + 1} (line {entry.line}) has {len(entry.details)} "
+                "transaction details but not every one has an amount in the entry's "
+                "currency; it is published as one line",
             )
             return None
-        return amounts
+        amounts.append((detail.sign or entry_sign) * detail.amount)
+    if sum(amounts, Decimal(0)) != entry.amount:
+        note(
+            "batch_not_split",
+            f"Ntry #{entry.index + 1} (line {entry.line}): its {len(amounts)} transaction "
+            f"details add up to {sum(amounts, Decimal(0))}, the entry to {entry.amount}; "
+            "it is published as one line",
+        )
+        return None
+    return amounts
 
-    def _line(
-        self,
-        entry: Entry,
-        detail: Detail | None,
-        *,
-        account: BankAccountRef,
-        statement_id: str,
-        sequence: int,
-        amount: Decimal,
-        detail_index: int | None,
-    ) -> StatementLine:
-        split = detail_index is not None
-        counterparty = None
-        if detail is not None:
-            counterparty = _counterparty(detail, amount, entry.reversal, account)
-        if split:
-            assert detail is not None
-            bank_reference = detail.bank_reference or entry.bank_reference
-            code = detail.bank_transaction_code or entry.bank_transaction_code
-        else:
-            bank_reference = entry.bank_reference or (detail.bank_reference if detail else None)
-            code = entry.bank_transaction_code or (detail.bank_transaction_code if detail else None)
-        return StatementLine(
-            line_id=line_id_for(
-                self.reader.tenant_id,
-                account.account_id,
-                self.id_key,
-                entry.index,
-                detail_index,
-            ),
-            statement_id=statement_id,
-            account=account,
-            sequence=sequence,
-            entry_reference=entry.reference or entry.bank_reference or f"ntry-{entry.index + 1}",
-            entry_amount=Money(amount=entry.amount, currency=entry.currency) if split else None,
-            detail_index=detail_index,
-            amount=Money(amount=amount, currency=entry.currency),
-            status=entry.status,
-            booking_date=entry.booking_date,
-            value_date=entry.value_date,
-            bank_reference=bank_reference,
-            end_to_end_id=detail.end_to_end_id if detail else None,
-            instruction_id=detail.instruction_id if detail else None,
-            bank_transaction_code=code,
-            counterparty=counterparty,
-            structured_reference=detail.structured_reference if detail else None,
-            referred_documents=list(detail.referred_documents) if detail else [],
-            remittance_text=detail.remittance_text if detail else None,
-            additional_info=joined(
-                (detail.additional_info if detail else None, entry.additional_info), " / "
-            ),
-            reversal=entry.reversal,
+
+def _line(
+    entry: Entry,
+    detail: Detail | None,
+    facts: StatementFacts,
+    *,
+    sequence: int,
+    amount: Decimal,
+    detail_index: int | None,
+) -> StatementLine:
+    account = facts.account
+    split = detail_index is not None
+    counterparty = None
+    if detail is not None:
+        counterparty = _counterparty(detail, amount, entry.reversal, facts.own_number)
+    if split:
+        assert detail is not None
+        bank_reference = detail.bank_reference or entry.bank_reference
+        code = detail.bank_transaction_code or entry.bank_transaction_code
+    else:
+        bank_reference = entry.bank_reference or (detail.bank_reference if detail else None)
+        code = entry.bank_transaction_code or (detail.bank_transaction_code if detail else None)
+    return StatementLine(
+        line_id="",
+        statement_id=facts.statement_id,
+        account=account,
+        sequence=sequence,
+        entry_reference=entry.reference or entry.bank_reference or f"ntry-{entry.index + 1}",
+        entry_amount=Money(amount=entry.amount, currency=entry.currency) if split else None,
+        detail_index=detail_index,
+        amount=Money(amount=amount, currency=entry.currency),
+        status=entry.status,
+        booking_date=entry.booking_date,
+        value_date=entry.value_date,
+        bank_reference=bank_reference,
+        end_to_end_id=detail.end_to_end_id if detail else None,
+        instruction_id=detail.instruction_id if detail else None,
+        bank_transaction_code=code,
+        counterparty=counterparty,
+        structured_reference=detail.structured_reference if detail else None,
+        referred_documents=list(detail.referred_documents) if detail else [],
+        remittance_text=detail.remittance_text if detail else None,
+        additional_info=joined(
+            (detail.additional_info if detail else None, entry.additional_info), " / "
+        ),
+        reversal=entry.reversal,
+    )
+
+
+# --------------------------------------------------------------------------------- header
+
+
+def statement_header(
+    context: FileContext,
+    node: Node,
+    message: CamtMessage,
+    facts: StatementFacts,
+    totals: EntryTotals,
+    *,
+    line_count: int,
+    note: Note,
+) -> StatementHeader:
+    """The header of a statement that has ended: its facts, the totals of its entries and
+    the checks an accountant makes (opening + booked entries = closing, ``TxsSummry``)."""
+    currency = facts.account.currency
+    own = totals.of(currency)
+    opening = facts.balances.get("opening")
+    closing = facts.balances.get("closing")
+    _check_balances(opening, closing, totals, note)
+    _check_summary(node, totals, own, note)
+    return StatementHeader(
+        statement_id=facts.statement_id,
+        bank_statement_id=facts.bank_statement_id,
+        kind=message.kind,
+        source_format=message.source_format,
+        account=facts.account,
+        electronic_sequence_number=_sequence_number(node, message, "ElctrncSeqNb", note),
+        legal_sequence_number=_sequence_number(node, message, "LglSeqNb", note),
+        created_at=facts.created_at,
+        period_from=facts.period_from,
+        period_to=facts.period_to,
+        opening_booked=opening,
+        closing_booked=closing,
+        closing_available=facts.balances.get("closing_available"),
+        entry_count=totals.entry_count,
+        line_count=line_count,
+        sum_credits=own.credit_sum,
+        sum_debits=own.debit_sum,
+        file_sha256=context.sha256,
+    )
+
+
+def _sequence_number(node: Node, message: CamtMessage, path: str, note: Note) -> int | None:
+    text = node.text(path)
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value != value.to_integral_value() or value < 0:
+        note("invalid_sequence_number", f"<{message.statement}/{path}> {text!r} is not a number")
+        return None
+    return int(value)
+
+
+def _check_balances(
+    opening: Balance | None, closing: Balance | None, totals: EntryTotals, note: Note
+) -> None:
+    """Opening balance + booked entries = closing balance."""
+    if opening is None or closing is None:
+        return
+    currency = closing.amount.currency
+    if opening.amount.currency != currency:
+        note(
+            "balance_currency",
+            f"opening balance in {opening.amount.currency} and closing balance in "
+            f"{currency}; the balance check is skipped",
+        )
+        return
+    booked = totals.of(currency).booked
+    expected = opening.amount.amount + booked
+    if expected != closing.amount.amount:
+        note(
+            "balance_mismatch",
+            f"opening balance {opening.amount.amount} + booked entries {booked} = "
+            f"{expected}, but the closing balance is {closing.amount.amount} "
+            f"(difference {closing.amount.amount - expected} {currency})",
         )
 
-    # -- checks that become diagnostics
 
-    def _check_balances(self, opening: Balance | None, closing: Balance | None) -> None:
-        """Opening balance + booked entries = closing balance."""
-        if opening is None or closing is None:
-            return
-        currency = closing.amount.currency
-        if opening.amount.currency != currency:
-            self.note(
-                "balance_currency",
-                f"opening balance in {opening.amount.currency} and closing balance in "
-                f"{currency}; the balance check is skipped",
+def _check_summary(node: Node, totals: EntryTotals, own: _CurrencyTotals, note: Note) -> None:
+    """The file's own ``TxsSummry`` counts and sums against its entries."""
+    summary = node.child("TxsSummry")
+    if summary is None:
+        return
+    checks = (
+        ("TtlNtries/NbOfNtries", totals.entry_count, "entries"),
+        ("TtlCdtNtries/NbOfNtries", own.credit_count, "credit entries"),
+        ("TtlCdtNtries/Sum", own.credit_sum, "sum of credits"),
+        ("TtlDbtNtries/NbOfNtries", own.debit_count, "debit entries"),
+        ("TtlDbtNtries/Sum", own.debit_sum, "sum of debits"),
+    )
+    for path, actual, label in checks:
+        text = summary.text(path)
+        if text is None:
+            continue
+        try:
+            stated = Decimal(text)
+        except InvalidOperation:
+            continue
+        if stated != actual:
+            note(
+                "summary_mismatch",
+                f"<TxsSummry/{path}> says {text} but the statement has {actual} ({label})",
             )
-            return
-        booked = sum(
-            (
-                e.amount
-                for e in self.entries
-                if e.status is EntryStatus.BOOKED and e.currency == currency
-            ),
-            Decimal(0),
-        )
-        expected = opening.amount.amount + booked
-        if expected != closing.amount.amount:
-            self.note(
-                "balance_mismatch",
-                f"opening balance {opening.amount.amount} + booked entries {booked} = "
-                f"{expected}, but the closing balance is {closing.amount.amount} "
-                f"(difference {closing.amount.amount - expected} {currency})",
-            )
-
-    def _check_summary(self, sum_credits: Decimal, sum_debits: Decimal, currency: str) -> None:
-        """The file's own ``TxsSummry`` counts and sums against its entries."""
-        summary = self.node.child("TxsSummry")
-        if summary is None:
-            return
-        credits = [e for e in self.entries if e.amount > 0 and e.currency == currency]
-        debits = [e for e in self.entries if e.amount < 0 and e.currency == currency]
-        checks = (
-            ("TtlNtries/NbOfNtries", len(self.entries), "entries"),
-            ("TtlCdtNtries/NbOfNtries", len(credits), "credit entries"),
-            ("TtlCdtNtries/Sum", sum_credits, "sum of credits"),
-            ("TtlDbtNtries/NbOfNtries", len(debits), "debit entries"),
-            ("TtlDbtNtries/Sum", sum_debits, "sum of debits"),
-        )
-        for path, actual, label in checks:
-            text = summary.text(path)
-            if text is None:
-                continue
-            try:
-                stated = Decimal(text)
-            except InvalidOperation:
-                continue
-            if stated != actual:
-                self.note(
-                    "summary_mismatch",
-                    f"<TxsSummry/{path}> says {text} but the statement has {actual} ({label})",
-                )
 
 
 def _combined(details: tuple[Detail, ...]) -> Detail:
@@ -582,7 +668,7 @@ def _combined(details: tuple[Detail, ...]) -> Detail:
 
 
 def _counterparty(
-    detail: Detail, amount: Decimal, reversal: bool, account: BankAccountRef
+    detail: Detail, amount: Decimal, reversal: bool, own_number: str
 ) -> Counterparty | None:
     """Who paid us (a credit: the debtor) or whom we paid (a debit: the creditor).
 
@@ -595,8 +681,7 @@ def _counterparty(
     found = party.counterparty()
     if found is not None:
         return found
-    own = normalize_account_number(account.number)
     other_number = other.account_number
-    if other_number and normalize_account_number(other_number) != own:
+    if other_number and normalize_account_number(other_number) != own_number:
         return other.counterparty()
     return None

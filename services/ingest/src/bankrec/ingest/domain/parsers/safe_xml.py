@@ -4,7 +4,8 @@ Uploaded statement files are untrusted. Before lxml sees a byte the file is chec
 and for ``<!DOCTYPE``/``<!ENTITY`` (which no bank statement needs), so no entity can expand
 (billion laughs) or reach a file or URL (XXE); the parser is configured to refuse them too,
 and a DOCTYPE that slipped past the byte check (an unusual encoding) is refused when the
-first element starts.
+first element starts. The byte check runs over a stream in chunks (``sources.survey_bytes``)
+or over bytes (``refuse_dtd``), with the same patterns.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -26,7 +27,7 @@ from bankrec.ingest.errors import (
 UPLOAD_BYTES_MAX_DEFAULT = 50 * 1024 * 1024
 
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-_FORBIDDEN_PATTERNS: tuple[re.Pattern[bytes], ...] = (
+FORBIDDEN_PATTERNS: tuple[re.Pattern[bytes], ...] = (
     re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE),
     *(
         re.compile(re.escape(marker.encode(codec)), re.IGNORECASE)
@@ -64,50 +65,69 @@ def strip_bom(data: bytes) -> bytes:
     return data
 
 
+def forbidden_construct(data: bytes) -> int | None:
+    """Where the first ``<!DOCTYPE`` or ``<!ENTITY`` declaration starts, or None."""
+    first = FORBIDDEN_PATTERNS[0].search(data)
+    found = None if first is None else first.start()
+    if b"\x00" in data:  # the UTF-16 forms all hold NUL bytes: skip them on other files
+        for pattern in FORBIDDEN_PATTERNS[1:]:
+            match = pattern.search(data)
+            if match is not None and (found is None or match.start() < found):
+                found = match.start()
+    return found
+
+
 def refuse_dtd(data: bytes) -> None:
     """Refuse any ``<!DOCTYPE`` or ``<!ENTITY`` declaration anywhere in the file."""
-    for pattern in _FORBIDDEN_PATTERNS:
-        found = pattern.search(data)
-        if found is not None:
-            line = data.count(b"\n", 0, found.start()) + 1
-            raise ForbiddenXmlConstruct(
-                f"the file contains a DOCTYPE or ENTITY declaration (line {line}); bank "
-                "statements never need one and it is refused for safety (XXE, entity "
-                "expansion). Remove it and upload again"
-            )
+    found = forbidden_construct(data)
+    if found is not None:
+        raise forbidden_declaration(data.count(b"\n", 0, found) + 1)
+
+
+def forbidden_declaration(line: int) -> ForbiddenXmlConstruct:
+    return ForbiddenXmlConstruct(
+        f"the file contains a DOCTYPE or ENTITY declaration (line {line}); bank "
+        "statements never need one and it is refused for safety (XXE, entity "
+        "expansion). Remove it and upload again"
+    )
 
 
 class XmlEvents:
-    """The parser's (event, element) pairs; malformed XML becomes ``NotXml``.
+    """The parser's (event, element) pairs over bytes or a binary stream; malformed XML
+    becomes ``NotXml``.
 
     ``tags`` (``{*}Name`` patterns) limits the events to those elements, which saves most of
-    the per-element Python work on big files. Call ``refuse_dtd`` first; this refuses a
-    DOCTYPE again from the parser's own view. ``root`` is the root element once iterated.
+    the per-element Python work on big files. Check the bytes first (``refuse_dtd``,
+    ``sources.survey_bytes``); this refuses a DOCTYPE again from the parser's own view.
+    ``root`` is the root element once iterated.
     """
 
     def __init__(
         self,
-        data: bytes,
+        data: bytes | BinaryIO,
         *,
         events: tuple[str, ...] = ("start", "end"),
         tags: tuple[str, ...] | None = None,
     ) -> None:
-        self._context = etree.iterparse(io.BytesIO(data), events=events, tag=tags, **PARSER_OPTIONS)
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        self._context = etree.iterparse(stream, events=events, tag=tags, **PARSER_OPTIONS)
 
     @property
     def root(self) -> Any:
         return self._context.root
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
-        first = True
+        events = iter(self._context)
         try:
-            for event, element in self._context:
-                if first:
-                    first = False
-                    _refuse_doctype(element.getroottree())
+            for event, element in events:
+                _refuse_doctype(element.getroottree())  # before the first element is used
                 yield event, element
-            if first and self._context.root is not None:
-                _refuse_doctype(self._context.root.getroottree())
+                break
+            else:
+                if self._context.root is not None:
+                    _refuse_doctype(self._context.root.getroottree())
+                return
+            yield from events  # the rest straight from lxml's iterator
         except etree.XMLSyntaxError as exc:
             line, column = exc.position if exc.position else (exc.lineno, None)
             raise NotXml(_syntax_reason(exc), line=line, column=column) from None

@@ -53,6 +53,10 @@ class Node:
             elements = [child for element in elements for child in element.iterchildren(tag)]
         return elements
 
+    def at(self, path: str) -> Any:
+        """The element at ``path`` (first child at each step), or None."""
+        return self._first(path)
+
     def child(self, path: str) -> Node | None:
         found = self._first(path)
         return None if found is None else Node(found, self.namespace)
@@ -96,7 +100,10 @@ _DATETIME = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_date(text: str) -> date | None:
+    """A date written as such (an offset is allowed and ignored); statements repeat a few
+    dates thousands of times, hence the cache."""
     found = _DATE.match(text)
     if found is None:
         return None
@@ -146,16 +153,21 @@ def joined(parts: Iterable[str | None], separator: str = " ") -> str | None:
     return separator.join(seen) or None
 
 
+def _line_of(element: Any) -> int | None:
+    line = element.sourceline
+    return int(line) if line else None
+
+
 def read_amount(
     node: Node, path: str, *, within: str, required: bool, statement: str | None
 ) -> tuple[Decimal | None, str | None]:
     """An amount element (``within``/``path``): its value and its ``Ccy`` attribute."""
-    found = node.child(path)
-    if found is None or found.own_text() is None:
+    found = node.at(path)
+    text = None if found is None or found.text is None else str(found.text).strip()
+    if not text:
         if required:
             raise MissingElement(f"{within}/{path}", statement=statement, line=node.line)
         return None, None
-    text = found.own_text() or ""
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -166,26 +178,26 @@ def read_amount(
             text,
             "a decimal amount such as 1234.50 (never negative: CdtDbtInd gives the sign)",
             statement=statement,
-            line=found.line,
+            line=_line_of(found),
         )
-    currency = (found.element.get("Ccy") or "").strip().upper()
+    currency = (found.get("Ccy") or "").strip().upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         raise InvalidValue(
             f"{within}/{path}/@Ccy",
             currency,
             "a three-letter ISO 4217 currency",
             statement=statement,
-            line=found.line,
+            line=_line_of(found),
         )
     return value, currency
 
 
 def read_date_choice(node: Node, path: str, *, statement: str | None) -> date | None:
     """A ``DateAndDateTimeChoice`` (``Dt`` or ``DtTm``): the date as written."""
-    choice = node.child(path)
+    choice = node.at(path)
     if choice is None:
         return None
-    text = choice.text("Dt")
+    text = node.text(f"{path}/Dt")
     if text is not None:
         parsed = parse_date(text)
         if parsed is None:
@@ -194,10 +206,10 @@ def read_date_choice(node: Node, path: str, *, statement: str | None) -> date | 
                 text,
                 "a date such as 2026-11-20",
                 statement=statement,
-                line=choice.line,
+                line=_line_of(choice),
             )
         return parsed
-    text = choice.text("DtTm")
+    text = node.text(f"{path}/DtTm")
     if text is not None:
         moment = parse_datetime(text)
         if moment is None:
@@ -206,7 +218,7 @@ def read_date_choice(node: Node, path: str, *, statement: str | None) -> date | 
                 text,
                 "a date-time such as 2026-11-20T10:15:00+01:00",
                 statement=statement,
-                line=choice.line,
+                line=_line_of(choice),
             )
         return moment.date()
     return None
