@@ -54,7 +54,7 @@ class Make:
         self,
         kind: DecisionKind | str = DecisionKind.MATCH,
         amount: str = "100.00",
-        allocations: Sequence[tuple[str, str]] = (),
+        allocations: Sequence[tuple[str, str] | tuple[str, str, int]] = (),
         *,
         currency: str = "NOK",
         account_id: str = ACCOUNT_ID,
@@ -64,6 +64,7 @@ class Make:
         **fields: Any,
     ) -> MatchDecision:
         line_id = line_id or f"line-{uuid.uuid4().hex[:12]}"
+        fields.setdefault("rule", "test")
         return MatchDecision(
             decision_id=decision_id or f"dec-{line_id}",
             kind=DecisionKind(kind),
@@ -72,11 +73,14 @@ class Make:
             account=BankAccountRef(account_id=account_id, currency=currency),
             amount=Money.of(amount, currency),
             booking_date=booking_date,
-            rule="test",
             confidence="1",
             allocations=[
-                Allocation(item_id=item_id, amount=Money.of(value, currency))
-                for item_id, value in allocations
+                Allocation(
+                    item_id=allocation[0],
+                    amount=Money.of(allocation[1], currency),
+                    item_version=allocation[2] if len(allocation) > 2 else None,
+                )
+                for allocation in allocations
             ],
             explanation=f"test {kind}",
             **fields,

@@ -18,7 +18,24 @@ from bankrec.contracts.envelope import Envelope, envelope_for
 from bankrec.contracts.money import Amount, Currency, Money, MoneyError, currency_exponent
 from bankrec.contracts.open_items import OpenItem, OpenItemKind, OpenItemStatus
 from bankrec.contracts.periods import PeriodEvent, PeriodEventKind, PeriodStatus
-from bankrec.contracts.postings import AccountRole, EntrySource, JournalEntryPosted, PostingLine
+from bankrec.contracts.posting_rules import (
+    AmountSign,
+    PostingRule,
+    PostingRuleAction,
+    PostingRuleActionKind,
+    PostingRuleConditions,
+    PostingRuleSplit,
+    PostingRuleStatus,
+    TransactionCodeCondition,
+)
+from bankrec.contracts.postings import (
+    AccountRole,
+    AdjustmentKind,
+    EntrySource,
+    JournalEntryPosted,
+    PostingLine,
+)
+from bankrec.contracts.refusals import DecisionRefused
 from bankrec.contracts.statements import (
     Balance,
     BankTransactionCode,
@@ -38,7 +55,9 @@ from bankrec.contracts.topics import (
     DECISIONS,
     OPEN_ITEMS,
     PERIOD_EVENTS,
+    POSTING_RULES,
     POSTINGS,
+    REFUSED_DECISIONS,
     STATEMENT_LINES,
     STATEMENTS,
     Topic,
@@ -52,11 +71,15 @@ __all__ = [
     "OPEN_ITEMS",
     "PERIOD_EVENTS",
     "POSTINGS",
+    "POSTING_RULES",
+    "REFUSED_DECISIONS",
     "STATEMENTS",
     "STATEMENT_LINES",
     "AccountRole",
+    "AdjustmentKind",
     "Allocation",
     "Amount",
+    "AmountSign",
     "Balance",
     "BankAccountRef",
     "BankTransactionCode",
@@ -66,6 +89,7 @@ __all__ = [
     "CurrencyExchange",
     "DeadLetter",
     "DecisionKind",
+    "DecisionRefused",
     "EntrySource",
     "EntryStatus",
     "Envelope",
@@ -81,6 +105,12 @@ __all__ = [
     "PeriodEventKind",
     "PeriodStatus",
     "PostingLine",
+    "PostingRule",
+    "PostingRuleAction",
+    "PostingRuleActionKind",
+    "PostingRuleConditions",
+    "PostingRuleSplit",
+    "PostingRuleStatus",
     "Proposal",
     "ReferenceKind",
     "StatementHeader",
@@ -88,6 +118,7 @@ __all__ = [
     "StatementLine",
     "StructuredReference",
     "Topic",
+    "TransactionCodeCondition",
     "account_id_for",
     "currency_exponent",
     "envelope_for",

@@ -13,6 +13,12 @@ from bankrec.contracts.accounts import BankAccountRef
 from bankrec.contracts.money import Amount, Money
 
 
+def _unset(value: object) -> bool:
+    """Fields added after v1 are left out of a message while unset, so a message without
+    them serializes exactly as before (consumers comparing or hashing it see no change)."""
+    return value is None
+
+
 class DecisionKind(StrEnum):
     MATCH = "match"
     PARTIAL = "partial"
@@ -45,6 +51,13 @@ class Allocation(BaseModel):
     amount: Money
     item_kind: str | None = None
     counterparty_id: str | None = None
+    item_version: int | None = Field(
+        default=None,
+        ge=1,
+        exclude_if=_unset,
+        description="The open item's version the decision was made on; the ledger refuses the "
+        "decision (decision_no_longer_fits) when the item has changed since",
+    )
 
 
 class Proposal(BaseModel):
@@ -77,6 +90,17 @@ class MatchDecision(BaseModel):
     counterparty_id: str | None = Field(default=None, description="For on-account postings")
     paired_line_id: str | None = Field(default=None, description="For reversal pairs")
     explanation: str
+    posting_rule_id: str | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="The tenant's posting rule that made this decision, if one did",
+    )
+    posting_rule_version: int | None = Field(
+        default=None,
+        ge=1,
+        exclude_if=_unset,
+        description="The version of that posting rule (rules are versioned)",
+    )
 
     @staticmethod
     def confidence_of(value: str) -> Decimal:

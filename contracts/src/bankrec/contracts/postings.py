@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from bankrec.contracts.money import Amount, Currency
 
 
+def _unset(value: object) -> bool:
+    """Fields added after v1 are left out of a message while unset (see decisions.py)."""
+    return value is None
+
+
 class AccountRole(StrEnum):
     BANK = "bank"
     RECEIVABLE = "receivable"
@@ -28,6 +33,14 @@ class EntrySource(StrEnum):
     ADJUSTMENT = "adjustment"
     MANUAL = "manual"
     REVERSAL = "reversal"
+
+
+class AdjustmentKind(StrEnum):
+    """What an adjustment entry (source ``adjustment``) posts against the bank account."""
+
+    BANK_FEE = "bank_fee"  # Dr bank fees / Cr bank (or the reverse for a refund)
+    INTEREST = "interest"  # Dr bank / Cr interest income, or Dr interest expense / Cr bank
+    OTHER = "other"  # against a GL account the user names
 
 
 class PostingLine(BaseModel):
@@ -60,3 +73,22 @@ class JournalEntryPosted(BaseModel):
     bank_account_id: str | None = None
     statement_line_id: str | None = None
     reverses_entry_id: str | None = None
+    adjustment_kind: AdjustmentKind | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="For source adjustment: bank_fee, interest or other",
+    )
+    actor: str | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Who made a manual entry (free text until users are known)",
+    )
+    reason: str | None = Field(
+        default=None, exclude_if=_unset, description="Why a manual entry was made"
+    )
+    posting_rule_id: str | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="The posting rule whose decision this entry posts",
+    )
+    posting_rule_version: int | None = Field(default=None, exclude_if=_unset)

@@ -14,7 +14,9 @@ from bankrec.contracts.dead_letters import DeadLetter
 from bankrec.contracts.decisions import MatchDecision
 from bankrec.contracts.open_items import OpenItem
 from bankrec.contracts.periods import PeriodEvent
+from bankrec.contracts.posting_rules import PostingRule
 from bankrec.contracts.postings import JournalEntryPosted
+from bankrec.contracts.refusals import DecisionRefused
 from bankrec.contracts.statements import StatementHeader, StatementLine
 
 
@@ -72,6 +74,24 @@ POSTINGS = Topic(
     compacted=False,
     description="Journal entries as posted: balanced, immutable.",
 )
+REFUSED_DECISIONS = Topic(
+    name="bankrec.ledger.refused-decisions.v1",
+    owner="ledger",
+    payload=DecisionRefused,
+    key="tenant_id:account_id",
+    compacted=False,
+    description="Match decisions the ledger refused (never applied in part), with the reason and "
+    "the current state of the open items they named.",
+)
+POSTING_RULES = Topic(
+    name="bankrec.ledger.posting-rules.v1",
+    owner="ledger",
+    payload=PostingRule,
+    key="tenant_id:rule_id",
+    compacted=True,
+    description="Latest version of each tenant's posting rule (a deleted rule: status deleted), "
+    "for the matcher to evaluate.",
+)
 PERIOD_EVENTS = Topic(
     name="bankrec.reconciler.period-events.v1",
     owner="reconciler",
@@ -95,6 +115,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     OPEN_ITEMS,
     DECISIONS,
     POSTINGS,
+    REFUSED_DECISIONS,
+    POSTING_RULES,
     PERIOD_EVENTS,
     DEAD_LETTERS,
 )

@@ -3,83 +3,30 @@ in-memory ``TestKafkaBroker`` standing in for Kafka (the real broker: test_kafka
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
-from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, POSTINGS
-from bankrec.ledger import LedgerSettings, create_app
-from bankrec.runtime import JSON_HEADERS, create_broker, encode_envelope
+from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, POSTINGS, REFUSED_DECISIONS
+from bankrec.runtime import encode_envelope
 
 DEMO_CSV = Path(__file__).resolve().parents[4] / "deploy" / "demo" / "open-items.csv"
 ACCOUNT = "acc-0000000000000000demo"
-
-
-@dataclass
-class Service:
-    http: httpx.AsyncClient
-    broker: KafkaBroker
-    tenant_id: str
-    published: dict[str, list[bytes]]
-
-    def url(self, path: str) -> str:
-        return f"/v1/tenants/{self.tenant_id}{path}"
-
-    async def wait_published(self, topic: str, count: int, timeout_seconds: float = 10.0) -> None:
-        """Wait until the outbox relay has sent ``count`` messages on ``topic``."""
-        for _ in range(int(timeout_seconds / 0.02)):
-            if len(self.published[topic]) >= count:
-                return
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"{len(self.published[topic])} of {count} messages on {topic}")
-
-    async def deliver(self, body: bytes, key: str | None = None) -> None:
-        """Deliver one message on the decisions topic, as Kafka would."""
-        await self.broker.publish(
-            body,
-            topic=DECISIONS.name,
-            key=(key or f"{self.tenant_id}:{ACCOUNT}").encode(),
-            headers=JSON_HEADERS,
-        )
-
-
-@pytest.fixture
-async def service(ledger_database_url: str, tenant_id: str) -> AsyncIterator[Service]:
-    settings = LedgerSettings(database_url=ledger_database_url, import_bytes_max=64 * 1024)
-    broker = create_broker("127.0.0.1:1", client_id="bankrec-ledger-test")
-    published: dict[str, list[bytes]] = {t.name: [] for t in (OPEN_ITEMS, POSTINGS, DEAD_LETTERS)}
-    app = create_app(settings, broker=broker, create_topics=False)
-
-    for topic in published:
-
-        @broker.subscriber(topic)
-        async def collect(message: KafkaMessage) -> None:
-            published[message.raw_message.topic].append(message.body)
-
-    async with TestKafkaBroker(broker), app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
-            yield Service(http, broker, tenant_id, published)
 
 
 def invoice_body(**fields: Any) -> dict[str, Any]:
     return {"item_id": "INV-1", "kind": "invoice", "amount": "12500.00", "currency": "NOK"} | fields
 
 
-async def test_health(service: Service) -> None:
+async def test_health(service: Any) -> None:
     response = await service.http.get("/health")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_create_then_repeat_an_open_item(service: Service) -> None:
+async def test_create_then_repeat_an_open_item(service: Any) -> None:
     body = invoice_body(reference="1002345005", counterparty_accounts="12345678903")
     created = await service.http.post(service.url("/open-items"), json=body)
     assert created.status_code == 201, created.text
@@ -95,7 +42,7 @@ async def test_create_then_repeat_an_open_item(service: Service) -> None:
 
 
 @pytest.mark.parametrize("amount", [12500.0, 12500, 1.1])
-async def test_a_numeric_amount_is_refused(service: Service, amount: Any) -> None:
+async def test_a_numeric_amount_is_refused(service: Any, amount: Any) -> None:
     response = await service.http.post(service.url("/open-items"), json=invoice_body(amount=amount))
     assert response.status_code == 422
     error = response.json()["error"]
@@ -104,7 +51,7 @@ async def test_a_numeric_amount_is_refused(service: Service, amount: Any) -> Non
     assert "decimal string" in error["message"]
 
 
-async def test_invalid_fields_are_named(service: Service) -> None:
+async def test_invalid_fields_are_named(service: Any) -> None:
     response = await service.http.post(
         service.url("/open-items"),
         json=invoice_body(reference="1002345006", due_date="2026-02-30", amount="1.234"),
@@ -115,20 +62,20 @@ async def test_invalid_fields_are_named(service: Service) -> None:
     assert {d["field"] for d in error["details"]} == {"reference", "due_date", "amount"}
 
 
-async def test_unknown_fields_and_bad_tenants_are_refused(service: Service) -> None:
+async def test_unknown_fields_and_bad_tenants_are_refused(service: Any) -> None:
     extra = await service.http.post(service.url("/open-items"), json=invoice_body(colour="red"))
     assert (extra.status_code, extra.json()["error"]["code"]) == (422, "invalid_request")
     tenant = await service.http.get("/v1/tenants/bad:tenant/open-items")
     assert tenant.status_code == 422
 
 
-async def test_an_unknown_item_is_a_404_in_the_error_shape(service: Service) -> None:
+async def test_an_unknown_item_is_a_404_in_the_error_shape(service: Any) -> None:
     response = await service.http.get(service.url("/open-items/NOPE"))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "open_item_not_found"
 
 
-async def test_import_csv(service: Service) -> None:
+async def test_import_csv(service: Any) -> None:
     text = DEMO_CSV.read_bytes()
     headers = {"content-type": "text/csv"}
     first = await service.http.post(
@@ -145,7 +92,7 @@ async def test_import_csv(service: Service) -> None:
     assert len(service.published[OPEN_ITEMS.name]) == 7
 
 
-async def test_import_reports_bad_rows(service: Service) -> None:
+async def test_import_reports_bad_rows(service: Any) -> None:
     lines = DEMO_CSV.read_text(encoding="utf-8").splitlines()
     lines[3] = lines[3].replace("1250.00", '"1250,00"')  # a decimal comma, quoted
     body = ("\ufeff" + "\n".join(lines)).encode()  # with the BOM Excel writes
@@ -168,14 +115,14 @@ async def test_import_reports_bad_rows(service: Service) -> None:
     ids=["missing-columns", "empty", "not-utf8", "too-large"],
 )
 async def test_import_refuses_unreadable_files(
-    service: Service, body: bytes, status: int, code: str
+    service: Any, body: bytes, status: int, code: str
 ) -> None:
     response = await service.http.post(service.url("/open-items/import"), content=body)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
 
 
-async def test_accounts_default_chart(service: Service) -> None:
+async def test_accounts_default_chart(service: Any) -> None:
     accounts = (await service.http.get(service.url("/accounts"))).json()["accounts"]
     assert [(a["code"], a["role"]) for a in accounts] == [
         ("1500", "receivable"),
@@ -189,7 +136,7 @@ async def test_accounts_default_chart(service: Service) -> None:
     ]
 
 
-async def test_a_delivered_decision_is_posted_once(service: Service, make: Any) -> None:
+async def test_a_delivered_decision_is_posted_once(service: Any, make: Any) -> None:
     await service.http.post(service.url("/open-items"), json=invoice_body())
     decision = make.decision("match", "12500.00", [("INV-1", "12500.00")])
     body = encode_envelope(make.envelope(decision, service.tenant_id))
@@ -197,7 +144,12 @@ async def test_a_delivered_decision_is_posted_once(service: Service, make: Any) 
     await service.deliver(body)  # redelivery
 
     status = (await service.http.get(service.url("/status"))).json()
-    assert status == {"decisions_applied": 1, "decisions_refused": 0, "journal_entries": 1}
+    assert status == {
+        "decisions_applied": 1,
+        "decisions_refused": 0,
+        "journal_entries": 1,
+        "decisions_unmatched": 0,
+    }
     [entry] = (await service.http.get(service.url("/journal"))).json()["entries"]
     assert entry["idempotency_key"] == decision.decision_id
     assert entry["posted_at"].endswith("+00:00")
@@ -236,7 +188,7 @@ async def test_a_delivered_decision_is_posted_once(service: Service, make: Any) 
     assert (bank["bank_account_id"], bank["currency"]) == (ACCOUNT, "NOK")
 
 
-async def test_an_undecodable_decision_is_dead_lettered(service: Service) -> None:
+async def test_an_undecodable_decision_is_dead_lettered(service: Any) -> None:
     await service.deliver(b'{"not": "an envelope"}')
     [dead] = service.published[DEAD_LETTERS.name]
     assert b"undecodable_message" in dead
@@ -245,7 +197,7 @@ async def test_an_undecodable_decision_is_dead_lettered(service: Service) -> Non
     assert status["decisions_applied"] == 0
 
 
-async def test_a_refused_decision_is_dead_lettered(service: Service, make: Any) -> None:
+async def test_a_refused_decision_is_dead_lettered(service: Any, make: Any) -> None:
     decision = make.decision("match", "10.00", [("INV-404", "10.00")])
     await service.deliver(encode_envelope(make.envelope(decision, service.tenant_id)))
     status = (await service.http.get(service.url("/status"))).json()
@@ -253,16 +205,24 @@ async def test_a_refused_decision_is_dead_lettered(service: Service, make: Any) 
     await service.wait_published(DEAD_LETTERS.name, 1)  # it leaves through the outbox
     [dead] = service.published[DEAD_LETTERS.name]
     assert b"open_item_not_found" in dead
+    await service.wait_published(REFUSED_DECISIONS.name, 1)
+    [refused] = service.published[REFUSED_DECISIONS.name]
+    message = json.loads(refused)
+    assert (message["type"], message["payload"]["decision_id"]) == (
+        "decision.refused",
+        decision.decision_id,
+    )
+    assert message["payload"]["reason_code"] == "open_item_not_found"
 
 
-async def test_the_asyncapi_document_lists_the_topics(service: Service) -> None:
+async def test_the_asyncapi_document_lists_the_topics(service: Any) -> None:
     document = (await service.http.get("/asyncapi.json")).json()
     names = " ".join(document["channels"])
-    for topic in (DECISIONS, OPEN_ITEMS, POSTINGS):
+    for topic in (DECISIONS, OPEN_ITEMS, POSTINGS, REFUSED_DECISIONS):
         assert topic.name in names
 
 
-async def test_money_in_the_trial_balance_stays_exact(service: Service, make: Any) -> None:
+async def test_money_in_the_trial_balance_stays_exact(service: Any, make: Any) -> None:
     for amount in ("0.10", "0.20"):
         decision = make.decision("suspense", amount)
         await service.deliver(encode_envelope(make.envelope(decision, service.tenant_id)))

@@ -12,6 +12,7 @@ from bankrec.contracts import OpenItem, OpenItemStatus, PostingLine
 from bankrec.ledger.domain import DecisionPosting, post_decision
 from bankrec.ledger.errors import (
     CurrencyMismatch,
+    DecisionNoLongerFits,
     InvalidDecision,
     OverAllocation,
     UnknownAccount,
@@ -211,3 +212,29 @@ def test_an_entry_from_a_decision_is_balanced_to_the_cent(make: Any) -> None:
     posting = post(make, decision, make.invoice("INV-1", "0.10"), make.invoice("INV-2", "0.20"))
     assert posting.entry is not None
     assert sum(line.debit for line in posting.entry.lines) == Decimal("0.30")
+
+
+# --- decisions that no longer fit -------------------------------------------------------
+
+
+def test_a_decision_made_on_an_older_version_of_the_item_no_longer_fits(make: Any) -> None:
+    invoice = make.invoice("INV-1", "100.00").model_copy(update={"version": 3})
+    stale = make.decision("partial", "40.00", [("INV-1", "40.00", 2)])
+    with pytest.raises(DecisionNoLongerFits, match="version 2 of INV-1, which is at version 3"):
+        post(make, stale, invoice)
+    current = make.decision("partial", "40.00", [("INV-1", "40.00", 3)])
+    assert post(make, current, invoice).items[0].version == 4
+
+
+def test_a_match_that_no_longer_settles_its_item_no_longer_fits(make: Any) -> None:
+    """The invoice was revised upwards after the matcher saw it: 100 no longer pays it."""
+    revised = make.invoice("INV-1", "120.00")
+    with pytest.raises(DecisionNoLongerFits, match=r"no longer settles INV-1: 20.00 NOK"):
+        post(make, make.decision("match", "100.00", [("INV-1", "100.00")]), revised)
+    partial = post(make, make.decision("partial", "100.00", [("INV-1", "100.00")]), revised)
+    assert partial.items[0].status is OpenItemStatus.PARTLY_PAID
+
+
+def test_a_no_longer_fitting_decision_is_an_invalid_decision(make: Any) -> None:
+    assert issubclass(DecisionNoLongerFits, InvalidDecision)
+    assert DecisionNoLongerFits.code == "decision_no_longer_fits"

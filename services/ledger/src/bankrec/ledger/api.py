@@ -7,6 +7,8 @@ status, mapped in one place (``STATUS_BY_ERROR``) from the ``LedgerError`` hiera
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -14,33 +16,70 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bankrec.contracts import OpenItem, OpenItemStatus
+from bankrec.contracts import (
+    AdjustmentKind,
+    Money,
+    OpenItem,
+    OpenItemStatus,
+    PostingRule,
+    PostingRuleAction,
+    PostingRuleConditions,
+    StatementLine,
+)
 from bankrec.ledger.domain import parse_draft
+from bankrec.ledger.domain.suspense import AllocationTarget, SuspenseStatus
 from bankrec.ledger.errors import (
+    AlreadyReversed,
     ChartExhausted,
     ConcurrentUpdate,
     FieldError,
     IdempotencyConflict,
     ImportTooLarge,
     InvalidCsv,
+    InvalidManualAction,
     InvalidOpenItem,
     LedgerError,
+    NothingToUnmatch,
     OpenItemConflict,
     OverAllocation,
+    PaymentReconciled,
+    SuspenseAllocated,
     UnknownAccount,
+    UnknownDecision,
     UnknownOpenItem,
+    UnknownPayment,
+    UnknownPostingRule,
+    UnknownSuspensePosting,
 )
+from bankrec.ledger.manual_work import (
+    ManualResult,
+    ManualWork,
+    allocation_json,
+    audit_json,
+    decision_json,
+    payment_json,
+    suspense_json,
+)
+from bankrec.ledger.posting_rule_book import PostingRuleBook
 from bankrec.ledger.use_cases import ItemChange, Ledger
 
 STATUS_BY_ERROR: dict[type[LedgerError], int] = {
     InvalidCsv: 400,
     UnknownOpenItem: 404,
     UnknownAccount: 404,
+    UnknownSuspensePosting: 404,
+    UnknownDecision: 404,
+    UnknownPayment: 404,
+    UnknownPostingRule: 404,
     OpenItemConflict: 409,
     OverAllocation: 409,
     IdempotencyConflict: 409,
     ConcurrentUpdate: 409,
     ChartExhausted: 409,
+    NothingToUnmatch: 409,
+    AlreadyReversed: 409,
+    SuspenseAllocated: 409,
+    PaymentReconciled: 409,
     ImportTooLarge: 413,
 }
 """HTTP status per error class (the nearest listed base class wins); anything else is 422."""
@@ -100,7 +139,19 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
+def _manual_work(request: Request) -> ManualWork:
+    manual: ManualWork = request.app.state.manual_work
+    return manual
+
+
+def _posting_rules(request: Request) -> PostingRuleBook:
+    book: PostingRuleBook = request.app.state.posting_rules
+    return book
+
+
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
+RuleBookDep = Annotated[PostingRuleBook, Depends(_posting_rules)]
+ManualWorkDep = Annotated[ManualWork, Depends(_manual_work)]
 TenantId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Tenant")
 ]
@@ -110,8 +161,94 @@ CorrelationId = Annotated[
 ]
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A retry with the same key and request is answered again, not done again",
+    ),
+]
+
+
 def _correlation(given: str | None) -> str:
     return given or f"api-{uuid.uuid4()}"
+
+
+def _refuse_numbers(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        raise ValueError(
+            f'amount {value!r} is a JSON number; send a decimal string like "12500.00" '
+            "(numbers are refused so no float rounding enters the books)"
+        )
+    return value
+
+
+class ManualRequest(BaseModel):
+    """What every manual action carries: who asks, why, and (optionally) the posting date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(max_length=200, description="Who does this (free text for now)")
+    reason: str = Field(max_length=1000, description="Why: kept in the audit trail")
+    posting_date: date | None = Field(default=None, description="Defaults to today (UTC)")
+
+
+def _money(amount: str | None, currency: str | None) -> Money | None:
+    if amount is None:
+        if currency is not None:
+            raise InvalidManualAction("amount", "is missing; currency is given without it")
+        return None
+    if currency is None or len(currency) != 3 or not currency.isalpha():
+        raise InvalidManualAction("currency", "must be the ISO 4217 code of the amount, e.g. NOK")
+    try:
+        value = Decimal(amount.strip())
+    except InvalidOperation as exc:
+        raise InvalidManualAction("amount", f"{amount!r} is not a decimal number") from exc
+    if not value.is_finite():
+        raise InvalidManualAction("amount", f"{amount!r} is not a finite number")
+    return Money(amount=value, currency=currency.upper())
+
+
+def _manual_answer(result: ManualResult, created: bool = False) -> JSONResponse:
+    status = 201 if created and not result.replayed else 200
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(dict(result.answer), status_code=status, headers=headers)
+
+
+class AllocationRequest(ManualRequest):
+    target: AllocationTarget = Field(description="open_item | customer | supplier | gl_account")
+    target_id: str = Field(
+        max_length=100, description="Item id, counterparty id or GL account code"
+    )
+    amount: str | None = Field(
+        default=None, description="Signed as the suspense posting; default: all that is left"
+    )
+    currency: str | None = None
+
+    _numbers = field_validator("amount", mode="before")(_refuse_numbers)
+
+
+class PaymentRequest(ManualRequest):
+    payment_id: str = Field(max_length=100, description="Becomes the payment's open item id")
+    bank_account_id: str = Field(max_length=100)
+    amount: str | None = Field(default=None, description="Default: all that is open")
+    currency: str | None = None
+
+    _numbers = field_validator("amount", mode="before")(_refuse_numbers)
+
+
+class AdjustmentRequest(ManualRequest):
+    kind: AdjustmentKind = Field(description="bank_fee | interest | other")
+    amount: str = Field(description="Signed as on the statement: + in, - out")
+    currency: str
+    bank_account_id: str = Field(max_length=100)
+    adjustment_id: str | None = Field(default=None, max_length=100)
+    gl_account: str | None = Field(default=None, max_length=20)
+    statement_line_id: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=300)
+
+    _numbers = field_validator("amount", mode="before")(_refuse_numbers)
 
 
 class OpenItemRequest(BaseModel):
@@ -305,5 +442,321 @@ async def ledger_status(tenant_id: TenantId, ledger: LedgerDep) -> JSONResponse:
             "decisions_applied": counts.decisions_applied,
             "decisions_refused": counts.decisions_refused,
             "journal_entries": counts.journal_entries,
+            "decisions_unmatched": counts.decisions_unmatched,
+        }
+    )
+
+
+# --- manual work ------------------------------------------------------------------------
+
+SuspenseId = Annotated[str, Path(max_length=64)]
+ItemId = Annotated[str, Path(max_length=100)]
+
+
+@router.get("/v1/tenants/{tenant_id}/suspense-postings")
+async def list_suspense_postings(
+    tenant_id: TenantId,
+    manual: ManualWorkDep,
+    status: SuspenseStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Suspense postings ("received, no match"), oldest first; ``status=open`` lists the
+    ones waiting for manual allocation."""
+    postings = await manual.suspense_postings(tenant_id, status=status, limit=limit, offset=offset)
+    return JSONResponse({"suspense_postings": [suspense_json(p) for p in postings]})
+
+
+@router.get("/v1/tenants/{tenant_id}/suspense-postings/{suspense_id}")
+async def get_suspense_posting(
+    tenant_id: TenantId, suspense_id: SuspenseId, manual: ManualWorkDep
+) -> JSONResponse:
+    posting, allocations = await manual.suspense_posting(tenant_id, suspense_id)
+    return JSONResponse(
+        {**suspense_json(posting), "allocations": [allocation_json(a) for a in allocations]}
+    )
+
+
+@router.post("/v1/tenants/{tenant_id}/suspense-postings/{suspense_id}/allocations")
+async def allocate_suspense_posting(
+    tenant_id: TenantId,
+    suspense_id: SuspenseId,
+    body: AllocationRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Move (part of) a suspense posting off the interim account to an invoice or bill, a
+    customer, a supplier or a GL account (201)."""
+    result = await manual.allocate_suspense(
+        tenant_id,
+        suspense_id,
+        target=body.target,
+        target_id=body.target_id,
+        amount=_money(body.amount, body.currency),
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result, created=True)
+
+
+@router.get("/v1/tenants/{tenant_id}/decisions/{decision_id}")
+async def get_decision(
+    tenant_id: TenantId, decision_id: Annotated[str, Path(max_length=200)], manual: ManualWorkDep
+) -> JSONResponse:
+    """What the ledger did with a decision: applied, refused, unmatched."""
+    return JSONResponse(decision_json(await manual.decision(tenant_id, decision_id)))
+
+
+@router.post("/v1/tenants/{tenant_id}/decisions/{decision_id}/unmatch")
+async def unmatch_decision(
+    tenant_id: TenantId,
+    decision_id: Annotated[str, Path(max_length=200)],
+    body: ManualRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Undo a decision: reversing entry, its items reopened, the line parked in suspense."""
+    result = await manual.unmatch_decision(
+        tenant_id,
+        decision_id,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result)
+
+
+@router.get("/v1/tenants/{tenant_id}/open-items/{item_id}/payments")
+async def list_payments(
+    tenant_id: TenantId, item_id: ItemId, manual: ManualWorkDep
+) -> JSONResponse:
+    payments = await manual.payments(tenant_id, item_id)
+    return JSONResponse({"payments": [payment_json(p) for p in payments]})
+
+
+@router.post("/v1/tenants/{tenant_id}/open-items/{item_id}/payments")
+async def register_payment(
+    tenant_id: TenantId,
+    item_id: ItemId,
+    body: PaymentRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Register a payment on an invoice or bill, on a bank account (201)."""
+    result = await manual.register_payment(
+        tenant_id,
+        item_id,
+        payment_id=body.payment_id,
+        amount=_money(body.amount, body.currency),
+        bank_account_id=body.bank_account_id,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result, created=True)
+
+
+@router.post("/v1/tenants/{tenant_id}/open-items/{item_id}/payments/{payment_id}/remove")
+async def remove_payment(
+    tenant_id: TenantId,
+    item_id: ItemId,
+    payment_id: ItemId,
+    body: ManualRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Remove a registered payment: reversing entry, the item reopened, the payment cancelled."""
+    result = await manual.remove_payment(
+        tenant_id,
+        item_id,
+        payment_id,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result)
+
+
+@router.post("/v1/tenants/{tenant_id}/adjustments")
+async def create_adjustment(
+    tenant_id: TenantId,
+    body: AdjustmentRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Post a bank fee, interest or other adjustment on a bank account (201); the posting
+    carries ``adjustment_kind`` for the reconciler."""
+    amount = _money(body.amount, body.currency)
+    assert amount is not None
+    result = await manual.create_adjustment(
+        tenant_id,
+        kind=body.kind,
+        amount=amount,
+        bank_account_id=body.bank_account_id,
+        adjustment_id=body.adjustment_id,
+        gl_account=body.gl_account,
+        statement_line_id=body.statement_line_id,
+        description=body.description,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result, created=True)
+
+
+@router.get("/v1/tenants/{tenant_id}/audit-trail")
+async def audit_trail(
+    tenant_id: TenantId,
+    manual: ManualWorkDep,
+    subject_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Every manual action, oldest first: who, why, when, which entries."""
+    records = await manual.audit_trail(tenant_id, subject_id=subject_id, limit=limit, offset=offset)
+    return JSONResponse({"audit_trail": [audit_json(record) for record in records]})
+
+
+# --- posting rules ----------------------------------------------------------------------
+
+RuleId = Annotated[str, Path(max_length=100)]
+
+
+class PostingRuleRequest(BaseModel):
+    """A posting rule as the tenant writes it; the ledger adds version and status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+    priority: int = Field(ge=0, description="Lower is evaluated first")
+    conditions: PostingRuleConditions
+    action: PostingRuleAction
+    actor: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class DeleteRuleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+def _rule_json(rule: PostingRule) -> dict[str, Any]:
+    return rule.model_dump(mode="json")
+
+
+@router.get("/v1/tenants/{tenant_id}/posting-rules")
+async def list_posting_rules(
+    tenant_id: TenantId, book: RuleBookDep, include_deleted: bool = False
+) -> JSONResponse:
+    """The current version of each rule, in evaluation order (priority, then rule id)."""
+    rules = await book.rules(tenant_id, include_deleted=include_deleted)
+    return JSONResponse({"posting_rules": [_rule_json(rule) for rule in rules]})
+
+
+@router.put("/v1/tenants/{tenant_id}/posting-rules/{rule_id}")
+async def save_posting_rule(
+    tenant_id: TenantId,
+    rule_id: RuleId,
+    body: PostingRuleRequest,
+    book: RuleBookDep,
+    correlation_id: CorrelationId = None,
+) -> JSONResponse:
+    """Create (201, version 1) or change (200, a new version) a rule; the same content
+    again is 200 with the version unchanged. Published on the posting-rules topic."""
+    saved = await book.save_rule(
+        tenant_id,
+        rule_id,
+        name=body.name,
+        priority=body.priority,
+        conditions=body.conditions,
+        action=body.action,
+        actor=body.actor,
+        reason=body.reason,
+        correlation_id=_correlation(correlation_id),
+    )
+    status = 201 if saved.change is ItemChange.CREATED else 200
+    return JSONResponse(_rule_json(saved.rule), status_code=status)
+
+
+@router.get("/v1/tenants/{tenant_id}/posting-rules/{rule_id}")
+async def get_posting_rule(tenant_id: TenantId, rule_id: RuleId, book: RuleBookDep) -> JSONResponse:
+    return JSONResponse(_rule_json(await book.rule(tenant_id, rule_id)))
+
+
+@router.get("/v1/tenants/{tenant_id}/posting-rules/{rule_id}/versions")
+async def list_posting_rule_versions(
+    tenant_id: TenantId, rule_id: RuleId, book: RuleBookDep
+) -> JSONResponse:
+    versions = await book.versions(tenant_id, rule_id)
+    return JSONResponse({"versions": [_rule_json(rule) for rule in versions]})
+
+
+@router.get("/v1/tenants/{tenant_id}/posting-rules/{rule_id}/versions/{version}")
+async def get_posting_rule_version(
+    tenant_id: TenantId,
+    rule_id: RuleId,
+    version: Annotated[int, Path(ge=1)],
+    book: RuleBookDep,
+) -> JSONResponse:
+    return JSONResponse(_rule_json(await book.rule(tenant_id, rule_id, version)))
+
+
+@router.delete("/v1/tenants/{tenant_id}/posting-rules/{rule_id}")
+async def delete_posting_rule(
+    tenant_id: TenantId,
+    rule_id: RuleId,
+    body: DeleteRuleRequest,
+    book: RuleBookDep,
+    correlation_id: CorrelationId = None,
+) -> JSONResponse:
+    """Delete a rule: a last version with status ``deleted`` (published like any version)."""
+    deleted = await book.delete_rule(
+        tenant_id,
+        rule_id,
+        actor=body.actor,
+        reason=body.reason,
+        correlation_id=_correlation(correlation_id),
+    )
+    return JSONResponse(_rule_json(deleted))
+
+
+@router.post("/v1/tenants/{tenant_id}/posting-rules/evaluate")
+async def evaluate_posting_rules(
+    tenant_id: TenantId, line: StatementLine, book: RuleBookDep
+) -> JSONResponse:
+    """Which rule a statement line (as on the statement-lines topic) meets first, and the
+    posting parts it would make; ``rule`` is null when none does."""
+    evaluation = await book.evaluate(tenant_id, line)
+    return JSONResponse(
+        {
+            "rule": _rule_json(evaluation.rule) if evaluation.rule else None,
+            "parts": [
+                {
+                    "gl_account": part.gl_account,
+                    "amount": {
+                        "amount": format(part.amount.amount, "f"),
+                        "currency": part.amount.currency,
+                    },
+                }
+                for part in evaluation.parts
+            ],
         }
     )

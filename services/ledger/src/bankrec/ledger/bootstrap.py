@@ -19,11 +19,20 @@ from pathlib import Path
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, POSTINGS
+from bankrec.contracts import (
+    DEAD_LETTERS,
+    DECISIONS,
+    OPEN_ITEMS,
+    POSTING_RULES,
+    POSTINGS,
+    REFUSED_DECISIONS,
+)
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
 from bankrec.ledger.api import install_error_handlers, router
 from bankrec.ledger.consumers import register_consumers
+from bankrec.ledger.manual_work import ManualWork
+from bankrec.ledger.posting_rule_book import PostingRuleBook
 from bankrec.ledger.settings import LedgerSettings
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import (
@@ -40,7 +49,7 @@ from bankrec.runtime import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-PUBLISHES = (OPEN_ITEMS, POSTINGS, DEAD_LETTERS)
+PUBLISHES = (OPEN_ITEMS, POSTINGS, REFUSED_DECISIONS, POSTING_RULES, DEAD_LETTERS)
 TOPICS = (DECISIONS, *PUBLISHES)
 RELAY_STOP_SECONDS = 10.0
 
@@ -69,12 +78,11 @@ def create_app(
     sessions = session_factory(engine)
     kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CONSUMER)
     relay = OutboxRelay(kafka, sessions, outbox)
-    ledger = Ledger(
-        sql_transactions(sessions),
-        SqlLedgerViews(sessions),
-        clock=clock or (lambda: datetime.now(UTC)),
-        after_commit=relay.wake,
-    )
+    transactions, views = sql_transactions(sessions), SqlLedgerViews(sessions)
+    now = clock or (lambda: datetime.now(UTC))
+    ledger = Ledger(transactions, views, clock=now, after_commit=relay.wake)
+    manual_work = ManualWork(transactions, views, clock=now, after_commit=relay.wake)
+    posting_rules = PostingRuleBook(transactions, views, clock=now, after_commit=relay.wake)
     register_consumers(kafka, ledger)
     declare_publishers(kafka, PUBLISHES)
 
@@ -111,6 +119,8 @@ def create_app(
     app.state.ready = False
     app.state.settings = settings
     app.state.ledger = ledger
+    app.state.manual_work = manual_work
+    app.state.posting_rules = posting_rules
     app.state.relay = relay
 
     install_asyncapi_route(app, kafka, service="ledger")

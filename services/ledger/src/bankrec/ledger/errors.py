@@ -78,6 +78,12 @@ class InvalidDecision(LedgerError):
     code = "invalid_decision"
 
 
+class DecisionNoLongerFits(InvalidDecision):
+    """A decision made on open items that have changed since (paid, revised, cancelled)."""
+
+    code = "decision_no_longer_fits"
+
+
 class CurrencyMismatch(InvalidDecision):
     """Amounts in different currencies where one currency is required."""
 
@@ -128,3 +134,63 @@ class ImportTooLarge(LedgerError):
     """An import body above the configured byte limit."""
 
     code = "import_too_large"
+
+
+class InvalidManualAction(FieldError):
+    """A manual action with a missing or invalid field (reason, actor, target, amount)."""
+
+    code = "invalid_action"
+
+
+class UnknownSuspensePosting(LedgerError):
+    """No suspense posting with this id for this tenant."""
+
+    code = "suspense_posting_not_found"
+
+
+class UnknownDecision(LedgerError):
+    """No decision with this id was applied for this tenant."""
+
+    code = "decision_not_found"
+
+
+class UnknownPayment(LedgerError):
+    """No payment with this id was registered on this open item."""
+
+    code = "payment_not_found"
+
+
+class UnknownPostingRule(LedgerError):
+    """No posting rule (or rule version) with this id for this tenant."""
+
+    code = "posting_rule_not_found"
+
+
+class NothingToUnmatch(LedgerError):
+    """The decision posted nothing that an unmatch could undo (suspense, reversal pair)."""
+
+    code = "nothing_to_unmatch"
+
+
+class AlreadyReversed(LedgerError):
+    """The decision was unmatched, or the payment removed, before."""
+
+    code = "already_reversed"
+
+
+class SuspenseAllocated(LedgerError):
+    """A suspense posting that has allocations cannot be undone as it stands."""
+
+    code = "suspense_allocated"
+
+
+class PaymentReconciled(LedgerError):
+    """A registered payment already matched to a bank line cannot be removed as it stands."""
+
+    code = "payment_reconciled"
+
+
+class InvalidPostingRule(FieldError):
+    """A posting rule the ledger cannot keep (a condition, the regex, an account)."""
+
+    code = "invalid_posting_rule"

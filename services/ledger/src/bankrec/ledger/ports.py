@@ -15,11 +15,16 @@ from bankrec.contracts import (
     AccountRole,
     Envelope,
     JournalEntryPosted,
+    Money,
     OpenItem,
     OpenItemStatus,
+    PostingRule,
     Topic,
 )
 from bankrec.ledger.domain import BankAccountLink, Chart, JournalEntry
+from bankrec.ledger.domain.audit import AuditRecord
+from bankrec.ledger.domain.payments import RegisteredPayment
+from bankrec.ledger.domain.suspense import SuspenseAllocation, SuspensePosting, SuspenseStatus
 
 
 class DecisionOutcome(StrEnum):
@@ -41,6 +46,11 @@ class DecisionRecord:
     entry_id: str | None = None
     reason_code: str | None = None
     reason: str | None = None
+    line_id: str | None = None
+    bank_account_id: str | None = None
+    allocations: tuple[tuple[str, Money], ...] | None = None  # None: applied before 0002
+    unmatched_at: datetime | None = None
+    unmatch_audit_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,7 @@ class LedgerCounts:
     decisions_applied: int
     decisions_refused: int
     journal_entries: int
+    decisions_unmatched: int = 0
 
 
 class LedgerTransaction(Protocol):
@@ -109,6 +120,50 @@ class LedgerTransaction(Protocol):
         self, tenant_id: str, entry: JournalEntry, posted_at: datetime
     ) -> None: ...
 
+    async def entry(self, tenant_id: str, entry_id: str) -> JournalEntry | None: ...
+
+    async def mark_decision_unmatched(
+        self, tenant_id: str, decision_id: str, at: datetime, audit_id: str
+    ) -> None: ...
+
+    async def suspense_posting(
+        self, tenant_id: str, suspense_id: str
+    ) -> SuspensePosting | None: ...
+
+    async def add_suspense_posting(
+        self, tenant_id: str, posting: SuspensePosting, at: datetime
+    ) -> None: ...
+
+    async def update_suspense_posting(
+        self, tenant_id: str, posting: SuspensePosting, *, expected_version: int
+    ) -> None: ...
+
+    async def add_suspense_allocation(
+        self, tenant_id: str, allocation: SuspenseAllocation, at: datetime
+    ) -> None: ...
+
+    async def registered_payment(
+        self, tenant_id: str, payment_id: str
+    ) -> RegisteredPayment | None: ...
+
+    async def add_registered_payment(
+        self, tenant_id: str, payment: RegisteredPayment, at: datetime
+    ) -> None: ...
+
+    async def mark_payment_removed(self, tenant_id: str, payment_id: str, at: datetime) -> None: ...
+
+    async def audit_record(self, tenant_id: str, audit_id: str) -> AuditRecord | None: ...
+
+    async def add_audit_record(self, tenant_id: str, record: AuditRecord) -> None: ...
+
+    async def posting_rule(
+        self, tenant_id: str, rule_id: str, version: int | None = None
+    ) -> PostingRule | None:
+        """One version of a rule; the latest when ``version`` is None."""
+        ...
+
+    async def add_posting_rule(self, tenant_id: str, rule: PostingRule) -> None: ...
+
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None: ...
 
     async def commit(self) -> None: ...
@@ -134,3 +189,31 @@ class LedgerViews(Protocol):
     async def account_totals(self, tenant_id: str) -> list[AccountTotals]: ...
 
     async def counts(self, tenant_id: str) -> LedgerCounts: ...
+
+    async def decision(self, tenant_id: str, decision_id: str) -> DecisionRecord | None: ...
+
+    async def suspense_postings(
+        self, tenant_id: str, *, status: SuspenseStatus | None, limit: int, offset: int
+    ) -> list[SuspensePosting]: ...
+
+    async def suspense_posting(
+        self, tenant_id: str, suspense_id: str
+    ) -> SuspensePosting | None: ...
+
+    async def suspense_allocations(
+        self, tenant_id: str, suspense_id: str
+    ) -> list[SuspenseAllocation]: ...
+
+    async def registered_payments(
+        self, tenant_id: str, item_id: str
+    ) -> list[RegisteredPayment]: ...
+
+    async def audit_trail(
+        self, tenant_id: str, *, subject_id: str | None, limit: int, offset: int
+    ) -> list[AuditRecord]: ...
+
+    async def posting_rules(self, tenant_id: str, *, include_deleted: bool) -> list[PostingRule]:
+        """The latest version of every rule, by priority then rule id."""
+        ...
+
+    async def posting_rule_versions(self, tenant_id: str, rule_id: str) -> list[PostingRule]: ...

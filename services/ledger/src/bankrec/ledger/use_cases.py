@@ -23,7 +23,9 @@ from bankrec.contracts import (
     DECISIONS,
     OPEN_ITEMS,
     POSTINGS,
+    REFUSED_DECISIONS,
     DeadLetter,
+    DecisionRefused,
     Envelope,
     MatchDecision,
     OpenItem,
@@ -33,6 +35,7 @@ from bankrec.contracts import (
 from bankrec.ledger.domain import (
     DECISION_FIELD_LENGTH_MAX,
     Chart,
+    JournalEntry,
     OpenItemDraft,
     RowError,
     new_open_item,
@@ -40,10 +43,13 @@ from bankrec.ledger.domain import (
     post_decision,
     revise_open_item,
 )
+from bankrec.ledger.domain.amounts import money_of
+from bankrec.ledger.domain.suspense import suspense_of
 from bankrec.ledger.errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
     LedgerError,
+    OpenItemConflict,
     UnknownOpenItem,
 )
 from bankrec.ledger.ports import (
@@ -65,6 +71,8 @@ CONSUMER = "bankrec-ledger"
 """The consumer group, and the consumer name under which processed messages are recorded."""
 
 TRANSACTION_ATTEMPTS = 3
+NO_BANK_ACCOUNT = "-"
+"""Stands for the account id in the key of an entry that names no bank account."""
 _MESSAGE_IDS = uuid.UUID("5b0c7f0e-6d0a-4a57-9a51-7c9c1e0f4b1d")
 
 
@@ -84,12 +92,21 @@ def open_item_message_id(tenant_id: str, item: OpenItem) -> str:
     return str(uuid.uuid5(_MESSAGE_IDS, f"open-item|{tenant_id}|{item.item_id}|{item.version}"))
 
 
+def refusal_message_id(tenant_id: str, decision_message_id: str) -> str:
+    """The message id of the refusal of one delivered decision message."""
+    return str(uuid.uuid5(_MESSAGE_IDS, f"decision-refused|{tenant_id}|{decision_message_id}"))
+
+
 def entry_message_id(tenant_id: str, entry_id: str) -> str:
     return str(uuid.uuid5(_MESSAGE_IDS, f"journal-entry|{tenant_id}|{entry_id}"))
 
 
 def decision_fingerprint(decision: MatchDecision) -> str:
-    """SHA-256 of a decision's content: the same decision id with another one is a conflict."""
+    """SHA-256 of a decision's content: the same decision id with another one is a conflict.
+
+    Fields added to the contract are left out of the dump while unset, so a decision
+    re-sent across an upgrade keeps its fingerprint (tests/unit/test_decision_fingerprint.py).
+    """
     canonical = json.dumps(decision.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -139,8 +156,9 @@ def _nothing() -> None:
     return None
 
 
-class Ledger:
-    """The ledger's write side: open items and decisions, each applied exactly once."""
+class Bookkeeper:
+    """What every use case shares: transactions retried on a lost race, the tenant's chart,
+    and staging the open-item states and journal entries a change causes."""
 
     def __init__(
         self,
@@ -169,6 +187,67 @@ class Ledger:
             self._after_commit()
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _chart(self, tx: LedgerTransaction, tenant_id: str) -> Chart:
+        """The tenant's chart, created with the default accounts on first use."""
+        chart = await tx.load_chart(tenant_id)
+        if chart is None:
+            chart = Chart.default()
+            await tx.create_chart(tenant_id, chart)
+        return chart
+
+    async def _chart_with_bank_account(
+        self, tx: LedgerTransaction, tenant_id: str, bank_account_id: str, currency: str
+    ) -> Chart:
+        """The tenant's chart with a GL account for the bank account (linked on first use)."""
+        chart = await self._chart(tx, tenant_id)
+        chart, link = chart.with_bank_account(bank_account_id, currency)
+        if link.linked_now:
+            await tx.link_bank_account(tenant_id, link)
+        return chart
+
+    async def _stage_item(
+        self,
+        tx: LedgerTransaction,
+        tenant_id: str,
+        item: OpenItem,
+        correlation_id: str,
+        causation_id: str | None,
+    ) -> None:
+        envelope = envelope_for(
+            item,
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            message_id=open_item_message_id(tenant_id, item),
+        )
+        await tx.stage(OPEN_ITEMS, OPEN_ITEMS.key_for(tenant_id, item.item_id), envelope)
+
+    async def _post(
+        self,
+        tx: LedgerTransaction,
+        tenant_id: str,
+        entry: JournalEntry,
+        posted_at: datetime,
+        *,
+        correlation_id: str,
+        causation_id: str | None,
+    ) -> None:
+        """Append a (balanced, new) entry and stage its ``JournalEntryPosted``."""
+        await tx.append_entry(tenant_id, entry, posted_at)
+        posted = envelope_for(
+            entry.to_event(),
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            message_id=entry_message_id(tenant_id, entry.entry_id),
+        )
+        key = POSTINGS.key_for(tenant_id, entry.bank_account_id or NO_BANK_ACCOUNT)
+        await tx.stage(POSTINGS, key, posted)
+
+
+class Ledger(Bookkeeper):
+    """The ledger's write side: open items and decisions, each applied exactly once."""
 
     # --- open items ---------------------------------------------------------------------
 
@@ -216,6 +295,12 @@ class Ledger:
         self, tx: LedgerTransaction, tenant_id: str, draft: OpenItemDraft, correlation_id: str
     ) -> RegisteredItem:
         current = await tx.open_item(tenant_id, draft.item_id)
+        if current is not None and await tx.registered_payment(tenant_id, draft.item_id):
+            raise OpenItemConflict(
+                f"{draft.item_id} is a payment registered through the ledger, which posted it; "
+                "remove the payment and register it again to change it",
+                field="item_id",
+            )
         if current is None:
             item = new_open_item(draft)
             await tx.add_open_item(tenant_id, item)
@@ -228,31 +313,16 @@ class Ledger:
         await self._stage_item(tx, tenant_id, revised, correlation_id, causation_id=None)
         return RegisteredItem(revised, ItemChange.UPDATED)
 
-    async def _stage_item(
-        self,
-        tx: LedgerTransaction,
-        tenant_id: str,
-        item: OpenItem,
-        correlation_id: str,
-        causation_id: str | None,
-    ) -> None:
-        envelope = envelope_for(
-            item,
-            tenant_id=tenant_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            message_id=open_item_message_id(tenant_id, item),
-        )
-        await tx.stage(OPEN_ITEMS, OPEN_ITEMS.key_for(tenant_id, item.item_id), envelope)
-
     # --- decisions ----------------------------------------------------------------------
 
     async def apply_decision(self, envelope: Envelope[MatchDecision]) -> DecisionResult:
         """Apply a match decision exactly once: post its entry, update its open items.
 
         A redelivered message (same message id) or a repeated decision (same decision id and
-        content) changes nothing. A decision the books refuse is recorded as refused and sent
-        to the dead-letter topic, in the same transaction as the inbox claim.
+        content) changes nothing. A decision the books refuse (it no longer fits the open
+        items, or cannot be posted) changes nothing either: its transaction is rolled back
+        whole, then the refusal is recorded, published as ``DecisionRefused`` and sent to the
+        dead-letter topic, in one transaction with the inbox claim.
         """
         fingerprint = decision_fingerprint(envelope.payload)
 
@@ -285,15 +355,19 @@ class Ledger:
                     f"(message {record.message_id}); a decision id names one decision"
                 )
             return _result(record, already_applied=True)
-        chart = await self._chart(tx, tenant_id)
-        chart, link = chart.with_bank_account(
-            decision.account.account_id, decision.account.currency
+        chart = await self._chart_with_bank_account(
+            tx, tenant_id, decision.account.account_id, decision.account.currency
         )
-        if link.linked_now:
-            await tx.link_bank_account(tenant_id, link)
         items = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        rule = (
+            await tx.posting_rule(
+                tenant_id, decision.posting_rule_id, decision.posting_rule_version
+            )
+            if decision.posting_rule_id is not None and decision.posting_rule_version is not None
+            else None
+        )
         now = self._clock()
-        posting = post_decision(tenant_id, decision, items, chart, posted_on=now.date())
+        posting = post_decision(tenant_id, decision, items, chart, posted_on=now.date(), rule=rule)
 
         entry_id: str | None = None
         if posting.entry is not None:
@@ -312,16 +386,17 @@ class Ledger:
                     already_applied=True,
                     entry_id=existing.entry_id,
                 )
-            await tx.append_entry(tenant_id, entry, now)
-            posted = envelope_for(
-                entry.to_event(),
-                tenant_id=tenant_id,
+            await self._post(
+                tx,
+                tenant_id,
+                entry,
+                now,
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.message_id,
-                message_id=entry_message_id(tenant_id, entry.entry_id),
             )
-            key = POSTINGS.key_for(tenant_id, decision.account.account_id)
-            await tx.stage(POSTINGS, key, posted)
+            parked = suspense_of(entry, decision_id=decision.decision_id)
+            if parked is not None:  # "received, no match": listed for manual allocation
+                await tx.add_suspense_posting(tenant_id, parked, now)
         for item in posting.items:
             await tx.update_open_item(tenant_id, item, expected_version=items[item.item_id].version)
             await self._stage_item(
@@ -335,6 +410,12 @@ class Ledger:
             outcome=DecisionOutcome.POSTED if entry_id else DecisionOutcome.NO_POSTING,
             decided_at=now,
             entry_id=entry_id,
+            line_id=decision.line_id,
+            bank_account_id=decision.account.account_id,
+            allocations=tuple(
+                (allocation.item_id, money_of(allocation.amount))
+                for allocation in decision.allocations
+            ),
         )
         await tx.record_decision(tenant_id, record)
         return _result(record, already_applied=False)
@@ -385,6 +466,34 @@ class Ledger:
                 message_id=str(uuid.uuid5(_MESSAGE_IDS, f"refused|{envelope.message_id}")),
             ),
         )
+        named = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        refused = DecisionRefused(
+            decision_id=decision.decision_id,
+            decision_message_id=envelope.message_id,
+            kind=decision.kind,
+            line_id=decision.line_id,
+            statement_id=decision.statement_id,
+            account=decision.account,
+            amount=decision.amount,
+            posting_rule_id=decision.posting_rule_id,
+            posting_rule_version=decision.posting_rule_version,
+            reason_code=refusal.code,
+            reason=refusal.message,
+            allocations=decision.allocations,
+            open_items=[named[item_id] for item_id in sorted(named)],
+            refused_at=now,
+        )
+        await tx.stage(
+            REFUSED_DECISIONS,
+            key,
+            envelope_for(
+                refused,
+                tenant_id=tenant_id,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id,
+                message_id=refusal_message_id(tenant_id, envelope.message_id),
+            ),
+        )
         log.warning(
             "refused decision %s: %s (%s)",
             decision.decision_id,
@@ -407,14 +516,6 @@ class Ledger:
         if record is None:  # the message was processed but named another decision id
             return DecisionResult(decision_id, DecisionOutcome.NO_POSTING, already_applied=True)
         return _result(record, already_applied=True)
-
-    async def _chart(self, tx: LedgerTransaction, tenant_id: str) -> Chart:
-        """The tenant's chart, created with the default accounts on first use."""
-        chart = await tx.load_chart(tenant_id)
-        if chart is None:
-            chart = Chart.default()
-            await tx.create_chart(tenant_id, chart)
-        return chart
 
     # --- reads --------------------------------------------------------------------------
 
@@ -475,6 +576,7 @@ def _result(record: DecisionRecord, *, already_applied: bool) -> DecisionResult:
 
 __all__ = [
     "CONSUMER",
+    "Bookkeeper",
     "DecisionResult",
     "ImportReport",
     "ItemChange",
@@ -485,4 +587,5 @@ __all__ = [
     "entry_message_id",
     "is_balanced",
     "open_item_message_id",
+    "refusal_message_id",
 ]

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bankrec.contracts import (
     AccountRole,
+    AdjustmentKind,
     EntrySource,
     Envelope,
     JournalEntryPosted,
@@ -23,12 +24,24 @@ from bankrec.contracts import (
     OpenItemKind,
     OpenItemStatus,
     PostingLine,
+    PostingRule,
+    PostingRuleAction,
+    PostingRuleConditions,
+    PostingRuleStatus,
     ReferenceKind,
     Topic,
     currency_exponent,
 )
 from bankrec.ledger.adapters import tables
 from bankrec.ledger.domain import Account, BankAccountLink, Chart, JournalEntry
+from bankrec.ledger.domain.audit import AuditRecord, ManualAction
+from bankrec.ledger.domain.payments import RegisteredPayment
+from bankrec.ledger.domain.suspense import (
+    AllocationTarget,
+    SuspenseAllocation,
+    SuspensePosting,
+    SuspenseStatus,
+)
 from bankrec.ledger.errors import ConcurrentUpdate
 from bankrec.ledger.ports import (
     AccountTotals,
@@ -139,6 +152,204 @@ async def _chart(session: AsyncSession, tenant_id: str) -> Chart | None:
             for row in rows
         )
     )
+
+
+def _entry_from_row(row: Row[Any], lines: list[PostingLine]) -> JournalEntryPosted:
+    return JournalEntryPosted(
+        entry_id=row.entry_id,
+        idempotency_key=row.idempotency_key,
+        posting_date=row.posting_date,
+        source=EntrySource(row.source),
+        source_ref=row.source_ref,
+        decision_kind=row.decision_kind,
+        description=row.description,
+        lines=lines,
+        bank_account_id=row.bank_account_id,
+        statement_line_id=row.statement_line_id,
+        reverses_entry_id=row.reverses_entry_id,
+        adjustment_kind=AdjustmentKind(row.adjustment_kind) if row.adjustment_kind else None,
+        actor=row.actor,
+        reason=row.reason,
+        posting_rule_id=row.posting_rule_id,
+        posting_rule_version=row.posting_rule_version,
+    )
+
+
+async def _entries(
+    session: AsyncSession,
+    tenant_id: str,
+    condition: ColumnElement[bool] | None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PostedEntry]:
+    """Journal entries with their lines, in posting order."""
+    entries_table, lines_table = tables.journal_entries, tables.journal_lines
+    query = select(entries_table).where(entries_table.c.tenant_id == tenant_id)
+    if condition is not None:
+        query = query.where(condition)
+    query = query.order_by(entries_table.c.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    entries = (await session.execute(query)).all()
+    if not entries:
+        return []
+    lines = (
+        await session.execute(
+            select(lines_table)
+            .where(
+                lines_table.c.tenant_id == tenant_id,
+                lines_table.c.entry_id.in_([entry.entry_id for entry in entries]),
+            )
+            .order_by(lines_table.c.entry_id, lines_table.c.line_no)
+        )
+    ).all()
+    lines_by_entry: dict[str, list[PostingLine]] = {}
+    for line in lines:
+        lines_by_entry.setdefault(line.entry_id, []).append(_line_from_row(line))
+    return [
+        PostedEntry(
+            entry=_entry_from_row(row, lines_by_entry.get(row.entry_id, [])),
+            posted_at=row.posted_at,
+        )
+        for row in entries
+    ]
+
+
+def _decision_from_row(row: Row[Any]) -> DecisionRecord:
+    allocations = (
+        None
+        if row.allocations is None
+        else tuple(
+            (a["item_id"], Money(amount=Decimal(a["amount"]), currency=a["currency"]))
+            for a in row.allocations
+        )
+    )
+    return DecisionRecord(
+        decision_id=row.decision_id,
+        message_id=row.message_id,
+        kind=row.kind,
+        fingerprint=row.fingerprint,
+        outcome=DecisionOutcome(row.outcome),
+        decided_at=row.decided_at,
+        entry_id=row.entry_id,
+        reason_code=row.reason_code,
+        reason=row.reason,
+        line_id=row.line_id,
+        bank_account_id=row.bank_account_id,
+        allocations=allocations,
+        unmatched_at=row.unmatched_at,
+        unmatch_audit_id=row.unmatch_audit_id,
+    )
+
+
+async def _decision(
+    session: AsyncSession, tenant_id: str, decision_id: str
+) -> DecisionRecord | None:
+    row = (
+        await session.execute(
+            select(tables.decisions).where(
+                tables.decisions.c.tenant_id == tenant_id,
+                tables.decisions.c.decision_id == decision_id,
+            )
+        )
+    ).first()
+    return _decision_from_row(row) if row is not None else None
+
+
+def _suspense_values(posting: SuspensePosting) -> dict[str, Any]:
+    return {
+        "entry_id": posting.entry_id,
+        "decision_id": posting.decision_id,
+        "bank_account_id": posting.bank_account_id,
+        "statement_line_id": posting.statement_line_id,
+        "currency": posting.amount.currency,
+        "amount": posting.amount.amount,
+        "remaining": posting.remaining.amount,
+        "posting_date": posting.posting_date,
+        "status": posting.status.value,
+        "version": posting.version,
+    }
+
+
+def _suspense_from_row(row: Row[Any]) -> SuspensePosting:
+    return SuspensePosting(
+        suspense_id=row.suspense_id,
+        entry_id=row.entry_id,
+        amount=_money(row.amount, row.currency),
+        remaining=_money(row.remaining, row.currency),
+        posting_date=row.posting_date,
+        bank_account_id=row.bank_account_id,
+        statement_line_id=row.statement_line_id,
+        decision_id=row.decision_id,
+        status=SuspenseStatus(row.status),
+        version=row.version,
+    )
+
+
+async def _suspense_posting(
+    session: AsyncSession, tenant_id: str, suspense_id: str
+) -> SuspensePosting | None:
+    postings = tables.suspense_postings
+    row = (
+        await session.execute(
+            select(postings).where(
+                postings.c.tenant_id == tenant_id, postings.c.suspense_id == suspense_id
+            )
+        )
+    ).first()
+    return _suspense_from_row(row) if row is not None else None
+
+
+def _payment_from_row(row: Row[Any]) -> RegisteredPayment:
+    return RegisteredPayment(
+        payment_id=row.payment_id,
+        item_id=row.item_id,
+        amount=_money(row.amount, row.currency),
+        bank_account_id=row.bank_account_id,
+        entry_id=row.entry_id,
+        removed=row.removed_at is not None,
+    )
+
+
+def _audit_from_row(row: Row[Any]) -> AuditRecord:
+    return AuditRecord(
+        audit_id=row.audit_id,
+        action=ManualAction(row.action),
+        subject_id=row.subject_id,
+        actor=row.actor,
+        reason=row.reason,
+        occurred_at=row.occurred_at,
+        entry_ids=tuple(row.entry_ids or ()),
+        fingerprint=row.fingerprint,
+        idempotency_key=row.idempotency_key,
+        result=dict(row.result or {}),
+    )
+
+
+def _rule_from_row(row: Row[Any]) -> PostingRule:
+    return PostingRule(
+        rule_id=row.rule_id,
+        version=row.version,
+        name=row.name,
+        priority=row.priority,
+        status=PostingRuleStatus(row.status),
+        conditions=PostingRuleConditions.model_validate(row.conditions),
+        action=PostingRuleAction.model_validate(row.action),
+        changed_at=row.changed_at,
+        changed_by=row.changed_by,
+    )
+
+
+async def _posting_rule(
+    session: AsyncSession, tenant_id: str, rule_id: str, version: int | None
+) -> PostingRule | None:
+    rules = tables.posting_rules
+    query = select(rules).where(rules.c.tenant_id == tenant_id, rules.c.rule_id == rule_id)
+    if version is not None:
+        query = query.where(rules.c.version == version)
+    row = (await session.execute(query.order_by(rules.c.version.desc()).limit(1))).first()
+    return _rule_from_row(row) if row is not None else None
 
 
 class SqlLedgerTransaction:
@@ -261,29 +472,21 @@ class SqlLedgerTransaction:
             )
 
     async def decision_record(self, tenant_id: str, decision_id: str) -> DecisionRecord | None:
-        row = (
-            await self._session.execute(
-                select(tables.decisions).where(
-                    tables.decisions.c.tenant_id == tenant_id,
-                    tables.decisions.c.decision_id == decision_id,
-                )
-            )
-        ).first()
-        if row is None:
-            return None
-        return DecisionRecord(
-            decision_id=row.decision_id,
-            message_id=row.message_id,
-            kind=row.kind,
-            fingerprint=row.fingerprint,
-            outcome=DecisionOutcome(row.outcome),
-            decided_at=row.decided_at,
-            entry_id=row.entry_id,
-            reason_code=row.reason_code,
-            reason=row.reason,
-        )
+        return await _decision(self._session, tenant_id, decision_id)
 
     async def record_decision(self, tenant_id: str, record: DecisionRecord) -> None:
+        allocations = (
+            None
+            if record.allocations is None
+            else [
+                {
+                    "item_id": item_id,
+                    "amount": format(money.amount, "f"),
+                    "currency": money.currency,
+                }
+                for item_id, money in record.allocations
+            ]
+        )
         await self._session.execute(
             insert(tables.decisions).values(
                 tenant_id=tenant_id,
@@ -296,8 +499,33 @@ class SqlLedgerTransaction:
                 reason_code=record.reason_code,
                 reason=record.reason[:2000] if record.reason else None,
                 decided_at=record.decided_at,
+                line_id=record.line_id,
+                bank_account_id=record.bank_account_id,
+                allocations=allocations,
             )
         )
+
+    async def mark_decision_unmatched(
+        self, tenant_id: str, decision_id: str, at: datetime, audit_id: str
+    ) -> None:
+        decisions = tables.decisions
+        result = await self._session.execute(
+            update(decisions)
+            .where(
+                decisions.c.tenant_id == tenant_id,
+                decisions.c.decision_id == decision_id,
+                decisions.c.unmatched_at.is_(None),
+            )
+            .values(unmatched_at=at, unmatch_audit_id=audit_id)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(f"decision {decision_id} was unmatched meanwhile; retry")
+
+    async def entry(self, tenant_id: str, entry_id: str) -> JournalEntry | None:
+        found = await _entries(
+            self._session, tenant_id, tables.journal_entries.c.entry_id == entry_id
+        )
+        return JournalEntry.from_event(found[0].entry) if found else None
 
     async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> StoredEntry | None:
         row = (
@@ -328,6 +556,11 @@ class SqlLedgerTransaction:
                 statement_line_id=entry.statement_line_id,
                 reverses_entry_id=entry.reverses_entry_id,
                 posted_at=posted_at,
+                adjustment_kind=entry.adjustment_kind.value if entry.adjustment_kind else None,
+                actor=entry.actor,
+                reason=entry.reason,
+                posting_rule_id=entry.posting_rule_id,
+                posting_rule_version=entry.posting_rule_version,
             )
         )
         await self._session.execute(
@@ -349,6 +582,146 @@ class SqlLedgerTransaction:
                 }
                 for number, line in enumerate(entry.lines, start=1)
             ],
+        )
+
+    async def suspense_posting(self, tenant_id: str, suspense_id: str) -> SuspensePosting | None:
+        return await _suspense_posting(self._session, tenant_id, suspense_id)
+
+    async def add_suspense_posting(
+        self, tenant_id: str, posting: SuspensePosting, at: datetime
+    ) -> None:
+        await self._session.execute(
+            insert(tables.suspense_postings).values(
+                tenant_id=tenant_id,
+                suspense_id=posting.suspense_id,
+                created_at=at,
+                updated_at=at,
+                **_suspense_values(posting),
+            )
+        )
+
+    async def update_suspense_posting(
+        self, tenant_id: str, posting: SuspensePosting, *, expected_version: int
+    ) -> None:
+        postings = tables.suspense_postings
+        result = await self._session.execute(
+            update(postings)
+            .where(
+                postings.c.tenant_id == tenant_id,
+                postings.c.suspense_id == posting.suspense_id,
+                postings.c.version == expected_version,
+            )
+            .values(updated_at=datetime.now(UTC), **_suspense_values(posting))
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(
+                f"suspense posting {posting.suspense_id} changed while this update was prepared "
+                f"(expected version {expected_version}); retry"
+            )
+
+    async def add_suspense_allocation(
+        self, tenant_id: str, allocation: SuspenseAllocation, at: datetime
+    ) -> None:
+        await self._session.execute(
+            insert(tables.suspense_allocations).values(
+                tenant_id=tenant_id,
+                allocation_id=allocation.allocation_id,
+                suspense_id=allocation.suspense_id,
+                target=allocation.target.value,
+                target_id=allocation.target_id,
+                currency=allocation.amount.currency,
+                amount=allocation.amount.amount,
+                entry_id=allocation.entry_id,
+                allocated_at=at,
+            )
+        )
+
+    async def registered_payment(self, tenant_id: str, payment_id: str) -> RegisteredPayment | None:
+        payments = tables.registered_payments
+        row = (
+            await self._session.execute(
+                select(payments).where(
+                    payments.c.tenant_id == tenant_id, payments.c.payment_id == payment_id
+                )
+            )
+        ).first()
+        return _payment_from_row(row) if row is not None else None
+
+    async def add_registered_payment(
+        self, tenant_id: str, payment: RegisteredPayment, at: datetime
+    ) -> None:
+        await self._session.execute(
+            insert(tables.registered_payments).values(
+                tenant_id=tenant_id,
+                payment_id=payment.payment_id,
+                item_id=payment.item_id,
+                currency=payment.amount.currency,
+                amount=payment.amount.amount,
+                bank_account_id=payment.bank_account_id,
+                entry_id=payment.entry_id,
+                registered_at=at,
+            )
+        )
+
+    async def mark_payment_removed(self, tenant_id: str, payment_id: str, at: datetime) -> None:
+        payments = tables.registered_payments
+        result = await self._session.execute(
+            update(payments)
+            .where(
+                payments.c.tenant_id == tenant_id,
+                payments.c.payment_id == payment_id,
+                payments.c.removed_at.is_(None),
+            )
+            .values(removed_at=at)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(f"payment {payment_id} was removed meanwhile; retry")
+
+    async def audit_record(self, tenant_id: str, audit_id: str) -> AuditRecord | None:
+        trail = tables.audit_trail
+        row = (
+            await self._session.execute(
+                select(trail).where(trail.c.tenant_id == tenant_id, trail.c.audit_id == audit_id)
+            )
+        ).first()
+        return _audit_from_row(row) if row is not None else None
+
+    async def add_audit_record(self, tenant_id: str, record: AuditRecord) -> None:
+        await self._session.execute(
+            insert(tables.audit_trail).values(
+                tenant_id=tenant_id,
+                audit_id=record.audit_id,
+                action=record.action.value,
+                subject_id=record.subject_id[:200],
+                actor=record.actor,
+                reason=record.reason,
+                occurred_at=record.occurred_at,
+                entry_ids=list(record.entry_ids),
+                fingerprint=record.fingerprint,
+                idempotency_key=record.idempotency_key,
+                result=dict(record.result),
+            )
+        )
+
+    async def posting_rule(
+        self, tenant_id: str, rule_id: str, version: int | None = None
+    ) -> PostingRule | None:
+        return await _posting_rule(self._session, tenant_id, rule_id, version)
+
+    async def add_posting_rule(self, tenant_id: str, rule: PostingRule) -> None:
+        await self._session.execute(
+            insert(tables.posting_rules).values(
+                tenant_id=tenant_id,
+                rule_id=rule.rule_id,
+                version=rule.version,
+                name=rule.name,
+                priority=rule.priority,
+                status=rule.status.value,
+                conditions=rule.conditions.model_dump(mode="json"),
+                action=rule.action.model_dump(mode="json"),
+                changed_at=rule.changed_at,
+                changed_by=rule.changed_by,
+            )
         )
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
@@ -407,51 +780,8 @@ class SqlLedgerViews:
             return await _chart(session, tenant_id)
 
     async def journal(self, tenant_id: str, *, limit: int, offset: int) -> list[PostedEntry]:
-        entries_table, lines_table = tables.journal_entries, tables.journal_lines
         async with self._sessions() as session:
-            entries = (
-                await session.execute(
-                    select(entries_table)
-                    .where(entries_table.c.tenant_id == tenant_id)
-                    .order_by(entries_table.c.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-            ).all()
-            if not entries:
-                return []
-            lines = (
-                await session.execute(
-                    select(lines_table)
-                    .where(
-                        lines_table.c.tenant_id == tenant_id,
-                        lines_table.c.entry_id.in_([entry.entry_id for entry in entries]),
-                    )
-                    .order_by(lines_table.c.entry_id, lines_table.c.line_no)
-                )
-            ).all()
-        lines_by_entry: dict[str, list[PostingLine]] = {}
-        for line in lines:
-            lines_by_entry.setdefault(line.entry_id, []).append(_line_from_row(line))
-        return [
-            PostedEntry(
-                entry=JournalEntryPosted(
-                    entry_id=row.entry_id,
-                    idempotency_key=row.idempotency_key,
-                    posting_date=row.posting_date,
-                    source=EntrySource(row.source),
-                    source_ref=row.source_ref,
-                    decision_kind=row.decision_kind,
-                    description=row.description,
-                    lines=lines_by_entry.get(row.entry_id, []),
-                    bank_account_id=row.bank_account_id,
-                    statement_line_id=row.statement_line_id,
-                    reverses_entry_id=row.reverses_entry_id,
-                ),
-                posted_at=row.posted_at,
-            )
-            for row in entries
-        ]
+            return await _entries(session, tenant_id, None, limit=limit, offset=offset)
 
     async def account_totals(self, tenant_id: str) -> list[AccountTotals]:
         lines = tables.journal_lines
@@ -492,9 +822,125 @@ class SqlLedgerViews:
             entry_count = await session.scalar(
                 select(func.count()).select_from(entries).where(entries.c.tenant_id == tenant_id)
             )
+            unmatched = await session.scalar(
+                select(func.count())
+                .select_from(decisions)
+                .where(decisions.c.tenant_id == tenant_id, decisions.c.unmatched_at.is_not(None))
+            )
         return LedgerCounts(
             decisions_applied=by_outcome.get(DecisionOutcome.POSTED.value, 0)
             + by_outcome.get(DecisionOutcome.NO_POSTING.value, 0),
             decisions_refused=by_outcome.get(DecisionOutcome.REFUSED.value, 0),
             journal_entries=int(entry_count or 0),
+            decisions_unmatched=int(unmatched or 0),
         )
+
+    async def decision(self, tenant_id: str, decision_id: str) -> DecisionRecord | None:
+        async with self._sessions() as session:
+            return await _decision(session, tenant_id, decision_id)
+
+    async def suspense_postings(
+        self, tenant_id: str, *, status: SuspenseStatus | None, limit: int, offset: int
+    ) -> list[SuspensePosting]:
+        postings = tables.suspense_postings
+        query = select(postings).where(postings.c.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(postings.c.status == status.value)
+        query = (
+            query.order_by(postings.c.posting_date, postings.c.suspense_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_suspense_from_row(row) for row in rows]
+
+    async def suspense_posting(self, tenant_id: str, suspense_id: str) -> SuspensePosting | None:
+        async with self._sessions() as session:
+            return await _suspense_posting(session, tenant_id, suspense_id)
+
+    async def suspense_allocations(
+        self, tenant_id: str, suspense_id: str
+    ) -> list[SuspenseAllocation]:
+        allocations = tables.suspense_allocations
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(allocations)
+                    .where(
+                        allocations.c.tenant_id == tenant_id,
+                        allocations.c.suspense_id == suspense_id,
+                    )
+                    .order_by(allocations.c.id)
+                )
+            ).all()
+        return [
+            SuspenseAllocation(
+                allocation_id=row.allocation_id,
+                suspense_id=row.suspense_id,
+                target=AllocationTarget(row.target),
+                target_id=row.target_id,
+                amount=_money(row.amount, row.currency),
+                entry_id=row.entry_id,
+            )
+            for row in rows
+        ]
+
+    async def registered_payments(self, tenant_id: str, item_id: str) -> list[RegisteredPayment]:
+        payments = tables.registered_payments
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(payments)
+                    .where(payments.c.tenant_id == tenant_id, payments.c.item_id == item_id)
+                    .order_by(payments.c.registered_at, payments.c.payment_id)
+                )
+            ).all()
+        return [_payment_from_row(row) for row in rows]
+
+    async def posting_rules(self, tenant_id: str, *, include_deleted: bool) -> list[PostingRule]:
+        rules = tables.posting_rules
+        latest = (
+            select(rules.c.rule_id, func.max(rules.c.version).label("version"))
+            .where(rules.c.tenant_id == tenant_id)
+            .group_by(rules.c.rule_id)
+            .subquery()
+        )
+        query = (
+            select(rules)
+            .join(
+                latest,
+                (rules.c.rule_id == latest.c.rule_id) & (rules.c.version == latest.c.version),
+            )
+            .where(rules.c.tenant_id == tenant_id)
+            .order_by(rules.c.priority, rules.c.rule_id)
+        )
+        if not include_deleted:
+            query = query.where(rules.c.status == PostingRuleStatus.ACTIVE.value)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_rule_from_row(row) for row in rows]
+
+    async def posting_rule_versions(self, tenant_id: str, rule_id: str) -> list[PostingRule]:
+        rules = tables.posting_rules
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(rules)
+                    .where(rules.c.tenant_id == tenant_id, rules.c.rule_id == rule_id)
+                    .order_by(rules.c.version)
+                )
+            ).all()
+        return [_rule_from_row(row) for row in rows]
+
+    async def audit_trail(
+        self, tenant_id: str, *, subject_id: str | None, limit: int, offset: int
+    ) -> list[AuditRecord]:
+        trail = tables.audit_trail
+        query = select(trail).where(trail.c.tenant_id == tenant_id)
+        if subject_id is not None:
+            query = query.where(trail.c.subject_id == subject_id)
+        query = query.order_by(trail.c.id).limit(limit).offset(offset)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [_audit_from_row(row) for row in rows]

@@ -161,6 +161,11 @@ journal_entries = Table(
     Column("statement_line_id", String(200), nullable=True),
     Column("reverses_entry_id", String(64), nullable=True),
     Column("posted_at", UtcDateTime(), nullable=False),
+    Column("adjustment_kind", String(20), nullable=True),
+    Column("actor", String(200), nullable=True),
+    Column("reason", String(1000), nullable=True),
+    Column("posting_rule_id", String(100), nullable=True),
+    Column("posting_rule_version", Integer, nullable=True),
     UniqueConstraint("tenant_id", "entry_id", name="uq_journal_entries_entry_id"),
     UniqueConstraint("tenant_id", "idempotency_key", name="uq_journal_entries_idempotency_key"),
 )
@@ -206,7 +211,103 @@ decisions = Table(
     Column("reason_code", String(60), nullable=True),
     Column("reason", String(2000), nullable=True),
     Column("decided_at", UtcDateTime(), nullable=False),
+    Column("line_id", String(200), nullable=True),
+    Column("bank_account_id", String(100), nullable=True),
+    Column("allocations", JSON, nullable=True),
+    Column("unmatched_at", UtcDateTime(), nullable=True),
+    Column("unmatch_audit_id", String(64), nullable=True),
     Index("ix_decisions_tenant_outcome", "tenant_id", "outcome"),
+)
+
+suspense_postings = Table(
+    "suspense_postings",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("suspense_id", String(64), primary_key=True),
+    Column("entry_id", String(64), nullable=False),
+    Column("decision_id", String(200), nullable=True),
+    Column("bank_account_id", String(100), nullable=True),
+    Column("statement_line_id", String(200), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("amount", ExactAmount(), nullable=False),
+    Column("remaining", ExactAmount(), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_suspense_postings_tenant_status", "tenant_id", "status"),
+)
+
+suspense_allocations = Table(
+    "suspense_allocations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant_id", String(64), nullable=False),
+    Column("allocation_id", String(64), nullable=False),
+    Column("suspense_id", String(64), nullable=False),
+    Column("target", String(20), nullable=False),
+    Column("target_id", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", ExactAmount(), nullable=False),
+    Column("entry_id", String(64), nullable=False),
+    Column("allocated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("tenant_id", "allocation_id", name="uq_suspense_allocations_allocation_id"),
+    Index("ix_suspense_allocations_suspense", "tenant_id", "suspense_id"),
+)
+
+registered_payments = Table(
+    "registered_payments",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("payment_id", String(100), primary_key=True),
+    Column("item_id", String(100), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", ExactAmount(), nullable=False),
+    Column("bank_account_id", String(100), nullable=False),
+    Column("entry_id", String(64), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("removed_at", UtcDateTime(), nullable=True),
+    Index("ix_registered_payments_item", "tenant_id", "item_id"),
+)
+
+audit_trail = Table(
+    "audit_trail",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant_id", String(64), nullable=False),
+    Column("audit_id", String(64), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject_id", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("entry_ids", JSON, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("result", JSON, nullable=False),
+    UniqueConstraint("tenant_id", "audit_id", name="uq_audit_trail_audit_id"),
+    Index("ix_audit_trail_subject", "tenant_id", "subject_id"),
+)
+
+
+posting_rules = Table(
+    "posting_rules",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("rule_id", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("conditions", JSON, nullable=False),
+    Column("action", JSON, nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=False),
+    Column("changed_by", String(200), nullable=True),
 )
 
 inbox = inbox_table(metadata)

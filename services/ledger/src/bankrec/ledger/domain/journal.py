@@ -16,10 +16,18 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bankrec.contracts import EntrySource, JournalEntryPosted, PostingLine
+from bankrec.contracts import (
+    AccountRole,
+    AdjustmentKind,
+    EntrySource,
+    JournalEntryPosted,
+    PostingLine,
+)
 from bankrec.ledger.domain.amounts import exact_money
 from bankrec.ledger.domain.chart import Account
 from bankrec.ledger.errors import UnbalancedEntry
+
+DESCRIPTION_LENGTH_MAX = 500
 
 
 def entry_id_for(tenant_id: str, idempotency_key: str) -> str:
@@ -54,6 +62,30 @@ def _line(
         currency=currency,
         **refs,
     )
+
+
+def debit_credit(
+    debited: Account,
+    credited: Account,
+    amount: Decimal,
+    currency: str,
+    *,
+    debited_refs: dict[str, str | None] | None = None,
+    credited_refs: dict[str, str | None] | None = None,
+) -> list[PostingLine]:
+    """Dr ``debited`` / Cr ``credited`` for a positive amount, the other way round for a
+    negative one, nothing for zero: the two lines of one signed movement."""
+    if amount > 0:
+        return [
+            debit(debited, amount, currency, **(debited_refs or {})),
+            credit(credited, amount, currency, **(credited_refs or {})),
+        ]
+    if amount < 0:
+        return [
+            debit(credited, -amount, currency, **(credited_refs or {})),
+            credit(debited, -amount, currency, **(debited_refs or {})),
+        ]
+    return []
 
 
 def totals_by_currency(lines: Iterable[PostingLine]) -> dict[str, tuple[Decimal, Decimal]]:
@@ -104,13 +136,21 @@ class JournalEntry:
     bank_account_id: str | None = None
     statement_line_id: str | None = None
     reverses_entry_id: str | None = None
+    adjustment_kind: AdjustmentKind | None = None
+    actor: str | None = None
+    reason: str | None = None
+    posting_rule_id: str | None = None
+    posting_rule_version: int | None = None
 
     def __post_init__(self) -> None:
         assert_balanced(self.lines)
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the entry's content: the same key with another fingerprint is a conflict."""
+        """SHA-256 of the entry's content: the same key with another fingerprint is a conflict.
+
+        Fields added to the contract count only when set (the contract leaves them out of
+        the dump while unset), so an entry's fingerprint does not change with the version."""
         content = self.to_event().model_dump(mode="json", exclude={"entry_id"})
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -128,6 +168,11 @@ class JournalEntry:
             bank_account_id=self.bank_account_id,
             statement_line_id=self.statement_line_id,
             reverses_entry_id=self.reverses_entry_id,
+            adjustment_kind=self.adjustment_kind,
+            actor=self.actor,
+            reason=self.reason,
+            posting_rule_id=self.posting_rule_id,
+            posting_rule_version=self.posting_rule_version,
         )
 
     @classmethod
@@ -144,4 +189,62 @@ class JournalEntry:
             bank_account_id=event.bank_account_id,
             statement_line_id=event.statement_line_id,
             reverses_entry_id=event.reverses_entry_id,
+            adjustment_kind=event.adjustment_kind,
+            actor=event.actor,
+            reason=event.reason,
+            posting_rule_id=event.posting_rule_id,
+            posting_rule_version=event.posting_rule_version,
         )
+
+    def bank_net(self) -> Decimal:
+        """What the entry moves on bank GL accounts: debits - credits (+ is money in)."""
+        return sum(
+            (
+                line.debit - line.credit
+                for line in self.lines
+                if line.account_role is AccountRole.BANK
+            ),
+            Decimal(0),
+        )
+
+    def net_of(self, role: AccountRole) -> Decimal:
+        """Credits - debits of the entry on the accounts of one role."""
+        return sum(
+            (line.credit - line.debit for line in self.lines if line.account_role is role),
+            Decimal(0),
+        )
+
+
+def reversing_entry(
+    original: JournalEntry,
+    *,
+    tenant_id: str,
+    idempotency_key: str,
+    posting_date: date,
+    description: str,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> JournalEntry:
+    """The entry that undoes ``original``: every line on the other side, same references.
+
+    The journal stays immutable; a correction is this new entry, naming what it reverses."""
+    lines = tuple(
+        line.model_copy(update={"debit": line.credit, "credit": line.debit})
+        for line in original.lines
+    )
+    return JournalEntry(
+        entry_id=entry_id_for(tenant_id, idempotency_key),
+        idempotency_key=idempotency_key,
+        posting_date=posting_date,
+        source=EntrySource.REVERSAL,
+        source_ref=original.entry_id,
+        description=description[:DESCRIPTION_LENGTH_MAX],
+        lines=lines,
+        decision_kind=original.decision_kind,
+        bank_account_id=original.bank_account_id,
+        statement_line_id=original.statement_line_id,
+        reverses_entry_id=original.entry_id,
+        adjustment_kind=original.adjustment_kind,
+        actor=actor,
+        reason=reason,
+    )

@@ -340,6 +340,10 @@ def revise_open_item(item: OpenItem, draft: OpenItemDraft) -> OpenItem | None:
         )
     if draft_of(item) == draft:
         return None
+    if item.status is OpenItemStatus.CANCELLED:
+        raise OpenItemConflict(
+            f"{item.item_id} is cancelled; register the item under a new id", field="item_id"
+        )
     paid = item.amount.amount - item.remaining.amount
     if paid != 0:
         if draft.kind != item.kind:
@@ -404,3 +408,38 @@ def apply_allocation(item: OpenItem, allocation: Money) -> OpenItem:
             "version": item.version + 1,
         }
     )
+
+
+def restore_allocation(item: OpenItem, allocation: Money) -> OpenItem:
+    """The item with an allocation taken back (a match undone, a payment removed): what was
+    allocated is open again (version + 1). Refuses more than was paid on the item."""
+    if allocation.currency != item.amount.currency:
+        raise CurrencyMismatch(
+            f"allocation {allocation} to {item.item_id} is not in the item's currency "
+            f"{item.amount.currency}"
+        )
+    if allocation.amount == 0 or allocation.amount * item.amount.amount < 0:
+        raise InvalidAmount(
+            f"allocation {allocation} cannot be taken back from {item.kind.value} {item.item_id} "
+            f"of {item.amount}"
+        )
+    remaining = item.remaining + allocation
+    if abs(remaining.amount) > abs(item.amount.amount):
+        raise OpenItemConflict(
+            f"taking {allocation} back would leave {remaining} open on {item.item_id}, more than "
+            f"its amount {item.amount}; only {item.amount - item.remaining} is paid on it"
+        )
+    return item.model_copy(
+        update={
+            "remaining": remaining,
+            "status": status_for(item.amount, remaining),
+            "version": item.version + 1,
+        }
+    )
+
+
+def cancel_open_item(item: OpenItem) -> OpenItem:
+    """The item cancelled (version + 1): nothing can be allocated to it any more."""
+    if item.status is OpenItemStatus.CANCELLED:
+        raise OpenItemConflict(f"{item.item_id} is cancelled already", field="item_id")
+    return item.model_copy(update={"status": OpenItemStatus.CANCELLED, "version": item.version + 1})

@@ -12,7 +12,9 @@ money in is Dr bank / Cr X, money out is Dr X / Cr bank.
 - suspense, proposal: bank vs interim (2900).
 - on_account: bank vs receivable (money in) or payable (money out), with the counterparty
   and no open item.
-- rule_posting: bank vs the decision's GL account.
+- rule_posting: bank vs the decision's GL account; a decision naming a posting rule version
+  is posted as that version's action says: one bank line, and the line amount split over
+  the rule's accounts (``domain/posting_rules.py``).
 - reversal_pair: no posting (the two lines cancel out on the statement).
 
 Every bank-side line carries the bank account id and the statement line id.
@@ -33,20 +35,36 @@ from bankrec.contracts import (
     OpenItem,
     OpenItemKind,
     PostingLine,
+    PostingRule,
+    PostingRuleActionKind,
+    PostingRuleStatus,
 )
 from bankrec.ledger.domain.amounts import money_of
 from bankrec.ledger.domain.chart import Account, Chart
-from bankrec.ledger.domain.journal import JournalEntry, credit, debit, entry_id_for
+from bankrec.ledger.domain.journal import (
+    DESCRIPTION_LENGTH_MAX,
+    JournalEntry,
+    credit,
+    debit,
+    entry_id_for,
+)
 from bankrec.ledger.domain.open_items import apply_allocation
-from bankrec.ledger.errors import CurrencyMismatch, InvalidDecision, UnknownOpenItem
+from bankrec.ledger.domain.posting_rules import rule_posting_parts
+from bankrec.ledger.errors import (
+    CurrencyMismatch,
+    DecisionNoLongerFits,
+    InvalidDecision,
+    UnknownOpenItem,
+    UnknownPostingRule,
+)
 
-DESCRIPTION_LENGTH_MAX = 500
 DECISION_FIELD_LENGTH_MAX: dict[str, int] = {
     "decision_id": 200,
     "line_id": 200,
     "account_id": 100,
     "gl_account": 20,
     "counterparty_id": 100,
+    "posting_rule_id": 100,
 }
 """Longest identifiers the books store; a longer one is refused, never cut short."""
 
@@ -71,6 +89,20 @@ class _Lines:
         }
         self.lines: list[PostingLine] = []
 
+    def bank(self, amount: Decimal) -> None:
+        """The bank side of a line posted against several accounts: Dr bank for money in."""
+        if amount > 0:
+            self.lines.append(debit(self._bank, amount, self._currency, **self._bank_refs))
+        elif amount < 0:
+            self.lines.append(credit(self._bank, -amount, self._currency, **self._bank_refs))
+
+    def counter(self, account: Account, amount: Decimal) -> None:
+        """One counter account's share (signed as the line): Cr for money in."""
+        if amount > 0:
+            self.lines.append(credit(account, amount, self._currency))
+        elif amount < 0:
+            self.lines.append(debit(account, -amount, self._currency))
+
     def bank_vs(self, counter: Account, amount: Decimal, **counter_refs: str | None) -> None:
         """Money in (amount > 0): Dr bank / Cr counter; money out: Dr counter / Cr bank."""
         if amount > 0:
@@ -88,13 +120,17 @@ def post_decision(
     chart: Chart,
     *,
     posted_on: date,
+    rule: PostingRule | None = None,
 ) -> DecisionPosting:
     """The posting of one decision; ``posted_on`` is the date when the line has none.
 
-    ``chart`` must hold the GL account of the decision's bank account. Raises a
-    ``LedgerError`` (and changes nothing) when the decision cannot be posted as it stands.
+    ``chart`` must hold the GL account of the decision's bank account; ``rule`` is the
+    posting rule version the decision names (``posting_rule_id``/``_version``), if any: a
+    rule posting is then posted as the rule's action says (split over its accounts). Raises
+    a ``LedgerError`` (and changes nothing) when the decision cannot be posted as it stands.
     """
     _check_identifiers(decision)
+    _check_rule(decision, rule)
     line_amount = money_of(decision.amount, what="line amount")
     currency = line_amount.currency
     if decision.account.currency != currency:
@@ -124,6 +160,13 @@ def post_decision(
                     f"decision {decision.decision_id} allocates to unknown open item "
                     f"{allocation.item_id}"
                 )
+            decided_on = allocation.item_version
+            if decided_on is not None and decided_on != items[item.item_id].version:
+                raise DecisionNoLongerFits(
+                    f"decision {decision.decision_id} was made on version {decided_on} of "
+                    f"{item.item_id}, which is at version {items[item.item_id].version} now "
+                    f"({item.status.value}, remaining {item.remaining}); decide the line again"
+                )
             amount = money_of(allocation.amount, what=f"allocation to {allocation.item_id}")
             if amount.currency != currency:
                 raise CurrencyMismatch(
@@ -146,6 +189,15 @@ def post_decision(
                 f"decision {decision.decision_id} allocates {allocated} {currency}, more than "
                 f"the line amount {line_amount}"
             )
+        if kind is DecisionKind.MATCH:
+            unsettled = [item for item in changed.values() if item.remaining.amount != 0]
+            if unsettled:
+                first = unsettled[0]
+                raise DecisionNoLongerFits(
+                    f"match decision {decision.decision_id} no longer settles {first.item_id}: "
+                    f"{first.remaining} would stay open (the item changed since the decision); "
+                    "decide the line again, or send it as partial"
+                )
         lines.bank_vs(chart.for_role(AccountRole.INTERIM), line_amount.amount - allocated)
     elif kind in (DecisionKind.SUSPENSE, DecisionKind.PROPOSAL):
         lines.bank_vs(chart.for_role(AccountRole.INTERIM), line_amount.amount)
@@ -162,6 +214,15 @@ def post_decision(
         lines.bank_vs(
             chart.for_role(role), line_amount.amount, counterparty_id=decision.counterparty_id
         )
+    elif kind is DecisionKind.RULE_POSTING and rule is not None:
+        for part in rule_posting_parts(rule.action, line_amount):
+            account = chart.account(part.gl_account)
+            if account.role is AccountRole.BANK:
+                raise InvalidDecision(
+                    f"posting rule {rule.rule_id} v{rule.version} posts to bank GL {account.code}"
+                )
+            lines.counter(account, part.amount.amount)
+        lines.bank(line_amount.amount)
     elif kind is DecisionKind.RULE_POSTING:
         if not decision.gl_account:
             raise InvalidDecision(f"rule_posting decision {decision.decision_id} has no gl_account")
@@ -190,6 +251,8 @@ def post_decision(
             decision_kind=kind.value,
             bank_account_id=decision.account.account_id,
             statement_line_id=decision.line_id,
+            posting_rule_id=rule.rule_id if rule else None,
+            posting_rule_version=rule.version if rule else None,
         )
     # one decision is one change of each item it touches, however many allocations it has
     updated = tuple(
@@ -199,6 +262,41 @@ def post_decision(
     return DecisionPosting(entry=entry, items=updated)
 
 
+def _check_rule(decision: MatchDecision, rule: PostingRule | None) -> None:
+    """A decision naming a posting rule must be one the rule's action can make."""
+    named = decision.posting_rule_id is not None or decision.posting_rule_version is not None
+    if not named:
+        if rule is not None:
+            raise InvalidDecision(f"decision {decision.decision_id} names no posting rule")
+        return
+    if rule is None or (rule.rule_id, rule.version) != (
+        decision.posting_rule_id,
+        decision.posting_rule_version,
+    ):
+        raise UnknownPostingRule(
+            f"decision {decision.decision_id} names posting rule {decision.posting_rule_id} "
+            f"version {decision.posting_rule_version}, which the ledger does not have"
+        )
+    if rule.status is not PostingRuleStatus.ACTIVE:
+        raise DecisionNoLongerFits(
+            f"posting rule {rule.rule_id} version {rule.version} is {rule.status.value}"
+        )
+    expected = {
+        PostingRuleActionKind.POST_TO_ACCOUNT: DecisionKind.RULE_POSTING,
+        PostingRuleActionKind.SUSPENSE: DecisionKind.SUSPENSE,
+    }[rule.action.kind]
+    if decision.kind is not expected:
+        raise InvalidDecision(
+            f"decision {decision.decision_id} is {decision.kind.value}, but posting rule "
+            f"{rule.rule_id} v{rule.version} makes {expected.value} decisions"
+        )
+    if decision.gl_account is not None and decision.gl_account != rule.action.gl_account:
+        raise InvalidDecision(
+            f"decision {decision.decision_id} posts to {decision.gl_account}, but posting rule "
+            f"{rule.rule_id} v{rule.version} posts to {rule.action.gl_account}"
+        )
+
+
 def _check_identifiers(decision: MatchDecision) -> None:
     values = {
         "decision_id": decision.decision_id,
@@ -206,6 +304,7 @@ def _check_identifiers(decision: MatchDecision) -> None:
         "account_id": decision.account.account_id,
         "gl_account": decision.gl_account,
         "counterparty_id": decision.counterparty_id,
+        "posting_rule_id": decision.posting_rule_id,
     }
     for name, value in values.items():
         limit = DECISION_FIELD_LENGTH_MAX[name]
