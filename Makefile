@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 export KAFKA_BOOTSTRAP_SERVERS
 
-.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat bench-parse
+.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat bench-parse bench-ledger
 
 help:
 	@echo "make demo   - install, start Kafka, run the four services on a sample statement, print the report"
@@ -68,3 +68,8 @@ test-unit: install
 # files, as ratios to bare lxml iterparse in the same run; figures in var/bench/parse.json.
 bench-parse: install
 	@$(UV) run --locked python services/ingest/bench/parse_bench.py
+
+# Match decisions applied per second by the ledger on PostgreSQL, against SQLAlchemy Core
+# inserts of the same rows in the same run; figures in var/bench/ledger.json.
+bench-ledger: install postgres
+	@$(UV) run --locked python services/ledger/bench/apply_bench.py
