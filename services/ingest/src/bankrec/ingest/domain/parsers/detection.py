@@ -1,7 +1,8 @@
 """Which statement format a file is, from its first bytes.
 
 Only a positive recognition names another format; anything that is not clearly MT940, BAI2,
-OFX or an archive goes to the XML (camt) parser, which refuses non-XML with ``not_xml``.
+OFX, OCR giro, BgMax, ESR V11 or an archive goes to the XML (camt) parser, which refuses
+non-XML with ``not_xml``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from bankrec.ingest.domain.parsers import esr_v11
 from bankrec.ingest.domain.parsers.safe_xml import strip_bom
 
 _SNIFF_BYTES = 4096
@@ -30,6 +32,7 @@ class StatementFormat(StrEnum):
     CSV = "csv"
     OCR_GIRO = "ocr-giro"
     BGMAX = "bgmax"
+    ESR_V11 = "esr-v11"
     ZIP = "zip"
     TAR = "tar"
     GZIP = "gzip"
@@ -62,4 +65,7 @@ def detect_format(data: bytes) -> StatementFormat:
         if _MT942_BLOCK.search(head) or _MT942_MARKS.search(head):
             return StatementFormat.MT942
         return StatementFormat.MT940
+    # Swiss ESR/ISR credit records: fixed-width lines of digits with a known transaction code
+    if esr_v11.recognised(head, cut=len(data) > _SNIFF_BYTES):
+        return StatementFormat.ESR_V11
     return StatementFormat.UNKNOWN

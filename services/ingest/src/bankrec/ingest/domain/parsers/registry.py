@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from bankrec.ingest.domain.model import ParseResult
-from bankrec.ingest.domain.parsers import bai2, bgmax, csv_profiles, mt940, nets_ocr, ofx
+from bankrec.ingest.domain.parsers import (
+    bai2,
+    bgmax,
+    csv_profiles,
+    esr_v11,
+    mt940,
+    nets_ocr,
+    ofx,
+)
 
 
 class FormatParser(Protocol):
@@ -28,6 +36,7 @@ PARSERS: dict[str, FormatParser] = {
     "csv": csv_profiles.parse,
     "ocr-giro": nets_ocr.parse,
     "bgmax": bgmax.parse,
+    "esr-v11": esr_v11.parse,
 }
 
 
