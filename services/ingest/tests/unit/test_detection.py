@@ -34,6 +34,10 @@ BAI2 = b"01,122099999,123456789,261120,0200,1,,,2/\n02,123456789,122099999,1,261
         (b"PK\x03\x04\x14\x00\x00\x00", StatementFormat.ZIP),
         (gzip.compress(b"<Document/>"), StatementFormat.GZIP),
         (b"Date;Amount;Text\n", StatementFormat.UNKNOWN),
+        (MT940.decode().encode("utf-16"), StatementFormat.MT940),
+        (b"\xfe\xff" + MT940.decode().encode("utf-16-be"), StatementFormat.MT940),
+        (BAI2.decode().encode("utf-16"), StatementFormat.BAI2),
+        ("Date;Amount;Text\n".encode("utf-16"), StatementFormat.UNKNOWN),
     ],
     ids=[
         "camt",
@@ -47,6 +51,10 @@ BAI2 = b"01,122099999,123456789,261120,0200,1,,,2/\n02,123456789,122099999,1,261
         "zip",
         "gzip",
         "csv",
+        "mt940-utf16le",
+        "mt940-utf16be",
+        "bai2-utf16",
+        "csv-utf16",
     ],
 )
 def test_detect_format(data: bytes, expected: StatementFormat) -> None:
@@ -77,3 +85,18 @@ def test_a_format_forced_that_ingest_does_not_know_is_refused_with_the_choices()
 def test_unrecognised_content_goes_to_the_xml_parser() -> None:
     with pytest.raises(NotXml):
         parse_statement_file(b"Date;Amount;Text\n", tenant_id="t-detect")
+
+
+def test_a_utf16_csv_export_is_read_as_csv_not_as_xml() -> None:
+    """Excel's "Unicode text" export is UTF-16 with a BOM; a shipped profile still
+    recognises it (it used to be sent to the XML parser and refused as not XML)."""
+    text = (
+        "Dato;Beskrivelse;Rentedato;Inn;Ut;Til konto;Fra konto;\r\n"
+        '"01.09.2026";"BYGG OG MALING AS";"01.09.2026";;"-499,00";"88889900112";"12345678903";\r\n'
+        '"03.09.2026";"Kari Nordmann";"03.09.2026";"2 000,00";;"12345678903";"33334455667";\r\n'
+    )
+
+    result = parse_statement_file(text.encode("utf-16"), tenant_id="t-detect")
+
+    assert result.source_format == "csv"
+    assert result.line_count == 2

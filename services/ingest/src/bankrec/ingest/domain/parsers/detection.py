@@ -14,6 +14,7 @@ from bankrec.ingest.domain.parsers import esr_v11
 from bankrec.ingest.domain.parsers.safe_xml import strip_bom
 
 _SNIFF_BYTES = 4096
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # some exports join the fields with "@@" instead of line breaks
 _MT940_START = re.compile(rb"(^|@@)(\{1:|:20:|:25:|:28C?:|:60[FM]:)", re.MULTILINE)
 # MT942 has a floor limit (34F) and a date/time indication (13D) and no opening balance
@@ -47,8 +48,9 @@ def detect_format(data: bytes) -> StatementFormat:
         return StatementFormat.GZIP
     if len(data) > 262 and data[257:262] == b"ustar":
         return StatementFormat.TAR
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return StatementFormat.CAMT  # UTF-16: only the XML formats are written that way
+    if data.startswith(_UTF16_BOMS):
+        # UTF-16 (Excel's "Unicode text" CSV, some XML exporters): recognise the text
+        return detect_format(_utf16_head_as_utf8(data[:_SNIFF_BYTES]))
     head = strip_bom(data[:_SNIFF_BYTES]).lstrip()
     upper = head.upper()
     if upper.startswith(b"OFXHEADER") or b"<OFX>" in upper:
@@ -69,3 +71,9 @@ def detect_format(data: bytes) -> StatementFormat:
     if esr_v11.recognised(head, cut=len(data) > _SNIFF_BYTES):
         return StatementFormat.ESR_V11
     return StatementFormat.UNKNOWN
+
+
+def _utf16_head_as_utf8(head: bytes) -> bytes:
+    """The first bytes of a UTF-16 file (with its BOM) as UTF-8, for the checks above; a
+    character cut at the end of the head is dropped."""
+    return head.decode("utf-16", errors="ignore").encode("utf-8")
