@@ -48,3 +48,24 @@ def test_a_message_validates_against_its_schema() -> None:
     jsonschema.validate(message, schema)
     assert message["payload"]["amount"] == {"amount": "100.00", "currency": "NOK"}
     assert message["type"] == "statement.line.received"
+
+
+def test_a_key_record_validates_and_is_keyed_by_its_key_id_alone() -> None:
+    from datetime import UTC, datetime
+
+    from bankrec.contracts import CREDENTIALS, OPEN_ITEMS, ApiKeyRecord
+
+    record = ApiKeyRecord(
+        key_id="0123456789abcdef",
+        tenant_id="t1",
+        key_hash="ab" * 32,
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    message = json.loads(
+        envelope_for(record, tenant_id="t1", correlation_id="c1").model_dump_json()
+    )
+    jsonschema.validate(message, message_schemas()["bankrec.ingest.credentials.v1.schema.json"])
+    assert message["type"] == "api_key.changed"
+    assert CREDENTIALS.compacted
+    assert CREDENTIALS.key_for("t1", record.key_id) == "0123456789abcdef"
+    assert OPEN_ITEMS.key_for("t1", "INV-1") == "t1:INV-1"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from bankrec.contracts import ALL_TOPICS, DECISIONS, STATEMENT_LINES, STATEMENTS
+from bankrec.contracts import ALL_TOPICS, CREDENTIALS, DECISIONS, STATEMENT_LINES, STATEMENTS
 from bankrec.devstack import ServiceStack, StackConfig, free_port
 from bankrec.devstack.client import BankrecClient
 from bankrec.devstack.processes import start_groups_at_end
@@ -242,11 +242,18 @@ def test_kcat_reads_every_topic_as_json(
             check=True,
         ).stdout
         messages = [line.split("\t", 1) for line in output.splitlines() if line.strip()]
-        mine = [json.loads(value) for key, value in messages if key.startswith(client.tenant_id)]
+        # the credentials topic is keyed by key id alone; every other by tenant first
+        ours = (
+            (lambda key: key == client.key_id)
+            if topic is CREDENTIALS
+            else (lambda key: key.startswith(client.tenant_id))
+        )
+        mine = [json.loads(value) for key, value in messages if ours(key)]
         assert mine, f"kcat read nothing of tenant {client.tenant_id} on {topic.name}"
         for message in mine:
             assert message["tenant_id"] == client.tenant_id
             assert message["schema_version"] == 1
+            assert client.api_key.split("_", 2)[2] not in json.dumps(message)  # never the secret
 
 
 def test_every_service_serves_its_asyncapi_document(stack: StackConfig) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# pytest runs with --import-mode=importlib, which puts no test directory on sys.path: put
+# this one there so tests can import their (uniquely named) factory module.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bankrec.contracts import (
     Allocation,

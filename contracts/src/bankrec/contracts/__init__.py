@@ -6,6 +6,7 @@ from bankrec.contracts.accounts import (
     mask_account_number,
     normalize_account_number,
 )
+from bankrec.contracts.credentials import ApiKeyRecord
 from bankrec.contracts.dead_letters import DeadLetter
 from bankrec.contracts.decisions import (
     Allocation,
@@ -51,6 +52,7 @@ from bankrec.contracts.statements import (
 )
 from bankrec.contracts.topics import (
     ALL_TOPICS,
+    CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
     OPEN_ITEMS,
@@ -66,6 +68,7 @@ from bankrec.contracts.topics import (
 
 __all__ = [
     "ALL_TOPICS",
+    "CREDENTIALS",
     "DEAD_LETTERS",
     "DECISIONS",
     "OPEN_ITEMS",
@@ -80,6 +83,7 @@ __all__ = [
     "Allocation",
     "Amount",
     "AmountSign",
+    "ApiKeyRecord",
     "Balance",
     "BankAccountRef",
     "BankTransactionCode",

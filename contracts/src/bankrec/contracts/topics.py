@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from bankrec.contracts.credentials import ApiKeyRecord
 from bankrec.contracts.dead_letters import DeadLetter
 from bankrec.contracts.decisions import MatchDecision
 from bankrec.contracts.open_items import OpenItem
@@ -31,7 +32,11 @@ class Topic:
     partitions: int = 3
 
     def key_for(self, tenant_id: str, entity_id: str) -> str:
-        return f"{tenant_id}:{entity_id}"
+        """The Kafka key of a message about ``entity_id``: ``<tenant id>:<entity id>``, or the
+        entity id alone on a topic keyed by a globally unique id (``key`` names no tenant)."""
+        if self.key.startswith("tenant_id:"):
+            return f"{tenant_id}:{entity_id}"
+        return entity_id
 
 
 STATEMENTS = Topic(
@@ -100,6 +105,15 @@ PERIOD_EVENTS = Topic(
     compacted=False,
     description="Every reconciliation period transition and figure change.",
 )
+CREDENTIALS = Topic(
+    name="bankrec.ingest.credentials.v1",
+    owner="ingest",
+    payload=ApiKeyRecord,
+    key="key_id",
+    compacted=True,
+    description="Latest state of each tenant API key (hash of its secret, tenant, created, "
+    "revoked), for every service to verify keys locally.",
+)
 DEAD_LETTERS = Topic(
     name="bankrec.dead-letters.v1",
     owner="all",
@@ -118,6 +132,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REFUSED_DECISIONS,
     POSTING_RULES,
     PERIOD_EVENTS,
+    CREDENTIALS,
     DEAD_LETTERS,
 )
 

@@ -27,7 +27,7 @@ ADMIN_TOKEN = "admin-token-for-tests"
 
 @pytest.fixture
 def publisher() -> MemoryBroker:
-    return MemoryBroker()
+    return MemoryBroker(topics=(STATEMENTS, STATEMENT_LINES))  # not the API key records
 
 
 @pytest.fixture

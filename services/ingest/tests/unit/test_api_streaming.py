@@ -25,7 +25,7 @@ LINES = 1_600  # four batches of the reader, several of the store
 
 @pytest.fixture
 def broker() -> MemoryBroker:
-    return MemoryBroker()
+    return MemoryBroker(topics=(STATEMENTS, STATEMENT_LINES))  # not the API key records
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def bank_url(bank: FakeBank) -> Iterator[str]:
 
 @pytest.fixture
 def publisher() -> MemoryBroker:
-    return MemoryBroker()
+    return MemoryBroker(topics=(STATEMENTS, STATEMENT_LINES))  # not the API key records
 
 
 @pytest.fixture

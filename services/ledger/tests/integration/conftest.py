@@ -16,6 +16,7 @@ import httpx
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from ledger_factories import TENANT_KEYS, auth_headers
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -161,7 +162,7 @@ async def service(ledger_database_url: str, tenant_id: str) -> AsyncIterator[Ser
     settings = LedgerSettings(database_url=ledger_database_url, import_bytes_max=64 * 1024)
     broker = create_broker("127.0.0.1:1", client_id="bankrec-ledger-test")
     published: dict[str, list[bytes]] = {t.name: [] for t in PUBLISHED_TOPICS}
-    app = create_app(settings, broker=broker, create_topics=False)
+    app = create_app(settings, broker=broker, create_topics=False, tenant_keys=TENANT_KEYS)
 
     for topic in published:
 
@@ -171,5 +172,7 @@ async def service(ledger_database_url: str, tenant_id: str) -> AsyncIterator[Ser
 
     async with TestKafkaBroker(broker), app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ledger", headers=auth_headers(tenant_id)
+        ) as http:
             yield Service(http, broker, tenant_id, published)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ledger_factories import auth_headers
 
 from bankrec.contracts import OPEN_ITEMS, POSTINGS
 from bankrec.runtime import encode_envelope
@@ -217,6 +218,7 @@ async def test_tenant_b_cannot_touch_tenant_a_manual_work(service: Any, make: An
         "suspense_postings"
     ]
     other = f"/v1/tenants/{service.tenant_id}-b"
+    tenant_b = auth_headers(f"{service.tenant_id}-b")  # B's own key: scoping, not auth, is tried
     attempts = [
         ("get", f"{other}/suspense-postings/{posting['suspense_id']}", None),
         (
@@ -234,9 +236,11 @@ async def test_tenant_b_cannot_touch_tenant_a_manual_work(service: Any, make: An
         ),
     ]
     for method, url, body in attempts:
-        response = await service.http.request(method, url, json=body)
+        response = await service.http.request(method, url, json=body, headers=tenant_b)
         assert response.status_code == 404, (url, response.text)
-    assert (await service.http.get(f"{other}/suspense-postings")).json() == {
+    assert (await service.http.get(f"{other}/suspense-postings", headers=tenant_b)).json() == {
         "suspense_postings": []
     }
-    assert (await service.http.get(f"{other}/audit-trail")).json() == {"audit_trail": []}
+    assert (await service.http.get(f"{other}/audit-trail", headers=tenant_b)).json() == {
+        "audit_trail": []
+    }

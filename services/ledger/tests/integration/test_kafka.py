@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from ledger_factories import TENANT_KEYS, auth_headers
 
 from bankrec.contracts import (
     DEAD_LETTERS,
@@ -74,7 +75,7 @@ async def wait_for(
 
 @pytest.fixture
 async def ledger_http(
-    kafka_bootstrap: str, database_url: Callable[[str], str]
+    kafka_bootstrap: str, database_url: Callable[[str], str], tenant_id: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = LedgerSettings(
         database_url=database_url("ledger_kafka"), kafka_bootstrap_servers=kafka_bootstrap
@@ -82,10 +83,12 @@ async def ledger_http(
     # start where a caught-up ledger would be, not behind other tests' decisions
     await ensure_topics(kafka_bootstrap, (DECISIONS,))
     await commit_group_at_end(kafka_bootstrap, CONSUMER, DECISIONS.name)
-    app = create_app(settings)
+    app = create_app(settings, tenant_keys=TENANT_KEYS)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ledger", headers=auth_headers(tenant_id)
+        ) as http:
             yield http
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from ledger_factories import auth_headers
 
 from bankrec.contracts import (
     POSTING_RULES,
@@ -242,14 +243,15 @@ async def test_tenant_b_cannot_see_or_change_tenant_a_rules(service: Any, make: 
         await service.http.put(service.url("/posting-rules/vipps"), json=RULE_BODY)
     ).status_code == 201
     other = f"/v1/tenants/{service.tenant_id}-b/posting-rules"
-    assert (await service.http.get(other)).json() == {"posting_rules": []}
+    tenant_b = auth_headers(f"{service.tenant_id}-b")  # B's own key: scoping, not auth, is tried
+    assert (await service.http.get(other, headers=tenant_b)).json() == {"posting_rules": []}
     for method, url, body in [
         ("get", f"{other}/vipps", None),
         ("get", f"{other}/vipps/versions", None),
         ("get", f"{other}/vipps/versions/1", None),
         ("delete", f"{other}/vipps", {"actor": "mallory"}),
     ]:
-        response = await service.http.request(method, url, json=body)
+        response = await service.http.request(method, url, json=body, headers=tenant_b)
         assert (response.status_code, response.json()["error"]["code"]) == (
             404,
             "posting_rule_not_found",
@@ -262,5 +264,7 @@ async def test_tenant_b_cannot_see_or_change_tenant_a_rules(service: Any, make: 
         encode_envelope(make.envelope(decision, f"{service.tenant_id}-b")),
         key=f"{service.tenant_id}-b:acc",
     )
-    status = (await service.http.get(f"/v1/tenants/{service.tenant_id}-b/status")).json()
+    status = (
+        await service.http.get(f"/v1/tenants/{service.tenant_id}-b/status", headers=tenant_b)
+    ).json()
     assert status["decisions_refused"] == 1

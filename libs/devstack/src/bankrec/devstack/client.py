@@ -1,4 +1,10 @@
-"""A small HTTP client for the four services' public APIs, used by the demo and e2e tests."""
+"""A small HTTP client for the four services' public APIs, used by the demo and e2e tests.
+
+It issues the tenant an API key through ingest's admin API on first use and sends it with
+every call (``Authorization: Bearer <key>``). The other services learn of a key from the
+credentials topic a moment after ingest issued it, so before its first call to one of them
+the client waits until that service accepts the key (decision 0004).
+"""
 
 from __future__ import annotations
 
@@ -41,12 +47,31 @@ def wait_until(
     raise WaitTimeoutError(f"timed out after {timeout_seconds:.0f}s waiting for {what}")
 
 
+# A cheap read of each service's tenant API: answered (any status but 401/503) once the
+# service knows the tenant's key.
+KEY_PROBE_PATHS: dict[str, str] = {
+    "ledger": "/status",
+    "matcher": "/index",
+    "reconciler": "/accounts",
+}
+KEY_NOT_YET_KNOWN = (401, 503)  # 503 while a service reads the topic; 401 just after
+
+
 class BankrecClient:
-    def __init__(self, config: StackConfig, tenant_id: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: StackConfig,
+        tenant_id: str,
+        timeout_seconds: float = 30.0,
+        key_wait_seconds: float = 30.0,
+    ) -> None:
         self.config = config
         self.tenant_id = tenant_id
         self._http = httpx.Client(timeout=timeout_seconds)
         self._api_key: str | None = None
+        self._key_id: str | None = None
+        self._key_wait_seconds = key_wait_seconds
+        self._key_known_by: set[str] = {"ingest"}  # ingest checks its own table at once
 
     def close(self) -> None:
         self._http.close()
@@ -59,14 +84,38 @@ class BankrecClient:
             raise ServiceCallError(service, response)
         return response.json()
 
+    def auth_headers(self, service: str) -> dict[str, str]:
+        """The tenant's key as a header, once ``service`` knows it."""
+        headers = {"authorization": f"Bearer {self.api_key}"}
+        if service not in self._key_known_by:
+            self._wait_until_known(service, headers)
+        return headers
+
+    def _wait_until_known(self, service: str, headers: dict[str, str]) -> None:
+        url = self._url(service, KEY_PROBE_PATHS[service])
+
+        def probe() -> bool | None:
+            answered = self._http.get(url, headers=headers).status_code
+            return None if answered in KEY_NOT_YET_KNOWN else True
+
+        wait_until(
+            probe,
+            timeout_seconds=self._key_wait_seconds,
+            what=f"{service} to know the API key of tenant {self.tenant_id}",
+            interval=0.2,
+        )
+        self._key_known_by.add(service)
+
     def get(self, service: str, path: str) -> Any:
-        return self._json(service, self._http.get(self._url(service, path)))
+        return self._json(
+            service, self._http.get(self._url(service, path), headers=self.auth_headers(service))
+        )
 
     def import_open_items(self, csv_path: Path) -> dict[str, Any]:
         response = self._http.post(
             self._url("ledger", "/open-items/import"),
             content=csv_path.read_bytes(),
-            headers={"content-type": "text/csv"},
+            headers={"content-type": "text/csv", **self.auth_headers("ledger")},
         )
         result: dict[str, Any] = self._json("ledger", response)
         return result
@@ -84,8 +133,29 @@ class BankrecClient:
                 headers={"authorization": f"Bearer {self.config.admin_token}"},
                 params={"label": "devstack"},
             )
-            self._api_key = str(self._json("ingest", response)["api_key"])
+            issued = self._json("ingest", response)
+            self._api_key, self._key_id = str(issued["api_key"]), str(issued["key_id"])
         return self._api_key
+
+    @property
+    def key_id(self) -> str:
+        """The id of the tenant's API key (the credentials topic's Kafka key)."""
+        if self._key_id is None:
+            _ = self.api_key
+        assert self._key_id is not None
+        return self._key_id
+
+    def revoke_api_key(self) -> None:
+        """Revoke the tenant's key through ingest's admin API (a new one is issued on next use)."""
+        response = self._http.delete(
+            f"{self.config.base_url('ingest')}/v1/admin/tenants/{self.tenant_id}/api-keys/"
+            f"{self.key_id}",
+            headers={"authorization": f"Bearer {self.config.admin_token}"},
+        )
+        if response.status_code >= 400:
+            raise ServiceCallError("ingest", response)
+        self._api_key = self._key_id = None
+        self._key_known_by = {"ingest"}
 
     def upload_statement_bytes(self, body: bytes, filename: str = "upload") -> httpx.Response:
         return self._http.post(
@@ -114,7 +184,10 @@ class BankrecClient:
         return result
 
     def report_text(self, account_id: str) -> str:
-        response = self._http.get(self._url("reconciler", f"/accounts/{account_id}/report.txt"))
+        response = self._http.get(
+            self._url("reconciler", f"/accounts/{account_id}/report.txt"),
+            headers=self.auth_headers("reconciler"),
+        )
         if response.status_code >= 400:
             raise ServiceCallError("reconciler", response)
         return response.text

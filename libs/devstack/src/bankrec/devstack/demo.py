@@ -1,8 +1,9 @@
 """`make demo`: a real camt.053 statement through all four services to a reconciliation report.
 
 Expects a Kafka broker at KAFKA_BOOTSTRAP_SERVERS (the Makefile starts the local one). Runs the
-services on SQLite under var/demo/, loads the sample open items, uploads the sample statement,
-waits until every line is posted and prints the reconciler's report. The services stop at the
+services on SQLite under var/demo/, issues the demo tenant an API key through ingest's admin API
+(sent with every call), loads the sample open items, uploads the sample statement, waits until
+every line is posted and prints the reconciler's report. The services stop at the
 end; the broker keeps running (`make stop` stops it).
 """
 
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         # (or anything else on this broker) left behind
         asyncio.run(start_groups_at_end(config.kafka_bootstrap_servers))
         stack.start()
+        print(
+            f"issued API key {client.key_id} for {tenant_id} through ingest's admin API; "
+            "every call to the services sends it"
+        )
         imported = client.import_open_items(args.open_items)
         decisions_from = asyncio.run(
             topic_end_offsets(config.kafka_bootstrap_servers, DECISIONS.name)

@@ -5,6 +5,7 @@ from bankrec.runtime.asyncapi import (
     declare_publishers,
     install_asyncapi_route,
 )
+from bankrec.runtime.catch_up import TopicCatchUp
 from bankrec.runtime.database import (
     DatabaseUrlError,
     async_url,
@@ -21,7 +22,9 @@ from bankrec.runtime.kafka import (
     encode_envelope,
     ensure_topics,
     publish_envelope,
+    readable_end_offsets,
     subscriber_options,
+    whole_topic_reader_options,
 )
 from bankrec.runtime.messaging import (
     OutboxRelay,
@@ -34,6 +37,12 @@ from bankrec.runtime.messaging import (
 )
 from bankrec.runtime.service import configure_logging, serve
 from bankrec.runtime.settings import ServiceSettings
+from bankrec.runtime.tenant_keys import (
+    TenantKeyReader,
+    TenantKeyRefused,
+    TenantKeyRing,
+    include_tenant_routes,
+)
 
 __all__ = [
     "JSON_HEADERS",
@@ -42,6 +51,10 @@ __all__ = [
     "OutboxRelay",
     "RawPublisher",
     "ServiceSettings",
+    "TenantKeyReader",
+    "TenantKeyRefused",
+    "TenantKeyRing",
+    "TopicCatchUp",
     "async_url",
     "asyncapi_document",
     "claim_inbox",
@@ -53,14 +66,17 @@ __all__ = [
     "encode_envelope",
     "ensure_topics",
     "inbox_table",
+    "include_tenant_routes",
     "install_asyncapi_route",
     "outbox_table",
     "publish_dead_letter",
     "publish_envelope",
+    "readable_end_offsets",
     "serve",
     "session_factory",
     "stage_message",
     "subscriber_options",
     "sync_url",
     "upgrade_database",
+    "whole_topic_reader_options",
 ]

@@ -60,6 +60,65 @@ def subscriber_options(group_id: str) -> dict[str, Any]:
     }
 
 
+def whole_topic_reader_options(reader: str) -> dict[str, Any]:
+    """A reader that every instance runs over a whole compacted topic at every start.
+
+    It takes the shared consumer options (raw-bytes decoder, isolation level, ...) and changes
+    only what differs. No consumer group: each instance needs every record (the state lives
+    in memory, so there is no stored position to resume from either). Without a group there
+    is nothing to commit to: aiokafka refuses ``commit()`` with IllegalOperation("Requires
+    group_id"). Under ACK or NACK_ON_ERROR FastStream calls it after every message (logged
+    CRITICAL, then swallowed); ACK_FIRST never commits but turns aiokafka's auto-commit on
+    (ignored without a group, yet misleading). MANUAL is the honest policy: FastStream never
+    acknowledges, auto-commit is off, and nothing is ever committed. A handler error is logged
+    and the record skipped; the only expected one, an undecodable record, is dead-lettered by
+    the handler itself. ``reader`` names the reader in dead letters.
+    """
+    return {
+        **subscriber_options(reader),
+        "group_id": None,
+        "auto_offset_reset": "earliest",  # from the beginning, every start
+        "ack_policy": AckPolicy.MANUAL,
+    }
+
+
+async def readable_end_offsets(
+    bootstrap_servers: str, topic: Topic, *, client_id: str
+) -> dict[int, int]:
+    """Partition -> end offset, for the partitions that hold at least one readable record.
+
+    The topic must exist (``ensure_topics``): describing a missing one may have the broker
+    create it with its defaults (not compacted).
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic.name])
+    finally:
+        await admin.close()
+    partitions = sorted(p["partition"] for p in description.get("partitions", []))
+    if not partitions:
+        return {}
+    assigned = [TopicPartition(topic.name, p) for p in partitions]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        group_id=None,  # only reads offsets: joins no group, commits nothing
+        enable_auto_commit=False,
+        isolation_level="read_committed",  # the end a read_committed consumer can reach
+    )
+    await consumer.start()
+    try:
+        beginnings = await consumer.beginning_offsets(assigned)
+        ends = await consumer.end_offsets(assigned)
+    finally:
+        await consumer.stop()
+    return {tp.partition: ends[tp] for tp in assigned if ends[tp] > beginnings[tp]}
+
+
 def encode_envelope(envelope: Envelope[Any]) -> bytes:
     return envelope.model_dump_json().encode("utf-8")
 

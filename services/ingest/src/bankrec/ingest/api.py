@@ -49,6 +49,7 @@ from bankrec.ingest.errors import (
 )
 from bankrec.ingest.settings import IngestSettings
 from bankrec.ingest.use_cases import IngestOutcome, SpooledBody, StatementIngest
+from bankrec.runtime.tenant_keys import presented_api_key
 
 log = logging.getLogger(__name__)
 
@@ -228,11 +229,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _presented_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("x-api-key")
+    """The key (or admin token) a request carries, read as every service reads it."""
+    return presented_api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 def build_router(ingest: StatementIngest, *, settings: IngestSettings) -> APIRouter:

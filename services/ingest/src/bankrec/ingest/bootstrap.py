@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from bankrec.contracts import STATEMENT_LINES, STATEMENTS, Topic
+from bankrec.contracts import CREDENTIALS, STATEMENT_LINES, STATEMENTS, Topic
 from bankrec.ingest.adapters.bank_api import BankApiClient, BankApiOptions
 from bankrec.ingest.adapters.sql import SqlIngestStore
 from bankrec.ingest.adapters.sql_bank_pulls import SqlBankPullStore
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 CLIENT_ID = "bankrec-ingest"
 VERSION = "0.1.0"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-PUBLISHED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES)
+PUBLISHED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES, CREDENTIALS)
 RELAY_STOP_SECONDS = 10.0
 BANK_PULL_STOP_SECONDS = 10.0
 
@@ -99,6 +99,7 @@ def create_app(
                 await ensure_topics(settings.kafka_bootstrap_servers, PUBLISHED_TOPICS)
             await kafka.start()
         relay_task = asyncio.create_task(relay.run(), name="ingest-outbox-relay")
+        await ingest.republish_api_keys()  # keys issued before the credentials topic existed
         pending = await ingest.read_pending()
         scheduler: BankPullScheduler | None = None
         if settings.bank_pull_enabled:

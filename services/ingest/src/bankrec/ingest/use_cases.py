@@ -34,16 +34,16 @@ from bankrec.ingest.domain import (
     StatementEvent,
     read_statement_file,
 )
-from bankrec.ingest.domain.credentials import (
+from bankrec.ingest.domain.credentials import issue_webhook_secret, verify_webhook
+from bankrec.ingest.domain.model import IngestRecord, IngestStatus
+from bankrec.ingest.errors import ApiKeyRefused, IngestError, IngestNotFound, TenantForbidden
+from bankrec.runtime.tenant_keys import (
+    ApiKeyMalformed,
     IssuedApiKey,
     api_key_matches,
     issue_api_key,
-    issue_webhook_secret,
-    split_api_key,
-    verify_webhook,
+    parse_api_key,
 )
-from bankrec.ingest.domain.model import IngestRecord, IngestStatus
-from bankrec.ingest.errors import ApiKeyRefused, IngestError, IngestNotFound, TenantForbidden
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class IngestStore(Protocol):
     ) -> None: ...
     async def api_key(self, key_id: str) -> tuple[str, str] | None: ...
     async def revoke_api_key(self, tenant_id: str, key_id: str, *, now: datetime) -> bool: ...
+    async def republish_api_keys(self) -> int: ...
     async def webhook_secret(self, tenant_id: str) -> str | None: ...
     async def set_webhook_secret(self, tenant_id: str, secret: str, *, now: datetime) -> None: ...
 
@@ -329,9 +330,12 @@ class StatementIngest:
             raise ApiKeyRefused(
                 "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
             )
-        key_id, secret = split_api_key(presented)
-        stored = await self._store.api_key(key_id)
-        if stored is None or not api_key_matches(secret, stored[1]):
+        try:
+            key = parse_api_key(presented)
+        except ApiKeyMalformed as exc:
+            raise ApiKeyRefused(exc.message) from exc
+        stored = await self._store.api_key(key.key_id)
+        if stored is None or not api_key_matches(key.secret, stored[1]):
             raise ApiKeyRefused("the API key is unknown or revoked")
         return stored[0]
 
@@ -340,13 +344,36 @@ class StatementIngest:
             raise TenantForbidden("the API key does not belong to this tenant")
 
     async def create_api_key(self, tenant_id: str, label: str | None = None) -> IssuedApiKey:
+        """Issue a key; its record is staged for the credentials topic with it."""
         issued = issue_api_key()
         await self._store.add_api_key(tenant_id, issued, label=label, now=self._clock())
+        await self._publish_key_records(tenant_id)
         return issued
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> None:
+        """Revoke a key here at once, and everywhere else once its record is read."""
         if not await self._store.revoke_api_key(tenant_id, key_id, now=self._clock()):
             raise IngestNotFound(f"no active API key {key_id!r} for this tenant")
+        await self._publish_key_records(tenant_id)
+
+    async def republish_api_keys(self) -> int:
+        """Stage every key's record again (at start-up): keys issued before the credentials
+        topic existed reach it, and compaction keeps one record per key anyway."""
+        staged = await self._store.republish_api_keys()
+        await self._publish_key_records(None)
+        return staged
+
+    async def _publish_key_records(self, tenant_id: str | None) -> None:
+        """Hand staged key records to the broker now, so a new key works in the other
+        services within a moment; when the broker is away the relay keeps trying."""
+        try:
+            await self._publish_now()
+        except Exception:
+            log.warning(
+                "the broker did not take the API key records yet; they stay in the outbox",
+                exc_info=True,
+                extra={"tenant_id": tenant_id},
+            )
 
     async def rotate_webhook_secret(self, tenant_id: str) -> str:
         secret = issue_webhook_secret()

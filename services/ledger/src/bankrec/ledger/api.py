@@ -1,5 +1,10 @@
 """The ledger's HTTP API (JSON; money as decimal strings, numbers refused).
 
+Every route of ``router`` is a tenant's (``/v1/tenants/{tenant_id}/...``) and takes an API key
+of that tenant (``Authorization: Bearer <key>`` or ``X-API-Key``), checked at mount
+(``bankrec.runtime.include_tenant_routes``) against the keys read from the credentials
+topic; ``open_router`` holds what anyone may call (health).
+
 Errors are ``{"error": {"code": ..., "message": ..., "details": [...]}}`` with a 4xx
 status, mapped in one place (``STATUS_BY_ERROR``) from the ``LedgerError`` hierarchy.
 """
@@ -86,7 +91,8 @@ STATUS_BY_ERROR: dict[type[LedgerError], int] = {
 
 LIST_LIMIT_MAX = 5000
 
-router = APIRouter()
+router = APIRouter()  # a tenant's routes, guarded by the tenant's API key at mount
+open_router = APIRouter()  # open to anyone: health
 
 
 def status_for(error: LedgerError) -> int:
@@ -291,7 +297,7 @@ def _item_json(item: OpenItem) -> dict[str, Any]:
     return item.model_dump(mode="json")
 
 
-@router.get("/health")
+@open_router.get("/health")
 async def health(request: Request) -> JSONResponse:
     """``{"status": "ok"}`` once the broker is started, 503 before."""
     if getattr(request.app.state, "ready", False):

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from bankrec.contracts import (
+    CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
     OPEN_ITEMS,
@@ -29,7 +30,7 @@ from bankrec.contracts import (
 )
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
-from bankrec.ledger.api import install_error_handlers, router
+from bankrec.ledger.api import install_error_handlers, open_router, router
 from bankrec.ledger.consumers import register_consumers
 from bankrec.ledger.manual_work import ManualWork
 from bankrec.ledger.posting_rule_book import PostingRuleBook
@@ -37,10 +38,13 @@ from bankrec.ledger.settings import LedgerSettings
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import (
     OutboxRelay,
+    TenantKeyReader,
+    TenantKeyRing,
     create_broker,
     create_engine,
     declare_publishers,
     ensure_topics,
+    include_tenant_routes,
     install_asyncapi_route,
     session_factory,
     upgrade_database,
@@ -50,7 +54,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PUBLISHES = (OPEN_ITEMS, POSTINGS, REFUSED_DECISIONS, POSTING_RULES, DEAD_LETTERS)
-TOPICS = (DECISIONS, *PUBLISHES)
+TOPICS = (DECISIONS, CREDENTIALS, *PUBLISHES)
 RELAY_STOP_SECONDS = 10.0
 
 
@@ -67,11 +71,14 @@ def create_app(
     broker: KafkaBroker | None = None,
     create_topics: bool = True,
     clock: Callable[[], datetime] | None = None,
+    tenant_keys: TenantKeyRing | None = None,
 ) -> FastAPI:
     """The ledger as an ASGI app whose lifespan migrates, connects and relays.
 
     ``broker`` replaces the Kafka broker (e.g. one under ``TestKafkaBroker``);
-    ``create_topics=False`` skips creating topics (no admin client without a real broker).
+    ``create_topics=False`` skips the admin client (creating topics, reading where the
+    credentials topic ends), which needs a real broker; ``tenant_keys`` replaces the keys read
+    from the credentials topic (tests pass a ring filled by hand).
     """
     settings = settings or LedgerSettings()
     engine = create_engine(settings.database_url)
@@ -85,29 +92,43 @@ def create_app(
     posting_rules = PostingRuleBook(transactions, views, clock=now, after_commit=relay.wake)
     register_consumers(kafka, ledger)
     declare_publishers(kafka, PUBLISHES)
+    keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
+    key_reader = (
+        None
+        if tenant_keys is not None
+        else TenantKeyReader(
+            kafka, keys, service="ledger", catch_up_seconds=settings.tenant_keys_catch_up_seconds
+        )
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade_database, settings.database_url, MIGRATIONS_DIR)
         if create_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, TOPICS)
-        await kafka.start()
-        relay_task = asyncio.create_task(relay.run(), name="ledger-outbox-relay")
-        app.state.ready = True
-        log.info("ledger started on %s", engine.url.render_as_string(hide_password=True))
-        try:
-            yield
-        finally:
-            app.state.ready = False
-            relay.stop()
+        reading_keys = (
+            contextlib.nullcontext()
+            if key_reader is None
+            else key_reader.catching_up(settings.kafka_bootstrap_servers if create_topics else None)
+        )
+        async with reading_keys:
+            await kafka.start()
+            relay_task = asyncio.create_task(relay.run(), name="ledger-outbox-relay")
+            app.state.ready = True
+            log.info("ledger started on %s", engine.url.render_as_string(hide_password=True))
             try:
-                await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
-            except TimeoutError:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
-            await kafka.stop()
-            await engine.dispose()
+                yield
+            finally:
+                app.state.ready = False
+                relay.stop()
+                try:
+                    await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
+                except TimeoutError:
+                    relay_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await relay_task
+                await kafka.stop()
+                await engine.dispose()
 
     app = FastAPI(
         title="bankrec ledger",
@@ -123,7 +144,10 @@ def create_app(
     app.state.posting_rules = posting_rules
     app.state.relay = relay
 
+    app.state.tenant_keys = keys
+
     install_asyncapi_route(app, kafka, service="ledger")
     install_error_handlers(app)
-    app.include_router(router)
+    app.include_router(open_router)
+    include_tenant_routes(app, router, keys)
     return app

@@ -18,3 +18,9 @@ class LedgerSettings(ServiceSettings):
     import_bytes_max: int = Field(
         default=20 * 1024 * 1024, ge=1, description="Largest open-item CSV accepted"
     )
+    tenant_keys_catch_up_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait at start-up for the tenant keys to be read from the credentials "
+        "topic; until then an unknown key gets 503 (retry), after it 401.",
+    )

@@ -21,10 +21,15 @@ class RecordedMessage:
 
 @dataclass
 class MemoryBroker:
-    """Records every message; ``fail_after`` lets only the first n through (for tests)."""
+    """Records every message; ``fail_after`` lets only the first n through (for tests).
+
+    ``topics``, when given, records only messages on those topics (the others are taken and
+    dropped), for tests about statements that do not care about the API key records ingest
+    publishes when a test issues its key."""
 
     messages: list[RecordedMessage] = field(default_factory=list)
     fail_after: int | None = None
+    topics: tuple[Topic, ...] | None = None
 
     async def publish(
         self,
@@ -37,6 +42,8 @@ class MemoryBroker:
     ) -> None:
         if self.fail_after is not None and len(self.messages) >= self.fail_after:
             raise ConnectionError("broker unavailable (MemoryBroker.fail_after)")
+        if self.topics is not None and topic_named(topic) not in self.topics:
+            return
         self.messages.append(
             RecordedMessage(
                 topic_named(topic),

@@ -1,5 +1,8 @@
 """Ingest's store on SQLAlchemy Core: received files, published ids, credentials, outbox.
 
+A key's change (issued, revoked) and the key's record for the credentials topic are written
+in the same transaction, so the other services learn of every change ingest committed.
+
 ``file_publication`` is the one write that matters: a file's new lines and statements, their
 ids and their messages in the outbox are written batch by batch as the file is read, all in
 one transaction that commits with the file's record at the end, so a crash or a refusal
@@ -14,14 +17,21 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
-from bankrec.contracts import STATEMENTS, StatementHeader, StatementLine
+from bankrec.contracts import (
+    STATEMENTS,
+    ApiKeyRecord,
+    Envelope,
+    StatementHeader,
+    StatementLine,
+    Topic,
+)
 from bankrec.ingest.adapters.tables import (
     api_keys,
     outbox,
@@ -30,8 +40,7 @@ from bankrec.ingest.adapters.tables import (
     statement_files,
     webhook_secrets,
 )
-from bankrec.ingest.domain.credentials import IssuedApiKey
-from bankrec.ingest.domain.messages import OutgoingMessage
+from bankrec.ingest.domain.messages import OutgoingMessage, api_key_message
 from bankrec.ingest.domain.model import (
     Diagnostic,
     FileRead,
@@ -43,7 +52,8 @@ from bankrec.ingest.domain.model import (
 )
 from bankrec.ingest.domain.publication import FilePublication
 from bankrec.ingest.use_cases import PublicationConflict, PublishedFile
-from bankrec.runtime import encode_envelope
+from bankrec.runtime import encode_envelope, stage_message
+from bankrec.runtime.tenant_keys import IssuedApiKey
 
 _CHUNK = 500  # ids per IN (...) query: well inside every database's parameter limit
 
@@ -117,6 +127,7 @@ class SqlIngestStore:
     async def add_api_key(
         self, tenant_id: str, issued: IssuedApiKey, *, label: str | None, now: datetime
     ) -> None:
+        """Store a new key and stage its record for the credentials topic, in one transaction."""
         async with self._sessions() as session, session.begin():
             await session.execute(
                 insert(api_keys).values(
@@ -128,6 +139,7 @@ class SqlIngestStore:
                     revoked_at=None,
                 )
             )
+            await _stage_api_key(session, issued.key_id)
 
     async def api_key(self, key_id: str) -> tuple[str, str] | None:
         """``(tenant id, key hash)`` of an unrevoked key."""
@@ -142,6 +154,7 @@ class SqlIngestStore:
             return None if row is None else (str(row.tenant_id), str(row.key_hash))
 
     async def revoke_api_key(self, tenant_id: str, key_id: str, *, now: datetime) -> bool:
+        """Revoke an active key and stage its revoked record, in one transaction."""
         async with self._sessions() as session, session.begin():
             done = await session.execute(
                 update(api_keys)
@@ -152,7 +165,19 @@ class SqlIngestStore:
                 )
                 .values(revoked_at=now)
             )
-            return bool(getattr(done, "rowcount", 0))
+            if not getattr(done, "rowcount", 0):
+                return False
+            await _stage_api_key(session, key_id)
+            return True
+
+    async def republish_api_keys(self) -> int:
+        """Stage every key's current record again (revoked ones too, so a revocation
+        outlives compaction); returns how many."""
+        async with self._sessions() as session, session.begin():
+            rows = (await session.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+            for row in rows:
+                await stage_message(session, outbox, *_api_key_message(row._mapping))
+            return len(rows)
 
     async def webhook_secret(self, tenant_id: str) -> str | None:
         async with self._sessions() as session:
@@ -372,6 +397,30 @@ class SqlFilePublication:
                 for message in messages
             ],
         )
+
+
+async def _stage_api_key(session: AsyncSession, key_id: str) -> None:
+    """Stage the key's record as the transaction now holds it."""
+    row = (await session.execute(select(api_keys).where(api_keys.c.key_id == key_id))).one()
+    await stage_message(session, outbox, *_api_key_message(row._mapping))
+
+
+def _api_key_message(row: Any) -> tuple[Topic, str, Envelope[Any]]:
+    message = api_key_message(
+        ApiKeyRecord(
+            key_id=row["key_id"],
+            tenant_id=row["tenant_id"],
+            key_hash=row["key_hash"],
+            created_at=_aware(row["created_at"]),
+            revoked_at=None if row["revoked_at"] is None else _aware(row["revoked_at"]),
+        )
+    )
+    return message.topic, message.key, message.envelope
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every one stored here was UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _upsert_record(session: AsyncSession, record: IngestRecord) -> None:

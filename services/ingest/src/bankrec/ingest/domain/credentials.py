@@ -1,8 +1,9 @@
-"""Tenant credentials: API keys (stored hashed) and signed webhooks (HMAC-SHA256).
+"""Tenant credentials ingest keeps: signed webhooks (HMAC-SHA256).
 
-An API key reads ``brk_<key id>_<secret>``: the key id finds the stored record, the secret
-is compared as a SHA-256 hash in constant time. The secret is 32 random bytes, so a fast
-hash is enough (there is nothing to brute-force); the plain key is shown once, when created.
+API keys (``brk_<key id>_<secret>``, stored as the SHA-256 of the secret) are issued by ingest
+(``StatementIngest.create_api_key``), but their format, issue and check live in
+``bankrec.runtime.tenant_keys``, written once for every service that verifies them
+(decision 0004); ``domain.messages.api_key_message`` is the record ingest publishes.
 
 A bank webhook signs ``<timestamp>.<body>`` with the tenant's webhook secret and sends
 ``X-Bankrec-Timestamp: <unix seconds>`` and ``X-Bankrec-Signature: sha256=<hex>``. A
@@ -13,52 +14,14 @@ captured request cannot be replayed later; within the window a replay is harmles
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
-from bankrec.ingest.errors import (
-    ApiKeyRefused,
-    WebhookSignatureRefused,
-)
+from bankrec.ingest.errors import WebhookSignatureRefused
 
-API_KEY_PREFIX = "brk"
 SIGNATURE_SCHEME = "sha256="
 REPLAY_WINDOW_SECONDS_DEFAULT = 300
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedApiKey:
-    """A new key: ``plain`` is given to the tenant once; only ``key_hash`` is stored."""
-
-    key_id: str
-    plain: str
-    key_hash: str
-
-
-def issue_api_key() -> IssuedApiKey:
-    key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
-    return IssuedApiKey(key_id, f"{API_KEY_PREFIX}_{key_id}_{secret}", hash_secret(secret))
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def split_api_key(plain: str) -> tuple[str, str]:
-    """``(key id, secret)`` of a presented key; ``ApiKeyRefused`` when it is not one."""
-    prefix, _, rest = plain.strip().partition("_")
-    key_id, _, secret = rest.partition("_")
-    if prefix != API_KEY_PREFIX or not key_id or not secret:
-        raise ApiKeyRefused("the API key is malformed; it reads brk_<key id>_<secret>")
-    return key_id, secret
-
-
-def api_key_matches(secret: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), stored_hash)
 
 
 def issue_webhook_secret() -> str:

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bankrec.contracts import (
+    CREDENTIALS,
     STATEMENT_LINES,
     STATEMENTS,
+    ApiKeyRecord,
     Envelope,
     StatementHeader,
     StatementLine,
@@ -64,4 +66,14 @@ def line_message(line: StatementLine, *, tenant_id: str, file_sha256: str) -> Ou
         envelope_for(
             line, tenant_id=tenant_id, correlation_id=file_sha256, message_id=line.line_id
         ),
+    )
+
+
+def api_key_message(record: ApiKeyRecord) -> OutgoingMessage:
+    """The message of a key's current state, keyed by its key id (the topic is compacted,
+    so the latest record per key is what every service reads at start)."""
+    return OutgoingMessage(
+        CREDENTIALS,
+        CREDENTIALS.key_for(record.tenant_id, record.key_id),
+        envelope_for(record, tenant_id=record.tenant_id, correlation_id=f"api-key:{record.key_id}"),
     )
