@@ -1,4 +1,5 @@
-"""Small named factories for the messages the reconciler consumes (tests only)."""
+"""Small named factories for the messages the reconciler consumes, and the tenant API keys
+the suite's apps accept (``auth_headers``) (tests only)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from bankrec.contracts import (
     AccountRole,
+    ApiKeyRecord,
     Balance,
     BankAccountRef,
     DecisionKind,
@@ -26,8 +28,13 @@ from bankrec.contracts import (
     account_id_for,
     envelope_for,
 )
+from bankrec.runtime import TenantKeyRing
+from bankrec.runtime.tenant_keys import issue_api_key
 
 BASE_TIME = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+TENANT_KEYS = TenantKeyRing()
+"""The keys every app of this suite is given (``tenant_keys=TENANT_KEYS``)."""
+_API_KEYS: dict[str, str] = {}
 
 
 def money(amount: str | Decimal, currency: str = "NOK") -> Money:
@@ -195,3 +202,25 @@ class Messages:
 
     def at(self, minutes: int) -> datetime:
         return BASE_TIME + timedelta(minutes=minutes)
+
+
+def api_key_record(tenant_id: str, *, revoked: bool = False) -> tuple[str, ApiKeyRecord]:
+    """A new key of the tenant (plain) and its record, as ingest would publish it."""
+    issued = issue_api_key()
+    now = datetime.now(UTC)
+    return issued.plain, ApiKeyRecord(
+        key_id=issued.key_id,
+        tenant_id=tenant_id,
+        key_hash=issued.key_hash,
+        created_at=now,
+        revoked_at=now if revoked else None,
+    )
+
+
+def auth_headers(tenant_id: str) -> dict[str, str]:
+    """The tenant's API key as a request header; the key is known to ``TENANT_KEYS``."""
+    if tenant_id not in _API_KEYS:
+        plain, record = api_key_record(tenant_id)
+        TENANT_KEYS.record(record)
+        _API_KEYS[tenant_id] = plain
+    return {"authorization": f"Bearer {_API_KEYS[tenant_id]}"}

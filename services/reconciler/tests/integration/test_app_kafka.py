@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from reconciler_factories import Messages
+from reconciler_factories import TENANT_KEYS, Messages, auth_headers
 
 from bankrec.contracts import (
     DEAD_LETTERS,
@@ -96,7 +96,7 @@ async def test_real_app_reconciles_a_statement_from_kafka(
     await ensure_topics(kafka_bootstrap, CONSUMED_TOPICS)
     for topic in CONSUMED_TOPICS:
         await commit_group_at_end(kafka_bootstrap, group_for(topic), topic.name)
-    app = create_app(settings)
+    app = create_app(settings, tenant_keys=TENANT_KEYS)
     make = messages
     key = f"{make.tenant_id}:{make.account_id}"
     # posting before its line, decision before its line, statement last: any order converges
@@ -122,7 +122,9 @@ async def test_real_app_reconciles_a_statement_from_kafka(
     producer = create_broker(kafka_bootstrap, client_id="bankrec-reconciler-test-producer")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reconciler") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://reconciler", headers=auth_headers(make.tenant_id)
+        ) as http:
             assert (await http.get("/health")).json() == {"status": "ok"}
             await producer.connect()
             try:

@@ -341,6 +341,10 @@ async def test_postgresql_tables_live_in_the_reconciler_schema(
         "period_statements",
         "period_lines",
         "period_postings",
+        "period_removed_lines",
+        "period_item_marks",
+        "period_adjustments",
+        "period_audit",
         "inbox",
         "outbox",
     }

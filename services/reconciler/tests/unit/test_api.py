@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi import FastAPI
-from reconciler_factories import Messages
+from reconciler_factories import TENANT_KEYS, Messages, auth_headers
 
 from bankrec.contracts import DecisionKind
 from bankrec.reconciler.adapters import MemoryStore
@@ -43,14 +43,16 @@ class Api:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
+async def api(tenant_id: str) -> AsyncIterator[Api]:
     store = MemoryStore()
     reconciler = Reconciler(store.units_of_work())
     ready = [True]
     app = FastAPI()
-    install_api(app, reconciler, ready=lambda: ready[0])
+    install_api(app, reconciler, ready=lambda: ready[0], tenant_keys=TENANT_KEYS)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reconciler") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://reconciler", headers=auth_headers(tenant_id)
+    ) as http:
         yield Api(http, reconciler, store, ready)
 
 
@@ -131,7 +133,7 @@ async def test_accounts_lists_every_account_with_its_summary(api: Api, messages:
     assert set(accounts) == {messages.account_id, second.account_id}
     assert all(set(a) == REPORT_KEYS for a in body["accounts"])
     assert accounts[second.account_id]["opening_balance"] == "5.00"
-    empty = await api.http.get("/v1/tenants/nobody/accounts")
+    empty = await api.http.get("/v1/tenants/nobody/accounts", headers=auth_headers("nobody"))
     assert empty.json() == {"tenant_id": "nobody", "accounts": []}
 
 

@@ -1,7 +1,8 @@
 """bankrec reconciler: one reconciliation period per bank account, its figures and report.
 
 Consumes statements, statement lines, match decisions and postings; publishes period events;
-serves the figures over HTTP. ``create_app`` builds the service; the domain is pure.
+serves the figures and the period workflow (flags, adjustments, release/void, diagnosis,
+reports) over HTTP. ``create_app`` builds the service; the domain is pure.
 """
 
 from bankrec.reconciler.bootstrap import create_app
@@ -17,6 +18,7 @@ from bankrec.reconciler.errors import (
     CurrencyMismatchError,
     ReconcilerError,
 )
+from bankrec.reconciler.period_workflow import PeriodWorkflow
 from bankrec.reconciler.settings import ReconcilerSettings
 from bankrec.reconciler.use_cases import Outcome, Reconciler
 
@@ -26,6 +28,7 @@ __all__ = [
     "CurrencyMismatchError",
     "Outcome",
     "PeriodFigures",
+    "PeriodWorkflow",
     "Reconciler",
     "ReconcilerError",
     "ReconcilerSettings",

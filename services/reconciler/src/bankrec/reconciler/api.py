@@ -1,5 +1,8 @@
 """The reconciler's HTTP API: periods' figures and reports, manual balance entry.
 
+Every ``/v1/tenants/{tenant_id}/...`` route takes an API key of that tenant
+(``Authorization: Bearer <key>`` or ``X-API-Key``), checked against the keys read from the
+credentials topic (``bankrec.runtime.tenant_keys``); health and the AsyncAPI document are open.
 Errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx status, mapped here in one
 place (``ERROR_STATUS``) from the service's exception hierarchy and from request validation.
 """
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankrec.contracts import PeriodStatus
+from bankrec.reconciler.api_periods import install_period_api
 from bankrec.reconciler.domain import (
     ReconciliationPeriod,
     amount_text,
@@ -31,6 +35,7 @@ from bankrec.reconciler.errors import (
     ReconcilerError,
 )
 from bankrec.reconciler.use_cases import Reconciler
+from bankrec.runtime import TenantKeyRing, include_tenant_routes
 
 ERROR_STATUS: dict[type[ReconcilerError], int] = {
     AccountNotFoundError: 404,
@@ -103,7 +108,8 @@ class BalanceEntry(BaseModel):
     currency: StrictStr | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
-def build_router(reconciler: Reconciler, *, ready: Callable[[], bool]) -> APIRouter:
+def build_open_router(*, ready: Callable[[], bool]) -> APIRouter:
+    """The routes anyone may call: health."""
     router = APIRouter()
 
     @router.get("/health")
@@ -112,6 +118,13 @@ def build_router(reconciler: Reconciler, *, ready: Callable[[], bool]) -> APIRou
         if ready():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "starting"}, status_code=503)
+
+    return router
+
+
+def build_router(reconciler: Reconciler) -> APIRouter:
+    """A tenant's routes, every one under ``/v1/tenants/{tenant_id}`` (guarded at mount)."""
+    router = APIRouter()
 
     @router.get("/v1/tenants/{tenant_id}/accounts")
     async def list_accounts(tenant_id: TenantId) -> AccountList:
@@ -190,9 +203,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-def install_api(app: FastAPI, reconciler: Reconciler, *, ready: Callable[[], bool]) -> None:
-    """Mount the routes and the one error mapping on an app."""
-    app.include_router(build_router(reconciler, ready=ready))
+def install_api(
+    app: FastAPI,
+    reconciler: Reconciler,
+    *,
+    ready: Callable[[], bool],
+    tenant_keys: TenantKeyRing,
+) -> None:
+    """Mount the routes (the tenant's behind its API key) and the one error mapping."""
+    app.include_router(build_open_router(ready=ready))
+    include_tenant_routes(app, build_router(reconciler), tenant_keys)
+    install_period_api(app, reconciler, mount=lambda r: include_tenant_routes(app, r, tenant_keys))
     app.add_exception_handler(ReconcilerError, _reconciler_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,4 +1,6 @@
-"""The one composition root: ``create_app(settings)`` picks the real adapters and wires them."""
+"""The one composition root: ``create_app(settings, **overrides)`` picks the real adapters and
+wires them; tests pass a broker under FastStream's ``TestKafkaBroker`` (with
+``create_topics=False``) and a key ring filled by hand through the overrides."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
-from bankrec.contracts import DEAD_LETTERS, PERIOD_EVENTS, Topic
+from bankrec.contracts import CREDENTIALS, DEAD_LETTERS, PERIOD_EVENTS, Topic
 from bankrec.reconciler.adapters import outbox, reconciler_engine, sql_units_of_work
 from bankrec.reconciler.api import install_api
 from bankrec.reconciler.consumers import CONSUMED_TOPICS, register_consumers
@@ -18,6 +21,8 @@ from bankrec.reconciler.settings import ReconcilerSettings
 from bankrec.reconciler.use_cases import Reconciler
 from bankrec.runtime import (
     OutboxRelay,
+    TenantKeyReader,
+    TenantKeyRing,
     create_broker,
     declare_publishers,
     ensure_topics,
@@ -29,41 +34,72 @@ from bankrec.runtime import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, PERIOD_EVENTS, DEAD_LETTERS)
+TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, CREDENTIALS, PERIOD_EVENTS, DEAD_LETTERS)
 CLIENT_ID = "bankrec-reconciler"
 RELAY_STOP_SECONDS = 10.0
 
 
-def create_app(settings: ReconcilerSettings | None = None) -> FastAPI:
-    """The reconciler as an ASGI app; its lifespan migrates, connects and starts consuming."""
+def create_app(
+    settings: ReconcilerSettings | None = None,
+    *,
+    broker: KafkaBroker | None = None,
+    create_topics: bool = True,
+    tenant_keys: TenantKeyRing | None = None,
+) -> FastAPI:
+    """The reconciler as an ASGI app; its lifespan migrates, connects and starts consuming.
+
+    ``broker`` replaces the Kafka broker (e.g. one under ``TestKafkaBroker``);
+    ``create_topics=False`` skips the admin client (topic creation, the credentials topic's
+    end), which needs a real broker; ``tenant_keys`` replaces the keys read from the
+    credentials topic.
+    """
     settings = settings or ReconcilerSettings()
     engine = reconciler_engine(settings.database_url)
     sessions = session_factory(engine)
-    broker = create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
-    relay = OutboxRelay(broker, sessions, outbox)
+    kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
+    relay = OutboxRelay(kafka, sessions, outbox)
     reconciler = Reconciler(sql_units_of_work(sessions), on_committed=relay.wake)
-    register_consumers(broker, reconciler)
-    declare_publishers(broker, (PERIOD_EVENTS, DEAD_LETTERS))
+    register_consumers(kafka, reconciler)
+    declare_publishers(kafka, (PERIOD_EVENTS, DEAD_LETTERS))
+    keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
+    key_reader = (
+        None
+        if tenant_keys is not None
+        else TenantKeyReader(
+            kafka,
+            keys,
+            service="reconciler",
+            catch_up_seconds=settings.tenant_keys_catch_up_seconds,
+        )
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade_database, settings.database_url, MIGRATIONS_DIR)
-        await ensure_topics(settings.kafka_bootstrap_servers, TOPICS)
-        await broker.start()
-        relay_task = asyncio.create_task(relay.run(), name="reconciler-outbox-relay")
-        log.info("reconciler started: consuming %s", ", ".join(t.name for t in CONSUMED_TOPICS))
-        try:
-            yield
-        finally:
-            relay.stop()
+        if create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers, TOPICS)
+        reading_keys = (
+            contextlib.nullcontext()
+            if key_reader is None
+            else key_reader.catching_up(settings.kafka_bootstrap_servers if create_topics else None)
+        )
+        async with reading_keys:
+            await kafka.start()
+            relay_task = asyncio.create_task(relay.run(), name="reconciler-outbox-relay")
+            log.info("reconciler started: consuming %s", ", ".join(t.name for t in CONSUMED_TOPICS))
             try:
-                await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
-            except TimeoutError:
-                log.warning("outbox relay did not stop in %.0fs; cancelled", RELAY_STOP_SECONDS)
-            await broker.stop()
-            await engine.dispose()
+                yield
+            finally:
+                relay.stop()
+                try:
+                    await asyncio.wait_for(relay_task, timeout=RELAY_STOP_SECONDS)
+                except TimeoutError:
+                    log.warning("outbox relay did not stop in %.0fs; cancelled", RELAY_STOP_SECONDS)
+                await kafka.stop()
+                await engine.dispose()
 
     app = FastAPI(title="bankrec reconciler", version="0.1.0", lifespan=lifespan)
-    install_api(app, reconciler, ready=lambda: broker.running)
-    install_asyncapi_route(app, broker, service="reconciler")
+    app.state.tenant_keys = keys
+    install_api(app, reconciler, ready=lambda: kafka.running, tenant_keys=keys)
+    install_asyncapi_route(app, kafka, service="reconciler")
     return app

@@ -35,3 +35,96 @@ class AmountPrecisionError(ReconcilerError):
     """An amount has more decimals than its currency's minor unit."""
 
     code = "amount_precision"
+
+
+# ------------------------------------------------------------------------------ period workflow
+
+
+class PeriodWorkflowError(ReconcilerError):
+    """Base of the refusals of the period workflow (status, flags, adjustments, lines)."""
+
+    code = "period_workflow_error"
+
+
+class PeriodNotFoundError(PeriodWorkflowError):
+    """The account has no period with that number."""
+
+    code = "period_not_found"
+
+
+class InvalidCommandError(PeriodWorkflowError):
+    """A command is missing something or names something impossible (actor, reason, amount)."""
+
+    code = "invalid_command"
+
+
+class ItemNotFoundError(PeriodWorkflowError):
+    """A statement line, ledger entry or adjustment the command names is not in the period."""
+
+    code = "item_not_found"
+
+
+class PeriodReleasedError(PeriodWorkflowError):
+    """A released period is immutable: void it (if it is the latest released one) first."""
+
+    code = "period_released"
+
+
+class OpeningFromPreviousPeriodError(PeriodWorkflowError):
+    """The opening balance is the closing balance of the released previous period."""
+
+    code = "opening_from_previous_period"
+
+
+class DifferenceNotZeroError(PeriodWorkflowError):
+    """Saving a period balanced, or releasing it, needs a difference of exactly 0."""
+
+    code = "difference_not_zero"
+
+
+class StatementBalanceMissingError(PeriodWorkflowError):
+    """No statement balance is known, so there is no difference to be 0."""
+
+    code = "statement_balance_missing"
+
+
+class AdjustmentNotPostedError(PeriodWorkflowError):
+    """An adjustment of the period has not been posted by the ledger yet."""
+
+    code = "adjustment_not_posted"
+
+
+class EarlierPeriodNotReleasedError(PeriodWorkflowError):
+    """An earlier period of the account is not released (on hold, balanced or void)."""
+
+    code = "earlier_period_not_released"
+
+
+class AlreadyReleasedError(PeriodWorkflowError):
+    """The period is released already."""
+
+    code = "already_released"
+
+
+class PeriodNotReleasedError(PeriodWorkflowError):
+    """Only a released period can be voided."""
+
+    code = "period_not_released"
+
+
+class NotLatestReleasedError(PeriodWorkflowError):
+    """Only the latest released period of an account can be voided."""
+
+    code = "not_latest_released"
+
+
+class AdjustmentConflictError(PeriodWorkflowError):
+    """An adjustment id is reused for a different adjustment."""
+
+    code = "adjustment_conflict"
+
+
+class LineReconciledError(PeriodWorkflowError):
+    """A statement line with a ledger posting cannot be removed: unmatch it first."""
+
+    code = "line_reconciled"

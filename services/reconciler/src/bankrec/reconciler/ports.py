@@ -1,4 +1,8 @@
-"""What the use cases need from outside: a unit of work over periods, inbox and outbox."""
+"""What the use cases need from outside: a unit of work over periods, inbox and outbox.
+
+An account has periods numbered from 1; its *current* period is the one with the highest
+number (after a release, the period opened by it).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,19 @@ class PeriodRepository(Protocol):
 
     async def list_current(self, tenant_id: str) -> list[ReconciliationPeriod]:
         """Every account's current period, ordered by account id."""
+
+    async def get(
+        self, tenant_id: str, account_id: str, period_no: int, *, for_update: bool = False
+    ) -> ReconciliationPeriod | None:
+        """One period of the account by number; ``for_update`` holds it until the unit ends."""
+
+    async def list_account(self, tenant_id: str, account_id: str) -> list[ReconciliationPeriod]:
+        """Every period of the account, ordered by period number (not held)."""
+
+    async def period_no_with_adjustment(
+        self, tenant_id: str, account_id: str, adjustment_id: str
+    ) -> int | None:
+        """The number of the account's period an adjustment was requested from, if any."""
 
     async def save(
         self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None

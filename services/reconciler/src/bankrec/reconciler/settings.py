@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bankrec.runtime import ServiceSettings
@@ -16,3 +17,9 @@ class ReconcilerSettings(ServiceSettings):
 
     http_port: int = 8004
     database_url: str = "sqlite:///var/reconciler.sqlite"
+    tenant_keys_catch_up_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait at start-up for the tenant keys to be read from the credentials "
+        "topic; until then an unknown key gets 503 (retry), after it 401.",
+    )

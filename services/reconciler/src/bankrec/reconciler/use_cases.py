@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from bankrec.contracts import (
     PERIOD_EVENTS,
+    EntrySource,
     Envelope,
     JournalEntryPosted,
     MatchDecision,
@@ -36,6 +37,7 @@ from bankrec.reconciler.domain import (
     enter_opening_balance,
     enter_statement_balance,
     open_period,
+    revise_status,
     updated_event,
 )
 from bankrec.reconciler.errors import AccountNotFoundError
@@ -61,6 +63,7 @@ class PeriodChange:
     account_id: str
     open: Callable[[], ReconciliationPeriod]  # the period to start from if the account has none
     apply: Callable[[ReconciliationPeriod], ReconciliationPeriod]
+    adjustment_id: str | None = None  # a posting of this adjustment goes to its period
 
 
 def _nothing() -> None:
@@ -84,6 +87,15 @@ class Reconciler:
         self._units_of_work = units_of_work
         self._on_committed = on_committed
         self._attempts = attempts
+
+    @property
+    def units_of_work(self) -> UnitOfWorkFactory:
+        """The storage it works on (the period workflow shares it)."""
+        return self._units_of_work
+
+    @property
+    def on_committed(self) -> Callable[[], None]:
+        return self._on_committed
 
     # -------------------------------------------------------------------------- messages
 
@@ -120,11 +132,13 @@ class Reconciler:
     async def record_posting(self, envelope: Envelope[JournalEntryPosted]) -> Outcome:
         """Only entries with a bank-side line matter; one entry may touch several accounts."""
         entry = envelope.payload
+        adjustment = entry.source_ref if entry.source is EntrySource.ADJUSTMENT else None
         changes = [
             PeriodChange(
                 account_id,
                 partial(open_period, envelope.tenant_id, account_id, currency),
                 partial(apply_posting, entry=entry),
+                adjustment,
             )
             for account_id, currency in bank_accounts(entry).items()
         ]
@@ -226,15 +240,37 @@ class Reconciler:
         changed = 0
         # one order for every transaction, so two of them never wait on each other's locks
         for change in sorted(changes, key=lambda c: c.account_id):
-            before = await uow.periods.current(cause.tenant_id, change.account_id, for_update=True)
+            before = await self._target(uow, cause.tenant_id, change)
             base = before if before is not None else change.open()
-            after = change.apply(base)
+            after = revise_status(change.apply(base))
             if after is base:
                 continue
             await uow.periods.save(after, before)
             await self._stage_event(uow, after, reason, cause.correlation_id, cause.message_id)
             changed += 1
         return changed
+
+    async def _target(
+        self, uow: UnitOfWork, tenant_id: str, change: PeriodChange
+    ) -> ReconciliationPeriod | None:
+        """The period a message goes to: the account's current one, except that the posting of
+        an adjustment goes to the (not released) period it was requested from."""
+        if change.adjustment_id is not None:
+            number = await uow.periods.period_no_with_adjustment(
+                tenant_id, change.account_id, change.adjustment_id
+            )
+            if number is not None:
+                period = await uow.periods.get(
+                    tenant_id, change.account_id, number, for_update=True
+                )
+                if period is not None and not period.is_released:
+                    return period
+        current = await uow.periods.current(tenant_id, change.account_id, for_update=True)
+        if current is not None and current.is_released:
+            # the period was released while this transaction waited for its lock; the
+            # release opened the next period, which a retry finds
+            raise ConcurrentUpdateError(f"period {current.period_id} was released meanwhile")
+        return current
 
     async def _enter(
         self,
@@ -256,6 +292,7 @@ class Reconciler:
             if before is None:
                 raise _not_found(tenant_id, account_id)
             after = command(before, Money(amount=amount, currency=currency or before.currency))
+            after = revise_status(after)
             changed = after is not before
             if changed:
                 await uow.periods.save(after, before)

@@ -12,6 +12,8 @@ from bankrec.contracts import Envelope, Topic
 from bankrec.reconciler.domain import ReconciliationPeriod
 from bankrec.reconciler.ports import ConcurrentUpdateError, UnitOfWorkFactory
 
+PeriodKey = tuple[str, str, int]  # tenant, account, period number
+
 
 @dataclass(frozen=True, slots=True)
 class StagedMessage:
@@ -22,9 +24,9 @@ class StagedMessage:
 
 @dataclass
 class MemoryStore:
-    """What a database would hold: periods by (tenant, account), inbox and outbox."""
+    """What a database would hold: periods by (tenant, account, number), inbox and outbox."""
 
-    periods: dict[tuple[str, str], ReconciliationPeriod] = field(default_factory=dict)
+    periods: dict[PeriodKey, ReconciliationPeriod] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[StagedMessage] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -36,25 +38,53 @@ class MemoryStore:
 class MemoryPeriodRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self.pending: dict[tuple[str, str], ReconciliationPeriod] = {}
+        self.pending: dict[PeriodKey, ReconciliationPeriod] = {}
+
+    def _merged(self) -> dict[PeriodKey, ReconciliationPeriod]:
+        return {**self._store.periods, **self.pending}
 
     async def current(
         self, tenant_id: str, account_id: str, *, for_update: bool = False
     ) -> ReconciliationPeriod | None:
-        key = (tenant_id, account_id)
-        if key in self.pending:
-            return self.pending[key]
-        return self._store.periods.get(key)
+        numbers = [key[2] for key in self._merged() if key[:2] == (tenant_id, account_id)]
+        if not numbers:
+            return None
+        return self._merged()[(tenant_id, account_id, max(numbers))]
+
+    async def get(
+        self, tenant_id: str, account_id: str, period_no: int, *, for_update: bool = False
+    ) -> ReconciliationPeriod | None:
+        return self._merged().get((tenant_id, account_id, period_no))
 
     async def list_current(self, tenant_id: str) -> list[ReconciliationPeriod]:
-        merged = {**self._store.periods, **self.pending}
-        return [merged[key] for key in sorted(merged) if key[0] == tenant_id]
+        latest: dict[str, ReconciliationPeriod] = {}
+        for (tenant, account, number), period in sorted(self._merged().items()):
+            if tenant == tenant_id and (
+                account not in latest or latest[account].period_no < number
+            ):
+                latest[account] = period
+        return [latest[account] for account in sorted(latest)]
+
+    async def list_account(self, tenant_id: str, account_id: str) -> list[ReconciliationPeriod]:
+        return [
+            period
+            for key, period in sorted(self._merged().items())
+            if key[:2] == (tenant_id, account_id)
+        ]
+
+    async def period_no_with_adjustment(
+        self, tenant_id: str, account_id: str, adjustment_id: str
+    ) -> int | None:
+        for period in await self.list_account(tenant_id, account_id):
+            if adjustment_id in period.adjustments:
+                return period.period_no
+        return None
 
     async def save(
         self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
     ) -> None:
-        key = (period.tenant_id, period.account_id)
-        if await self.current(*key) is not previous:
+        key = (period.tenant_id, period.account_id, period.period_no)
+        if self._merged().get(key) is not previous:
             raise ConcurrentUpdateError(f"period {period.period_id} changed since it was loaded")
         self.pending[key] = period
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, cast
@@ -12,19 +13,38 @@ from sqlalchemy import CursorResult, Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bankrec.contracts import Balance, DecisionKind, Envelope, Money, PeriodStatus, Topic
+from bankrec.contracts import (
+    AdjustmentKind,
+    Balance,
+    DecisionKind,
+    EntrySource,
+    Envelope,
+    Money,
+    PeriodStatus,
+    Topic,
+)
 from bankrec.reconciler.adapters.tables import (
     inbox,
     outbox,
+    period_adjustments,
+    period_audit,
+    period_item_marks,
     period_lines,
     period_postings,
+    period_removed_lines,
     period_statements,
     periods,
     schema_for,
 )
 from bankrec.reconciler.domain import (
+    Adjustment,
+    AuditAction,
+    AuditRecord,
     BankPosting,
+    ItemKind,
+    ItemMark,
     LineDecision,
+    LineOrigin,
     PeriodLine,
     PostingPart,
     ReconciliationPeriod,
@@ -146,6 +166,52 @@ class SqlPeriodRepository:
             .order_by(periods.c.period_no.desc())
             .limit(1)
         )
+        return await self._one(tenant_id, query, for_update=for_update)
+
+    async def get(
+        self, tenant_id: str, account_id: str, period_no: int, *, for_update: bool = False
+    ) -> ReconciliationPeriod | None:
+        query = select(periods).where(
+            periods.c.tenant_id == tenant_id,
+            periods.c.account_id == account_id,
+            periods.c.period_no == period_no,
+        )
+        return await self._one(tenant_id, query, for_update=for_update)
+
+    async def list_account(self, tenant_id: str, account_id: str) -> list[ReconciliationPeriod]:
+        rows = (
+            await self._session().execute(
+                select(periods)
+                .where(periods.c.tenant_id == tenant_id, periods.c.account_id == account_id)
+                .order_by(periods.c.period_no)
+            )
+        ).all()
+        for row in rows:
+            self._versions.setdefault((tenant_id, row.period_id), row.version)
+        return await self._load(tenant_id, list(rows))
+
+    async def period_no_with_adjustment(
+        self, tenant_id: str, account_id: str, adjustment_id: str
+    ) -> int | None:
+        found = await self._session().execute(
+            select(periods.c.period_no)
+            .join(
+                period_adjustments,
+                (period_adjustments.c.tenant_id == periods.c.tenant_id)
+                & (period_adjustments.c.period_id == periods.c.period_id),
+            )
+            .where(
+                period_adjustments.c.tenant_id == tenant_id,
+                period_adjustments.c.account_id == account_id,
+                period_adjustments.c.adjustment_id == adjustment_id,
+            )
+        )
+        number = found.scalar_one_or_none()
+        return None if number is None else int(number)
+
+    async def _one(
+        self, tenant_id: str, query: Any, *, for_update: bool
+    ) -> ReconciliationPeriod | None:
         if for_update:  # PostgreSQL locks the row; SQLite's BEGIN IMMEDIATE already did
             query = query.with_for_update()
         row = (await self._session().execute(query)).first()
@@ -240,6 +306,46 @@ class SqlPeriodRepository:
             period.postings,
             _posting_rows,
         )
+        await _save_children(
+            session,
+            period_removed_lines,
+            "line_id",
+            scope,
+            previous.removed_lines if previous is not None else empty,
+            period.removed_lines,
+            _line_rows,
+        )
+        for kind, before_marks, after_marks in (
+            (
+                ItemKind.STATEMENT_LINE,
+                previous.line_marks if previous is not None else empty,
+                period.line_marks,
+            ),
+            (
+                ItemKind.LEDGER_ENTRY,
+                previous.entry_marks if previous is not None else empty,
+                period.entry_marks,
+            ),
+        ):
+            await _save_children(
+                session,
+                period_item_marks,
+                "item_id",
+                {**scope, "item_kind": kind.value},
+                before_marks,
+                after_marks,
+                _mark_rows,
+            )
+        await _save_children(
+            session,
+            period_adjustments,
+            "adjustment_id",
+            scope,
+            previous.adjustments if previous is not None else empty,
+            period.adjustments,
+            lambda adjustment: _adjustment_rows(period.account_id, adjustment),
+        )
+        await _append_audit(session, scope, previous.audit if previous else (), period.audit)
         self.saved[key] = (self._versions[key], period)
 
     async def _load(self, tenant_id: str, rows: list[Row[Any]]) -> list[ReconciliationPeriod]:
@@ -262,11 +368,22 @@ class SqlPeriodRepository:
         statements = await children(period_statements)
         lines = await children(period_lines)
         postings = await children(period_postings)
+        removed = await children(period_removed_lines)
+        marks = await children(period_item_marks)
+        adjustments = await children(period_adjustments)
+        audit = await children(period_audit)
         loaded = []
         for row in rows:
+            period = _period_from_rows(
+                row, statements[row.period_id], lines[row.period_id], postings[row.period_id]
+            )
             loaded.append(
-                _period_from_rows(
-                    row, statements[row.period_id], lines[row.period_id], postings[row.period_id]
+                _with_workflow_rows(
+                    period,
+                    removed[row.period_id],
+                    marks[row.period_id],
+                    adjustments[row.period_id],
+                    audit[row.period_id],
                 )
             )
         return loaded
@@ -296,7 +413,7 @@ async def _save_children(
             if old == child:
                 continue
             deletes.append(key)
-        inserts += [{**scope, **row} for row in rows_of(child)]
+        inserts += [{**scope, key_column: key, **row} for row in rows_of(child)]
     deletes += [key for key in before if key not in after]
     if deletes:
         await session.execute(
@@ -320,6 +437,8 @@ def _period_values(period: ReconciliationPeriod) -> dict[str, Any]:
         "account_number": period.account_number,
         "manual_opening_balance": _amount(period.manual_opening_balance),
         "manual_statement_balance": _amount(period.manual_statement_balance),
+        "sequence_no": period.sequence_no,
+        "opening_from_previous": _amount(period.opening_from_previous),
     }
 
 
@@ -352,6 +471,11 @@ def _line_rows(line: PeriodLine) -> list[dict[str, Any]]:
             "decision_id": line.decision.decision_id if line.decision else None,
             "decision_kind": line.decision.kind.value if line.decision else None,
             "decided_at": line.decision.decided_at if line.decision else None,
+            "decision_counterparty_id": line.decision.counterparty_id if line.decision else None,
+            "origin": line.origin.value,
+            "counterparty": line.counterparty,
+            "line_text": line.text,
+            "charge_kind": line.charge_kind.value if line.charge_kind else None,
         }
     ]
 
@@ -365,9 +489,73 @@ def _posting_rows(posting: BankPosting) -> list[dict[str, Any]]:
             "amount": part.amount.amount,
             "posting_date": posting.posting_date,
             "reverses_entry_id": posting.reverses_entry_id,
+            "source": posting.source.value if posting.source else None,
+            "source_ref": posting.source_ref,
+            "adjustment_kind": posting.adjustment_kind.value if posting.adjustment_kind else None,
+            "counterparty_id": posting.counterparty_id,
+            "description": posting.description,
+            "carried_from": posting.carried_from,
         }
         for part_no, part in enumerate(posting.parts)
     ]
+
+
+def _mark_rows(mark: ItemMark) -> list[dict[str, Any]]:
+    return [
+        {
+            "cleared": mark.cleared,
+            "reconciled": mark.reconciled,
+            "marked_by": mark.marked_by,
+            "marked_at": mark.marked_at,
+        }
+    ]
+
+
+def _adjustment_rows(account_id: str, adjustment: Adjustment) -> list[dict[str, Any]]:
+    return [
+        {
+            "adjustment_id": adjustment.adjustment_id,
+            "account_id": account_id,
+            "kind": adjustment.kind.value,
+            "amount": adjustment.amount.amount,
+            "requested_by": adjustment.requested_by,
+            "requested_at": adjustment.requested_at,
+            "reason": adjustment.reason,
+            "statement_line_id": adjustment.statement_line_id,
+            "gl_account": adjustment.gl_account,
+            "description": adjustment.description,
+            "posting_date": adjustment.posting_date,
+        }
+    ]
+
+
+async def _append_audit(
+    session: AsyncSession,
+    scope: Mapping[str, Any],
+    before: tuple[AuditRecord, ...],
+    after: tuple[AuditRecord, ...],
+) -> None:
+    """The audit trail only grows: write the records after the ones stored."""
+    if after[: len(before)] != before:
+        raise ValueError("a period's audit trail is append-only; its stored records changed")
+    rows = [
+        {
+            **scope,
+            "record_no": record_no,
+            "action": record.action.value,
+            "actor": record.actor,
+            "at": record.at,
+            "reason": record.reason,
+            "subject_id": record.subject_id,
+            "sequence_no": record.sequence_no,
+            "amount": _amount(record.amount),
+            "opening_balance": _amount(record.opening_balance),
+            "reconciliation_date": record.reconciliation_date,
+        }
+        for record_no, record in enumerate(after[len(before) :], start=len(before))
+    ]
+    if rows:
+        await session.execute(insert(period_audit), rows)
 
 
 def _period_from_rows(
@@ -394,19 +582,7 @@ def _period_from_rows(
         )
         for s in statement_rows
     }
-    lines = {
-        line.line_id: PeriodLine(
-            line_id=line.line_id,
-            statement_id=line.statement_id,
-            amount=money(line.amount),
-            booking_date=line.booking_date,
-            received=bool(line.received),
-            decision=None
-            if line.decision_id is None
-            else LineDecision(line.decision_id, DecisionKind(line.decision_kind), line.decided_at),
-        )
-        for line in line_rows
-    }
+    lines = {line.line_id: _line_from_row(line, currency) for line in line_rows}
     parts: dict[str, list[Row[Any]]] = defaultdict(list)
     for part in sorted(posting_rows, key=lambda p: (p.entry_id, p.part_no)):
         parts[part.entry_id].append(part)
@@ -416,6 +592,14 @@ def _period_from_rows(
             posting_date=entry_parts[0].posting_date,
             reverses_entry_id=entry_parts[0].reverses_entry_id,
             parts=tuple(PostingPart(p.statement_line_id, money(p.amount)) for p in entry_parts),
+            source=None if entry_parts[0].source is None else EntrySource(entry_parts[0].source),
+            source_ref=entry_parts[0].source_ref,
+            adjustment_kind=None
+            if entry_parts[0].adjustment_kind is None
+            else AdjustmentKind(entry_parts[0].adjustment_kind),
+            counterparty_id=entry_parts[0].counterparty_id,
+            description=entry_parts[0].description,
+            carried_from=entry_parts[0].carried_from,
         )
         for entry_id, entry_parts in parts.items()
     }
@@ -435,6 +619,91 @@ def _period_from_rows(
         statements=statements,
         lines=lines,
         postings=postings,
+        sequence_no=row.sequence_no,
+        opening_from_previous=None
+        if row.opening_from_previous is None
+        else money(row.opening_from_previous),
+    )
+
+
+def _line_from_row(line: Row[Any], currency: str) -> PeriodLine:
+    return PeriodLine(
+        line_id=line.line_id,
+        statement_id=line.statement_id,
+        amount=Money(amount=line.amount, currency=currency),
+        booking_date=line.booking_date,
+        received=bool(line.received),
+        decision=None
+        if line.decision_id is None
+        else LineDecision(
+            line.decision_id,
+            DecisionKind(line.decision_kind),
+            line.decided_at,
+            line.decision_counterparty_id,
+        ),
+        origin=LineOrigin(line.origin) if line.origin else LineOrigin.BANK,
+        counterparty=line.counterparty,
+        text=line.line_text,
+        charge_kind=None if line.charge_kind is None else AdjustmentKind(line.charge_kind),
+    )
+
+
+def _with_workflow_rows(
+    period: ReconciliationPeriod,
+    removed_rows: Iterable[Row[Any]],
+    mark_rows: Iterable[Row[Any]],
+    adjustment_rows: Iterable[Row[Any]],
+    audit_rows: Iterable[Row[Any]],
+) -> ReconciliationPeriod:
+    currency = period.currency
+
+    def money(amount: Any) -> Money | None:
+        return None if amount is None else Money(amount=amount, currency=currency)
+
+    marks: dict[str, dict[str, ItemMark]] = {kind.value: {} for kind in ItemKind}
+    for mark in mark_rows:
+        marks[mark.item_kind][mark.item_id] = ItemMark(
+            cleared=mark.cleared,
+            reconciled=mark.reconciled,
+            marked_by=mark.marked_by,
+            marked_at=mark.marked_at,
+        )
+    adjustments = {
+        a.adjustment_id: Adjustment(
+            adjustment_id=a.adjustment_id,
+            kind=AdjustmentKind(a.kind),
+            amount=Money(amount=a.amount, currency=currency),
+            requested_by=a.requested_by,
+            requested_at=a.requested_at,
+            reason=a.reason,
+            statement_line_id=a.statement_line_id,
+            gl_account=a.gl_account,
+            description=a.description,
+            posting_date=a.posting_date,
+        )
+        for a in adjustment_rows
+    }
+    audit = tuple(
+        AuditRecord(
+            action=AuditAction(r.action),
+            actor=r.actor,
+            at=r.at,
+            reason=r.reason,
+            subject_id=r.subject_id,
+            sequence_no=r.sequence_no,
+            amount=money(r.amount),
+            opening_balance=money(r.opening_balance),
+            reconciliation_date=r.reconciliation_date,
+        )
+        for r in sorted(audit_rows, key=lambda r: r.record_no)
+    )
+    return replace(
+        period,
+        removed_lines={r.line_id: _line_from_row(r, currency) for r in removed_rows},
+        line_marks=marks[ItemKind.STATEMENT_LINE.value],
+        entry_marks=marks[ItemKind.LEDGER_ENTRY.value],
+        adjustments=adjustments,
+        audit=audit,
     )
 
 

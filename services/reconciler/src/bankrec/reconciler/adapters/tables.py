@@ -92,6 +92,8 @@ periods = Table(
     Column("manual_opening_balance", ExactDecimal, nullable=True),
     Column("manual_statement_balance", ExactDecimal, nullable=True),
     Column("version", Integer, nullable=False),
+    Column("sequence_no", Integer, nullable=True),
+    Column("opening_from_previous", ExactDecimal, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("tenant_id", "account_id", "period_no", name="uq_periods_account_period_no"),
@@ -116,25 +118,37 @@ period_statements = Table(
     ),
 )
 
-period_lines = Table(
-    "period_lines",
-    metadata,
-    Column("tenant_id", String(64), primary_key=True),
-    Column("period_id", String(120), primary_key=True),
-    Column("line_id", String(200), primary_key=True),
-    Column("statement_id", String(200), nullable=False),
-    Column("amount", ExactDecimal, nullable=False),
-    Column("booking_date", Date, nullable=True),
-    Column("received", Boolean, nullable=False),
-    Column("decision_id", String(200), nullable=True),
-    Column("decision_kind", String(30), nullable=True),
-    Column("decided_at", UtcDateTime, nullable=True),
-    ForeignKeyConstraint(
-        ["tenant_id", "period_id"],
-        ["periods.tenant_id", "periods.period_id"],
-        name="fk_period_lines_period",
-    ),
-)
+
+def _line_table(name: str) -> Table:
+    """A period's statement lines; removed lines are kept in a twin table (tombstones)."""
+    return Table(
+        name,
+        metadata,
+        Column("tenant_id", String(64), primary_key=True),
+        Column("period_id", String(120), primary_key=True),
+        Column("line_id", String(200), primary_key=True),
+        Column("statement_id", String(200), nullable=False),
+        Column("amount", ExactDecimal, nullable=False),
+        Column("booking_date", Date, nullable=True),
+        Column("received", Boolean, nullable=False),
+        Column("decision_id", String(200), nullable=True),
+        Column("decision_kind", String(30), nullable=True),
+        Column("decided_at", UtcDateTime, nullable=True),
+        Column("decision_counterparty_id", String(200), nullable=True),
+        Column("origin", String(10), nullable=True),  # null: from the bank (rows before 0002)
+        Column("counterparty", String(200), nullable=True),
+        Column("line_text", String(300), nullable=True),
+        Column("charge_kind", String(20), nullable=True),
+        ForeignKeyConstraint(
+            ["tenant_id", "period_id"],
+            ["periods.tenant_id", "periods.period_id"],
+            name=f"fk_{name}_period",
+        ),
+    )
+
+
+period_lines = _line_table("period_lines")
+period_removed_lines = _line_table("period_removed_lines")
 
 # One row per journal entry and statement line it names (part_no orders an entry's parts).
 period_postings = Table(
@@ -148,10 +162,82 @@ period_postings = Table(
     Column("amount", ExactDecimal, nullable=False),
     Column("posting_date", Date, nullable=False),
     Column("reverses_entry_id", String(200), nullable=True),
+    Column("source", String(20), nullable=True),
+    Column("source_ref", String(200), nullable=True),
+    Column("adjustment_kind", String(20), nullable=True),
+    Column("counterparty_id", String(200), nullable=True),
+    Column("description", String(300), nullable=True),
+    Column("carried_from", Integer, nullable=True),
     ForeignKeyConstraint(
         ["tenant_id", "period_id"],
         ["periods.tenant_id", "periods.period_id"],
         name="fk_period_postings_period",
+    ),
+)
+
+# The flags users set on items (item_kind: statement_line or ledger_entry); none: automatic.
+period_item_marks = Table(
+    "period_item_marks",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("period_id", String(120), primary_key=True),
+    Column("item_kind", String(20), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
+    Column("cleared", Boolean, nullable=True),
+    Column("reconciled", Boolean, nullable=True),
+    Column("marked_by", String(200), nullable=False),
+    Column("marked_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["tenant_id", "period_id"],
+        ["periods.tenant_id", "periods.period_id"],
+        name="fk_period_item_marks_period",
+    ),
+)
+
+period_adjustments = Table(
+    "period_adjustments",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("period_id", String(120), primary_key=True),
+    Column("adjustment_id", String(100), primary_key=True),
+    Column("account_id", String(100), nullable=False),  # finds the period of a posting
+    Column("kind", String(20), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("statement_line_id", String(200), nullable=True),
+    Column("gl_account", String(20), nullable=True),
+    Column("description", String(300), nullable=True),
+    Column("posting_date", Date, nullable=True),
+    ForeignKeyConstraint(
+        ["tenant_id", "period_id"],
+        ["periods.tenant_id", "periods.period_id"],
+        name="fk_period_adjustments_period",
+    ),
+    UniqueConstraint("tenant_id", "account_id", "adjustment_id", name="uq_adjustments_account_id"),
+)
+
+# Append-only: who did what to the period, when and why (record_no orders the records).
+period_audit = Table(
+    "period_audit",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("period_id", String(120), primary_key=True),
+    Column("record_no", Integer, primary_key=True),
+    Column("action", String(30), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", String(1000), nullable=True),
+    Column("subject_id", String(200), nullable=True),
+    Column("sequence_no", Integer, nullable=True),
+    Column("amount", ExactDecimal, nullable=True),
+    Column("opening_balance", ExactDecimal, nullable=True),
+    Column("reconciliation_date", Date, nullable=True),
+    ForeignKeyConstraint(
+        ["tenant_id", "period_id"],
+        ["periods.tenant_id", "periods.period_id"],
+        name="fk_period_audit_period",
     ),
 )
 

@@ -12,6 +12,24 @@ lines (by ``line_id``), the matcher's decision per line and the ledger's bank-si
 Manual entries (opening balance, statement balance) are commands, not facts: they override the
 figure taken from the statements, see :func:`enter_opening_balance` and
 :func:`enter_statement_balance`.
+
+The period's workflow state lives here too, as data the figures read: the user's flags per item
+(:class:`ItemMark`), adjustments requested from the period (:class:`Adjustment`), lines removed
+by hand (tombstones, so a late redelivery does not bring them back), the status with the release
+sequence number, the opening balance carried from the previous released period, and the audit
+trail (:class:`AuditRecord`). The commands that change them live in their own modules
+(``item_flags``, ``adjustments``, ``manual_lines``, ``period_status``, ``carry_forward``).
+
+Reconciled, with no flag set by a user (today's automatic behaviour):
+
+- a ledger entry's bank-side part counts towards the reconciled balance when it names a
+  statement line (it is on the statement), or when the entry posts an adjustment requested from
+  this period; an entry carried forward from the previous period does not count until marked;
+- a statement line is reconciled when a non-reversal, non-reversed entry that counts names it.
+
+A flag set by a user wins: an entry marked reconciled counts with all its parts, one marked
+not reconciled with none; a line marked not reconciled takes the parts naming it out (unless
+their entry is marked reconciled itself). Reconciled balance = opening + the counted parts.
 """
 
 from __future__ import annotations
@@ -24,9 +42,11 @@ from enum import StrEnum
 
 from bankrec.contracts import (
     AccountRole,
+    AdjustmentKind,
     Balance,
     BankAccountRef,
     DecisionKind,
+    EntrySource,
     JournalEntryPosted,
     MatchDecision,
     Money,
@@ -37,12 +57,22 @@ from bankrec.contracts import (
     StatementLine,
     currency_exponent,
 )
-from bankrec.reconciler.errors import AmountPrecisionError, CurrencyMismatchError
+from bankrec.reconciler.domain.charges import charge_kind
+from bankrec.reconciler.errors import (
+    AmountPrecisionError,
+    CurrencyMismatchError,
+    InvalidCommandError,
+    OpeningFromPreviousPeriodError,
+    PeriodReleasedError,
+)
 
 MATCHED_KINDS = frozenset({DecisionKind.MATCH, DecisionKind.PARTIAL})
 SUSPENSE_KINDS = frozenset({DecisionKind.SUSPENSE, DecisionKind.PROPOSAL})
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+TEXT_LENGTH_MAX = 300  # a line's text is kept for the diagnosis and the report, not in full
+NAME_LENGTH_MAX = 200
+REASON_LENGTH_MAX = 1000
 
 
 class BalanceSource(StrEnum):
@@ -51,6 +81,26 @@ class BalanceSource(StrEnum):
     MISSING = "missing"  # no statement gave it and nobody entered it: the opening counts as 0
     STATEMENT = "statement"
     MANUAL = "manual"
+    PREVIOUS_PERIOD = "previous_period"  # the closing balance of the released previous period
+
+
+class LineOrigin(StrEnum):
+    """Where a statement line comes from."""
+
+    BANK = "bank"  # a statement file or the bank integration
+    MANUAL = "manual"  # added by hand in the reconciliation (a mid-month start)
+
+
+class AuditAction(StrEnum):
+    """What a user did to a period (kept in its audit trail)."""
+
+    SAVED_BALANCED = "saved_balanced"
+    PUT_ON_HOLD = "put_on_hold"
+    RELEASED = "released"
+    VOIDED = "voided"
+    LINE_ADDED = "line_added"
+    LINE_REMOVED = "line_removed"
+    ADJUSTMENT_REQUESTED = "adjustment_requested"
 
 
 def zero(currency: str) -> Money:
@@ -94,6 +144,7 @@ class LineDecision:
     decision_id: str
     kind: DecisionKind
     decided_at: datetime
+    counterparty_id: str | None = None  # the customer or supplier the decision names
 
     def supersedes(self, other: LineDecision) -> bool:
         if self.decision_id == other.decision_id:
@@ -106,7 +157,9 @@ class PeriodLine:
     """A statement line the period knows of, from the line itself or a decision about it.
 
     ``received`` says the line message itself arrived; until then amount, booking date and
-    statement come from the decision (which copies them from the line).
+    statement come from the decision (which copies them from the line). ``counterparty`` (the
+    payer's or payee's name), ``text`` and ``charge_kind`` (a bank fee or interest line) feed
+    the diagnosis.
     """
 
     line_id: str
@@ -115,6 +168,10 @@ class PeriodLine:
     booking_date: date | None
     received: bool
     decision: LineDecision | None = None
+    origin: LineOrigin = LineOrigin.BANK
+    counterparty: str | None = None
+    text: str | None = None
+    charge_kind: AdjustmentKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +190,68 @@ class BankPosting:
     posting_date: date
     parts: tuple[PostingPart, ...]
     reverses_entry_id: str | None = None
+    source: EntrySource | None = None
+    source_ref: str | None = None  # the decision id, adjustment id or user behind the entry
+    adjustment_kind: AdjustmentKind | None = None
+    counterparty_id: str | None = None
+    description: str | None = None
+    carried_from: int | None = None  # the period number it was outstanding in and came from
+
+    @property
+    def amount(self) -> Money:
+        """The bank-side net of every part."""
+        total = self.parts[0].amount
+        for part in self.parts[1:]:
+            total = total + part.amount
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMark:
+    """Flags a user set on one item; None leaves the automatic value (see the module doc)."""
+
+    cleared: bool | None
+    reconciled: bool | None
+    marked_by: str
+    marked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A bank fee, interest or other difference requested from the period, to be posted by the
+    ledger (Dr fee / Cr bank, Dr bank / Cr interest). Signed as on the statement: a fee of 50
+    is -50. It is posted once a journal entry with source ``adjustment`` and this id as its
+    ``source_ref`` is in the period (see ``adjustments.adjustment_state``)."""
+
+    adjustment_id: str
+    kind: AdjustmentKind
+    amount: Money
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    statement_line_id: str | None = None
+    gl_account: str | None = None
+    description: str | None = None
+    posting_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One thing a user did to the period, with who, when and why.
+
+    A ``released`` record keeps what was released (opening and closing balance, date), so the
+    history of an account reads from its records even after a void.
+    """
+
+    action: AuditAction
+    actor: str
+    at: datetime
+    reason: str | None = None
+    subject_id: str | None = None  # the line or adjustment it is about
+    sequence_no: int | None = None
+    amount: Money | None = None  # the closing balance released, the line's amount, ...
+    opening_balance: Money | None = None
+    reconciliation_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +274,14 @@ class PeriodFigures:
     outstanding: int
     statement_ids: tuple[str, ...]
     reconciliation_date: date | None
+    entries: int = 0  # ledger entries (bank side) in the period
+    entries_reconciled: int = 0
+    adjustments_not_posted: int = 0
+
+    @property
+    def entries_outstanding(self) -> int:
+        """Ledger entries not (yet) on the statement."""
+        return self.entries - self.entries_reconciled
 
     @property
     def undecided(self) -> int:
@@ -177,6 +304,13 @@ class ReconciliationPeriod:
     statements: Mapping[str, StatementBalances] = field(default_factory=dict)
     lines: Mapping[str, PeriodLine] = field(default_factory=dict)
     postings: Mapping[str, BankPosting] = field(default_factory=dict)
+    sequence_no: int | None = None  # while released: the number this release got
+    opening_from_previous: Money | None = None
+    line_marks: Mapping[str, ItemMark] = field(default_factory=dict)
+    entry_marks: Mapping[str, ItemMark] = field(default_factory=dict)
+    adjustments: Mapping[str, Adjustment] = field(default_factory=dict)
+    removed_lines: Mapping[str, PeriodLine] = field(default_factory=dict)
+    audit: tuple[AuditRecord, ...] = ()
 
     @property
     def period_id(self) -> str:
@@ -185,6 +319,10 @@ class ReconciliationPeriod:
     @property
     def kafka_key(self) -> str:
         return f"{self.tenant_id}:{self.account_id}"
+
+    @property
+    def is_released(self) -> bool:
+        return self.status is PeriodStatus.RELEASED
 
 
 def period_id_for(account_id: str, period_no: int) -> str:
@@ -239,9 +377,11 @@ def apply_line(period: ReconciliationPeriod, line: StatementLine) -> Reconciliat
     """Record a statement line; a line already received changes nothing."""
     _require_account(period, line.account, f"statement line {line.line_id}")
     known = period.lines.get(line.line_id)
-    if known is not None and known.received:
-        return period
+    if (known is not None and known.received) or line.line_id in period.removed_lines:
+        return period  # a line removed by hand stays removed when it is delivered again
     _require_currency(period, line.amount, f"statement line {line.line_id}")
+    text = " ".join(t for t in (line.remittance_text, line.additional_info) if t).strip()
+    name = line.counterparty.name if line.counterparty is not None else None
     recorded = PeriodLine(
         line_id=line.line_id,
         statement_id=line.statement_id,
@@ -249,6 +389,9 @@ def apply_line(period: ReconciliationPeriod, line: StatementLine) -> Reconciliat
         booking_date=line.booking_date,
         received=True,
         decision=known.decision if known is not None else None,
+        counterparty=name[:NAME_LENGTH_MAX] if name else None,
+        text=text[:TEXT_LENGTH_MAX] or None,
+        charge_kind=charge_kind(line),
     )
     return replace(
         _with_account_number(period, line.account),
@@ -268,7 +411,14 @@ def apply_decision(
     if decided_at.tzinfo is None:
         raise ValueError("decided_at must be an aware datetime")
     _require_currency(period, decision.amount, f"decision {decision.decision_id}")
-    new = LineDecision(decision.decision_id, decision.kind, decided_at.astimezone(UTC))
+    if decision.line_id in period.removed_lines:
+        return period
+    counterparty = decision.counterparty_id or next(
+        (a.counterparty_id for a in decision.allocations if a.counterparty_id), None
+    )
+    new = LineDecision(
+        decision.decision_id, decision.kind, decided_at.astimezone(UTC), counterparty
+    )
     known = period.lines.get(decision.line_id)
     if known is None:
         recorded = PeriodLine(
@@ -336,11 +486,19 @@ def apply_posting(period: ReconciliationPeriod, entry: JournalEntryPosted) -> Re
         PostingPart(line_id, Money(amount=net, currency=period.currency))
         for line_id, net in sorted(nets.items(), key=lambda item: item[0] or "")
     )
+    counterparty = next(
+        (line.counterparty_id for line in entry.lines if line.counterparty_id), None
+    )
     posting = BankPosting(
         entry_id=entry.entry_id,
         posting_date=entry.posting_date,
         parts=parts,
         reverses_entry_id=entry.reverses_entry_id,
+        source=entry.source,
+        source_ref=entry.source_ref[:NAME_LENGTH_MAX],
+        adjustment_kind=entry.adjustment_kind,
+        counterparty_id=counterparty,
+        description=entry.description[:TEXT_LENGTH_MAX] or None,
     )
     return replace(period, postings={**period.postings, entry.entry_id: posting})
 
@@ -349,8 +507,18 @@ def apply_posting(period: ReconciliationPeriod, entry: JournalEntryPosted) -> Re
 
 
 def enter_opening_balance(period: ReconciliationPeriod, amount: Money) -> ReconciliationPeriod:
-    """Set the opening balance by hand; it wins over the statements' until entered again."""
-    _require_entry(period, amount, "opening balance")
+    """Set the opening balance by hand; it wins over the statements' until entered again.
+
+    Refused while the opening balance is the closing balance of the released previous period.
+    """
+    require_changeable(period)
+    if period.opening_from_previous is not None:
+        raise OpeningFromPreviousPeriodError(
+            f"the opening balance of period {period.period_no} of account {period.account_id} "
+            f"is the closing balance of released period {period.period_no - 1} "
+            f"({period.opening_from_previous}); void period {period.period_no - 1} to change it"
+        )
+    require_entry(period, amount, "opening balance")
     if period.manual_opening_balance == amount:
         return period
     return replace(period, manual_opening_balance=amount)
@@ -358,7 +526,8 @@ def enter_opening_balance(period: ReconciliationPeriod, amount: Money) -> Reconc
 
 def enter_statement_balance(period: ReconciliationPeriod, amount: Money) -> ReconciliationPeriod:
     """Set the statement balance by hand; the next statement that is the latest replaces it."""
-    _require_entry(period, amount, "statement balance")
+    require_changeable(period)
+    require_entry(period, amount, "statement balance")
     if period.manual_statement_balance == amount:
         return period
     return replace(period, manual_statement_balance=amount)
@@ -368,7 +537,10 @@ def enter_statement_balance(period: ReconciliationPeriod, amount: Money) -> Reco
 
 
 def opening_balance(period: ReconciliationPeriod) -> tuple[Money, BalanceSource]:
-    """Entered by hand, else the opening booked balance of the period's earliest statement."""
+    """The previous released period's closing balance, else entered by hand, else the opening
+    booked balance of the period's earliest statement."""
+    if period.opening_from_previous is not None:
+        return period.opening_from_previous, BalanceSource.PREVIOUS_PERIOD
     if period.manual_opening_balance is not None:
         return period.manual_opening_balance, BalanceSource.MANUAL
     with_opening = [s for s in period.statements.values() if s.opening is not None]
@@ -377,6 +549,14 @@ def opening_balance(period: ReconciliationPeriod) -> tuple[Money, BalanceSource]
     earliest = min(with_opening, key=lambda s: s.rank(s.opening.date if s.opening else None))
     assert earliest.opening is not None
     return earliest.opening.amount, BalanceSource.STATEMENT
+
+
+def earliest_statement(period: ReconciliationPeriod) -> StatementBalances | None:
+    """The period's earliest statement with an opening balance."""
+    with_opening = [s for s in period.statements.values() if s.opening is not None]
+    if not with_opening:
+        return None
+    return min(with_opening, key=lambda s: s.rank(s.opening.date if s.opening else None))
 
 
 def statement_balance(period: ReconciliationPeriod) -> tuple[Money | None, BalanceSource]:
@@ -411,15 +591,90 @@ def cancelled_entries(postings: Mapping[str, BankPosting]) -> frozenset[str]:
     )
 
 
-def reconciled_line_ids(period: ReconciliationPeriod) -> frozenset[str]:
-    """Statement lines with a bank-side posting that is neither a reversal nor reversed."""
-    cancelled = cancelled_entries(period.postings)
+def is_own_adjustment(period: ReconciliationPeriod, posting: BankPosting) -> bool:
+    """The entry posts an adjustment requested from this period."""
+    return posting.source is EntrySource.ADJUSTMENT and posting.source_ref in period.adjustments
+
+
+def part_counts(period: ReconciliationPeriod, posting: BankPosting, part: PostingPart) -> bool:
+    """Whether one bank-side part adds to the reconciled balance (see the module docstring)."""
+    mark = period.entry_marks.get(posting.entry_id)
+    if mark is not None and mark.reconciled is not None:
+        return mark.reconciled
+    if posting.carried_from is not None:
+        return False  # outstanding last period: on a statement only once a user says so
+    if part.statement_line_id is not None:
+        line_mark = period.line_marks.get(part.statement_line_id)
+        return line_mark is None or line_mark.reconciled is not False
+    return is_own_adjustment(period, posting)
+
+
+def entry_is_reconciled(period: ReconciliationPeriod, posting: BankPosting) -> bool:
+    """An entry is reconciled when any of its parts counts."""
+    return any(part_counts(period, posting, part) for part in posting.parts)
+
+
+def reconciled_entry_ids(period: ReconciliationPeriod) -> frozenset[str]:
     return frozenset(
+        entry_id
+        for entry_id, posting in period.postings.items()
+        if entry_is_reconciled(period, posting)
+    )
+
+
+def reconciled_line_ids(period: ReconciliationPeriod) -> frozenset[str]:
+    """Statement lines with a counted posting that is neither a reversal nor reversed, plus the
+    lines a user marked reconciled, minus those marked not reconciled. May name lines whose own
+    message has not arrived yet."""
+    cancelled = cancelled_entries(period.postings)
+    found = {
         part.statement_line_id
         for posting in period.postings.values()
         if posting.reverses_entry_id is None and posting.entry_id not in cancelled
         for part in posting.parts
-        if part.statement_line_id is not None
+        if part.statement_line_id is not None and part_counts(period, posting, part)
+    }
+    for line_id, mark in period.line_marks.items():
+        if mark.reconciled is True:
+            found.add(line_id)
+        elif mark.reconciled is False:
+            found.discard(line_id)
+    return frozenset(found)
+
+
+def line_is_cleared(period: ReconciliationPeriod, line: PeriodLine) -> bool:
+    """Verified: a line from the bank is, a line added by hand is once a user clears it."""
+    mark = period.line_marks.get(line.line_id)
+    if mark is not None and mark.cleared is not None:
+        return mark.cleared
+    return line.origin is LineOrigin.BANK
+
+
+def entry_is_cleared(period: ReconciliationPeriod, posting: BankPosting) -> bool:
+    """Verified: entries from the bank integration (decisions, their reversals) and the
+    period's own adjustments are; manual entries are once a user clears them."""
+    mark = period.entry_marks.get(posting.entry_id)
+    if mark is not None and mark.cleared is not None:
+        return mark.cleared
+    if posting.source in (EntrySource.DECISION, EntrySource.REVERSAL):
+        return True
+    if posting.source is EntrySource.ADJUSTMENT:
+        return is_own_adjustment(period, posting)
+    if posting.source is None:
+        return any(part.statement_line_id is not None for part in posting.parts)
+    return False
+
+
+def posted_adjustment_ids(period: ReconciliationPeriod) -> frozenset[str]:
+    """Adjustments of the period with a journal entry in it that is not reversed."""
+    cancelled = cancelled_entries(period.postings)
+    return frozenset(
+        posting.source_ref
+        for posting in period.postings.values()
+        if posting.entry_id not in cancelled
+        and posting.reverses_entry_id is None
+        and posting.source_ref is not None
+        and is_own_adjustment(period, posting)
     )
 
 
@@ -427,18 +682,16 @@ def figures(period: ReconciliationPeriod) -> PeriodFigures:
     """The period's figures; see the module docstring for why they are order independent."""
     opening, opening_source = opening_balance(period)
     statement, statement_source = statement_balance(period)
-    total = zero(period.currency) + Money(
-        amount=sum(
-            (
-                part.amount.amount
-                for posting in period.postings.values()
-                for part in posting.parts
-                if part.statement_line_id is not None
-            ),
+    counted = Decimal(0)
+    entries_reconciled = 0
+    for posting in period.postings.values():
+        counts = [part_counts(period, posting, part) for part in posting.parts]
+        counted += sum(
+            (part.amount.amount for part, c in zip(posting.parts, counts, strict=True) if c),
             Decimal(0),
-        ),
-        currency=period.currency,
-    )
+        )
+        entries_reconciled += any(counts)
+    total = zero(period.currency) + Money(amount=counted, currency=period.currency)
     reconciled_ids = reconciled_line_ids(period)
     kinds = [line.decision.kind for line in period.lines.values() if line.decision is not None]
     matched = sum(1 for kind in kinds if kind in MATCHED_KINDS)
@@ -463,10 +716,15 @@ def figures(period: ReconciliationPeriod) -> PeriodFigures:
         outstanding=outstanding,
         statement_ids=tuple(sorted(period.statements)),
         reconciliation_date=latest.closing.date if latest and latest.closing else None,
+        entries=len(period.postings),
+        entries_reconciled=entries_reconciled,
+        adjustments_not_posted=len(period.adjustments) - len(posted_adjustment_ids(period)),
     )
     assert result.reconciled_balance == result.opening_balance + result.reconciled_total
     assert result.undecided >= 0
     assert result.outstanding <= result.lines
+    assert 0 <= result.entries_reconciled <= result.entries
+    assert result.adjustments_not_posted >= 0
     assert result.difference is None or (
         result.statement_balance is not None
         and result.difference + result.reconciled_balance == result.statement_balance
@@ -474,21 +732,63 @@ def figures(period: ReconciliationPeriod) -> PeriodFigures:
     return result
 
 
-def updated_event(period: ReconciliationPeriod, reason: str) -> PeriodEvent:
+def updated_event(
+    period: ReconciliationPeriod, reason: str, actor: str | None = None
+) -> PeriodEvent:
     """The ``updated`` period event carrying the period's current figures."""
+    return period_event(period, PeriodEventKind.UPDATED, reason, actor)
+
+
+def period_event(
+    period: ReconciliationPeriod, kind: PeriodEventKind, reason: str, actor: str | None = None
+) -> PeriodEvent:
+    """A period event of any kind, with the period's figures, status and sequence number."""
     result = figures(period)
     return PeriodEvent(
         period_id=period.period_id,
         account_id=period.account_id,
-        event=PeriodEventKind.UPDATED,
+        event=kind,
         status=period.status,
         reconciliation_date=result.reconciliation_date,
         opening_balance=result.opening_balance,
         statement_balance=result.statement_balance,
         reconciled_balance=result.reconciled_balance,
         difference=result.difference,
+        sequence_no=period.sequence_no,
+        actor=actor,
         reason=reason,
     )
+
+
+def require_changeable(period: ReconciliationPeriod) -> None:
+    """A released period is immutable: every command on it is refused."""
+    if period.is_released:
+        raise PeriodReleasedError(
+            f"period {period.period_no} of account {period.account_id} is released "
+            f"(sequence number {period.sequence_no}) and cannot change; void it first "
+            "(only the latest released period of an account can be voided)"
+        )
+
+
+def require_accountability(actor: str, reason: str | None, *, reason_required: bool) -> None:
+    """Every command says who does it; some also why (kept in the audit trail)."""
+    if not actor.strip():
+        raise InvalidCommandError("actor is required: say who does this (free text)")
+    if len(actor) > NAME_LENGTH_MAX:
+        raise InvalidCommandError(
+            f"actor is {len(actor)} characters long; at most {NAME_LENGTH_MAX}"
+        )
+    if reason_required and not (reason or "").strip():
+        raise InvalidCommandError("reason is required: say why (kept in the audit trail)")
+    if reason is not None and len(reason) > REASON_LENGTH_MAX:
+        raise InvalidCommandError(
+            f"reason is {len(reason)} characters long; at most {REASON_LENGTH_MAX}"
+        )
+
+
+def require_aware(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValueError("the time of a command must be an aware datetime")
 
 
 # ------------------------------------------------------------------------------ checks
@@ -536,7 +836,8 @@ def _require_currency(period: ReconciliationPeriod, amount: Money, what: str) ->
         )
 
 
-def _require_entry(period: ReconciliationPeriod, amount: Money, what: str) -> None:
+def require_entry(period: ReconciliationPeriod, amount: Money, what: str) -> None:
+    """An amount entered by hand: in the period's currency, within its minor unit."""
     _require_currency(period, amount, f"the {what} entered")
     exponent = currency_exponent(amount.currency)
     if decimal_places(amount.amount) > exponent:
