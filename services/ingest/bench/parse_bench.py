@@ -12,7 +12,10 @@ that peak memory is that measurement's own:
   options, every element's end event, each element cleared (the least any lxml reader
   does; emptied elements stay attached, as in the plain loop);
 - **parser**: ``read_statement_file`` on the file path, every event consumed, lines counted
-  (what the ingest service runs, without the database).
+  (what the ingest service runs, without the database);
+- **validated** (with ``--schema-dir DIR``, the ISO camt XSDs): the same with the schema
+  check on (``BANKREC_INGEST_SCHEMA_DIR``), which validates the file once more after reading
+  it (as a stream: the generated files are schema-valid).
 
 Each measurement runs ``--repeat`` times, baseline and parser alternating; MB/s are from the
 best run of each (the machines are shared and noisy). Prints a table, each figure beside its baseline,
@@ -176,7 +179,7 @@ def write_statement(path: Path, size_bytes: int) -> tuple[int, int]:
 # ------------------------------------------------------------------- one measurement each
 
 
-def measure(kind: str, path: Path) -> dict[str, Any]:
+def measure(kind: str, path: Path, schema_dir: Path | None = None) -> dict[str, Any]:
     """Run in a child process: one measurement of ``kind`` on ``path``."""
     if kind == "baseline":
         from lxml import etree
@@ -190,12 +193,17 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
         lines = None
     else:
         from bankrec.ingest.domain import LinesRead, ReadAgain, read_statement_file
+        from bankrec.ingest.domain.parsers.camt_schema import CamtSchemas
 
+        schemas = None
+        if kind == "validated":
+            assert schema_dir is not None, "--schema-dir names the XSDs to validate against"
+            schemas = CamtSchemas(schema_dir)
         started, cpu = time.perf_counter(), time.process_time()
         lines = 0
         try:
             for event in read_statement_file(
-                path, tenant_id="bench", upload_bytes_max=path.stat().st_size
+                path, tenant_id="bench", upload_bytes_max=path.stat().st_size, schemas=schemas
             ):
                 if isinstance(event, LinesRead):
                     lines += len(event.lines)
@@ -209,9 +217,10 @@ def measure(kind: str, path: Path) -> dict[str, Any]:
     }
 
 
-def run_child(kind: str, path: Path) -> dict[str, Any]:
+def run_child(kind: str, path: Path, schema_dir: Path | None = None) -> dict[str, Any]:
+    schema_args = [] if schema_dir is None else ["--schema-dir", str(schema_dir)]
     done = subprocess.run(
-        [sys.executable, __file__, "--measure", kind, str(path)],
+        [sys.executable, __file__, "--measure", kind, str(path), *schema_args],
         check=True,
         capture_output=True,
         text=True,
@@ -233,6 +242,8 @@ class SizeFigures:
     baseline_peak_rss_mb: float
     parser_peak_rss_mb: float
     round_ratios: list[float]  # baseline / parser CPU seconds, each round run back to back
+    validated_seconds: float | None = None  # parser with the XSD check (--schema-dir)
+    validated_peak_rss_mb: float | None = None
 
     @property
     def best_ratio(self) -> float:
@@ -257,14 +268,18 @@ class SizeFigures:
         return self.best_ratio
 
 
-def bench_size(directory: Path, size_mb: float, repeat: int) -> SizeFigures:
+def bench_size(
+    directory: Path, size_mb: float, repeat: int, schema_dir: Path | None = None
+) -> SizeFigures:
     path = directory / f"statement-{size_mb:g}mb.camt053.xml"
     entries, lines = write_statement(path, int(size_mb * 1_000_000))
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "parser": []}
+    if schema_dir is not None:
+        runs["validated"] = []
     for _ in range(repeat):
         for kind in runs:
-            runs[kind].append(run_child(kind, path))
-    parsed = {run["lines"] for run in runs["parser"]}
+            runs[kind].append(run_child(kind, path, schema_dir))
+    parsed = {run["lines"] for run in runs["parser"] + runs.get("validated", [])}
     if parsed != {lines}:
         raise SystemExit(f"the parser read {parsed} lines of {path.name}, written: {lines}")
     real_mb = path.stat().st_size / 1_000_000
@@ -288,6 +303,12 @@ def bench_size(directory: Path, size_mb: float, repeat: int) -> SizeFigures:
             base["cpu_seconds"] / parsed["cpu_seconds"]
             for base, parsed in zip(runs["baseline"], runs["parser"], strict=True)
         ],
+        validated_seconds=best("validated", "seconds") if "validated" in runs else None,
+        validated_peak_rss_mb=(
+            max(r["peak_rss_bytes"] for r in runs["validated"]) / 1e6
+            if "validated" in runs
+            else None
+        ),
     )
 
 
@@ -310,6 +331,21 @@ def report(figures: list[SizeFigures]) -> dict[str, Any]:
         ("peak RSS baseline", *(f"{f.baseline_peak_rss_mb:6.1f} MB" for f in figures)),
         ("peak RSS parser", *(f"{f.parser_peak_rss_mb:6.1f} MB" for f in figures)),
     ]
+    if all(f.validated_seconds is not None for f in figures):
+        rows += [
+            (
+                "parser + XSD check",
+                *(f"{f.size_mb / (f.validated_seconds or 1):6.1f} MB/s" for f in figures),
+            ),
+            (
+                "  time vs parser alone",
+                *(f"{(f.validated_seconds or 0) / f.parser_seconds:.2f}x" for f in figures),
+            ),
+            (
+                "peak RSS parser + XSD check",
+                *(f"{f.validated_peak_rss_mb or 0:6.1f} MB" for f in figures),
+            ),
+        ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -358,16 +394,25 @@ def main() -> None:
         help="entries without bank references: every line identified by its fingerprint, the "
         "case in which line identity remembers most (a digest per line)",
     )
+    parser.add_argument(
+        "--schema-dir",
+        type=Path,
+        default=None,
+        help="directory of the ISO camt XSDs: also measure the parser with the schema check on",
+    )
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         kind, file = args.measure
-        print(json.dumps(measure(kind, Path(file))))
+        print(json.dumps(measure(kind, Path(file), args.schema_dir)))
         return
     global REFERENCED
     REFERENCED = not args.unreferenced
     with tempfile.TemporaryDirectory(prefix="bankrec-parse-bench-") as directory:
-        figures = [bench_size(Path(directory), size, args.repeat) for size in sorted(args.sizes_mb)]
+        figures = [
+            bench_size(Path(directory), size, args.repeat, args.schema_dir)
+            for size in sorted(args.sizes_mb)
+        ]
     result = report(figures)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ the ISO schemas do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,24 @@ from xml.sax.saxutils import escape
 IBAN = "NO9386011117947"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS_DIR = (REPO_ROOT.parent / "shared" / "corpus").resolve()
+CAMT_NAMESPACE = re.compile(rb"tech:xsd:camt\.05[234]\.")
+_NOT_CAMT_FILES = {".xsd", ".pydata", ".json", ".md", ".php", ".py", ".java", ".rb", ".go"}
+
+
+def camt_corpus_files(pattern: re.Pattern[bytes] = CAMT_NAMESPACE) -> list[Path]:
+    """The corpus files, sorted, whose bytes match ``pattern`` (a camt namespace), leaving
+    out schemas, expected outputs and source code; none without the corpus."""
+    if not CORPUS_DIR.is_dir():
+        return []
+    return sorted(
+        path
+        for path in CORPUS_DIR.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() not in _NOT_CAMT_FILES
+        and pattern.search(path.read_bytes()) is not None
+    )
+
+
 DEMO_STATEMENT = REPO_ROOT / "deploy" / "demo" / "statement-2026-11.camt053.xml"
 
 _CONTAINERS = {

@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_factories import CORPUS_DIR
+from ingest_factories import CORPUS_DIR, camt_corpus_files
 
 from bankrec.contracts import EntryStatus, StatementLine, currency_exponent
 from bankrec.ingest.domain import ParseResult, file_sha256, parse_statement_file
 from bankrec.ingest.errors import IngestError
 
 TENANT = "t-corpus"
-NOT_STATEMENTS = {".xsd", ".pydata", ".json", ".md", ".php", ".py", ".java", ".rb", ".go"}
 _CAMT_053 = re.compile(rb"tech:xsd:camt\.053\.")
-_CAMT_ANY = re.compile(rb"tech:xsd:camt\.05[234]\.")
 
 # Files of the corpus that are refused, and why: test fixtures for namespace detection with
 # an empty <Document>, and genkgo's deliberately wrong file (no <Stmt>).
@@ -50,20 +48,8 @@ EXPECTED_REFUSALS = {
 }
 
 
-def _statement_files(pattern: re.Pattern[bytes]) -> list[Path]:
-    if not CORPUS_DIR.is_dir():
-        return []
-    return sorted(
-        path
-        for path in CORPUS_DIR.rglob("*")
-        if path.is_file()
-        and path.suffix.lower() not in NOT_STATEMENTS
-        and pattern.search(path.read_bytes()) is not None
-    )
-
-
-CAMT_053_FILES = _statement_files(_CAMT_053)
-CAMT_FILES = _statement_files(_CAMT_ANY)
+CAMT_053_FILES = camt_corpus_files(_CAMT_053)
+CAMT_FILES = camt_corpus_files()
 ALL_FILES = sorted(p for p in CORPUS_DIR.rglob("*") if p.is_file()) if CORPUS_DIR.is_dir() else []
 _NO_CORPUS = pytest.mark.skip(reason=f"statement corpus not found at {CORPUS_DIR}")
 

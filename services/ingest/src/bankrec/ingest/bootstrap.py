@@ -27,6 +27,7 @@ from bankrec.ingest.api_bank_pulls import install_bank_pull_api
 from bankrec.ingest.bank_pull_scheduler import BankPullScheduler
 from bankrec.ingest.bank_pull_use_cases import BankPulls
 from bankrec.ingest.domain.bank_pulls import BankPullSpec
+from bankrec.ingest.domain.parsers.camt_schema import CamtSchemas
 from bankrec.ingest.settings import IngestSettings
 from bankrec.ingest.use_cases import StatementIngest
 from bankrec.runtime import (
@@ -65,12 +66,14 @@ def create_app(
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     relay = OutboxRelay(kafka if broker is None else broker, sessions, outbox)
+    schemas = camt_schemas(settings)
     ingest = StatementIngest(
         SqlIngestStore(sessions),
         publish_now=relay.relay_all,
         upload_bytes_max=settings.upload_bytes_max,
         spool_dir=settings.spool_dir,
         webhook_window_seconds=settings.webhook_window_seconds,
+        schemas=schemas,
     )
     bank_api_options = BankApiOptions(
         timeout_seconds=settings.bank_pull_timeout_seconds,
@@ -142,3 +145,13 @@ def create_app(
     install_api(app, ingest, settings=settings)
     install_bank_pull_api(app, ingest, bank_pulls, scheduled=settings.bank_pull_enabled)
     return app
+
+
+def camt_schemas(settings: IngestSettings) -> CamtSchemas | None:
+    """The camt XSDs of ``schema_dir``, every one compiled now, so that a broken one stops
+    the start (``CamtSchemaError`` names it) rather than fails a request; None when unset."""
+    if settings.schema_dir is None:
+        return None
+    schemas = CamtSchemas(settings.schema_dir, max_bytes=settings.schema_max_bytes)
+    log.info("camt schema check on: %d XSD(s) from %s", schemas.compile_all(), schemas.directory)
+    return schemas

@@ -3,7 +3,8 @@
 ``bankrec-ingest parse FILE`` prints one JSON object per line: for each statement
 ``{"type": "statement.received", "payload": <StatementHeader>}`` followed by its lines
 ``{"type": "statement.line.received", "payload": <StatementLine>}``; diagnostics go to
-stderr. Nothing is published: it needs no broker.
+stderr (with ``--schema-dir``, or ``BANKREC_INGEST_SCHEMA_DIR``, a camt file's schema problems
+too). Nothing is published: it needs no broker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from bankrec.ingest.bootstrap import create_app
 from bankrec.ingest.domain import SUPPORTED_FORMATS, ParseResult, parse_statement_file
+from bankrec.ingest.domain.parsers.camt_schema import CamtSchemaError, CamtSchemas
 from bankrec.ingest.errors import IngestError
 from bankrec.ingest.settings import IngestSettings
 from bankrec.runtime import serve
@@ -40,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument(
         "--account", default=None, help="the account, for CSV layouts that do not name it"
     )
+    parse.add_argument(
+        "--schema-dir",
+        type=Path,
+        default=None,
+        help="directory of the ISO camt XSDs (camt.053.001.02.xsd, ...): report a camt file's "
+        "schema problems as notes (default: BANKREC_INGEST_SCHEMA_DIR; unset: no check)",
+    )
     args = parser.parse_args(argv)
     settings = IngestSettings()
 
@@ -51,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
             log_level=settings.log_level,
         )
         return 0
+    schema_dir = args.schema_dir or settings.schema_dir
+    try:
+        schemas = (
+            None
+            if schema_dir is None
+            else CamtSchemas(schema_dir, max_bytes=settings.schema_max_bytes)
+        )
+    except CamtSchemaError as exc:
+        print(f"bankrec-ingest: {exc.message}", file=sys.stderr)
+        return 2
     return _parse(
         args.file,
         args.tenant,
@@ -58,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.upload_bytes_max,
         sys.stdout,
         account_number=args.account,
+        schemas=schemas,
     )
 
 
@@ -69,6 +89,7 @@ def _parse(
     out: TextIO,
     *,
     account_number: str | None = None,
+    schemas: CamtSchemas | None = None,
 ) -> int:
     name = "stdin" if str(path) == "-" else str(path)
     try:
@@ -86,10 +107,14 @@ def _parse(
             statement_format=statement_format,
             upload_bytes_max=bytes_max,
             account_number=account_number,
+            schemas=schemas,
         )
     except IngestError as exc:
         print(f"bankrec-ingest: {name}: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
+    except CamtSchemaError as exc:  # an XSD of --schema-dir that does not compile
+        print(f"bankrec-ingest: {exc.message}", file=sys.stderr)
+        return 2
     try:
         print_result(result, out)
     except BrokenPipeError:  # the reader stopped early (| head): not an error

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bankrec.ingest.domain import UPLOAD_BYTES_MAX_DEFAULT
 from bankrec.ingest.domain.credentials import REPLAY_WINDOW_SECONDS_DEFAULT
+from bankrec.ingest.domain.parsers.camt_schema import SCHEMA_MAX_BYTES_DEFAULT
 from bankrec.runtime import ServiceSettings
 
 
@@ -23,6 +24,18 @@ class IngestSettings(ServiceSettings):
     spool_dir: Path = Field(
         default=Path("var/ingest-spool"),
         description="Where webhook bodies wait until they are read (survives a restart)",
+    )
+    schema_dir: Path | None = Field(
+        default=None,
+        description="Directory of the ISO 20022 camt XSDs, named as ISO names them "
+        "(camt.053.001.02.xsd, ...): camt files are validated against them and schema errors "
+        "reported as diagnostics (never refused); unset: no validation",
+    )
+    schema_max_bytes: int = Field(
+        default=SCHEMA_MAX_BYTES_DEFAULT,
+        gt=0,
+        description="camt files up to this size are validated as a whole, listing every "
+        "schema error; larger ones as a stream, in constant memory, up to the first error",
     )
     webhook_window_seconds: int = Field(
         default=REPLAY_WINDOW_SECONDS_DEFAULT,

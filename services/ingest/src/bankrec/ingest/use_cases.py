@@ -36,6 +36,7 @@ from bankrec.ingest.domain import (
 )
 from bankrec.ingest.domain.credentials import issue_webhook_secret, verify_webhook
 from bankrec.ingest.domain.model import IngestRecord, IngestStatus
+from bankrec.ingest.domain.parsers.camt_schema import CamtSchemas
 from bankrec.ingest.errors import ApiKeyRefused, IngestError, IngestNotFound, TenantForbidden
 from bankrec.runtime.tenant_keys import (
     ApiKeyMalformed,
@@ -111,8 +112,10 @@ class StatementIngest:
         spool_dir: Path,
         webhook_window_seconds: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        schemas: CamtSchemas | None = None,
     ) -> None:
         self._store = store
+        self._schemas = schemas  # camt schema problems become diagnostics when set
         self._publish_now = publish_now
         self.upload_bytes_max = upload_bytes_max
         self._spool_dir = spool_dir
@@ -176,6 +179,7 @@ class StatementIngest:
             statement_format=statement_format,
             upload_bytes_max=self.upload_bytes_max,
             account_number=account_number,
+            schemas=self._schemas,
         )
         try:
             published = await self._publish(record, reading)
@@ -410,6 +414,7 @@ class _Reading:
         statement_format: str | None,
         upload_bytes_max: int,
         account_number: str | None,
+        schemas: CamtSchemas | None = None,
     ) -> None:
         self._file = file
         self._options = {
@@ -417,6 +422,7 @@ class _Reading:
             "statement_format": statement_format,
             "upload_bytes_max": upload_bytes_max,
             "account_number": account_number,
+            "schemas": schemas,
         }
 
     async def events(self, hints: ReadingHints | None) -> AsyncGenerator[StatementEvent, None]:

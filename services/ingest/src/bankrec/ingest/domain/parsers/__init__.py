@@ -38,7 +38,13 @@ from bankrec.ingest.domain.model import (
     StatementRead,
 )
 from bankrec.ingest.domain.parsers.archives import archive_members
-from bankrec.ingest.domain.parsers.camt import MESSAGE_NAMES, camt_message_for, read_camt
+from bankrec.ingest.domain.parsers.camt import (
+    MESSAGE_NAMES,
+    NAMESPACE_PREFIX,
+    camt_message_for,
+    read_camt,
+)
+from bankrec.ingest.domain.parsers.camt_schema import CamtSchemas
 from bankrec.ingest.domain.parsers.csv_profiles import looks_like_csv, parse_csv
 from bankrec.ingest.domain.parsers.detection import StatementFormat, detect_format
 from bankrec.ingest.domain.parsers.drafts import (
@@ -81,6 +87,7 @@ def read_statement_file(
     account_number: str | None = None,
     hints: ReadingHints | None = None,
     lines_per_batch: int = LINES_PER_BATCH_DEFAULT,
+    schemas: CamtSchemas | None = None,
 ) -> Generator[StatementEvent, None, None]:
     """A statement file as it is read, in constant memory: each statement's lines in
     batches of ``lines_per_batch`` with their stable ids, then its header
@@ -97,12 +104,14 @@ def read_statement_file(
     ``statement_format`` forces a format (one of ``SUPPORTED_FORMATS``); without it the
     format is detected from the content. ``account_number`` names the account for formats
     whose files may not (some bank CSV exports); the file's own account wins where it has one.
+    ``schemas`` (the ISO XSDs, when configured) adds each camt file's schema problems to the
+    diagnostics once it has been read (``camt_schema``); it never refuses a file.
     """
     source = source_of(file)
     with source.opened() as stream:
         facts = survey_bytes(stream, bytes_max=upload_bytes_max)
     facts.check(upload_bytes_max)
-    options = _Options(statement_format, account_number, upload_bytes_max)
+    options = _Options(statement_format, account_number, upload_bytes_max, schemas)
     log = DiagnosticLog()
     context = ReadingContext(
         tenant_id,
@@ -138,6 +147,7 @@ def parse_statement_file(
     statement_format: str | None = None,
     upload_bytes_max: int = UPLOAD_BYTES_MAX_DEFAULT,
     account_number: str | None = None,
+    schemas: CamtSchemas | None = None,
 ) -> ParseResult:
     """Every statement and line in a statement file, or an ``IngestError`` saying why not.
 
@@ -150,6 +160,7 @@ def parse_statement_file(
         "statement_format": statement_format,
         "upload_bytes_max": upload_bytes_max,
         "account_number": account_number,
+        "schemas": schemas,
     }
     try:
         return collect_events(read_statement_file(data, **options))  # type: ignore[arg-type]
@@ -247,6 +258,8 @@ def _survey(
     not know in time: the references each statement repeats, and the statements whose
     lines must wait for their end."""
     context = ReadingContext(tenant_id, facts.sha256, DiagnosticLog())
+    # the survey's diagnostics are dropped: it validates nothing
+    options = _Options(options.statement_format, options.account_number, options.upload_bytes_max)
     repeated: dict[int, set[str]] = {}
     held: set[int] = set()
     references: dict[int, DigestCounter] = {}
@@ -276,14 +289,19 @@ def _survey(
 
 
 class _Options:
-    __slots__ = ("account_number", "statement_format", "upload_bytes_max")
+    __slots__ = ("account_number", "schemas", "statement_format", "upload_bytes_max")
 
     def __init__(
-        self, statement_format: str | None, account_number: str | None, upload_bytes_max: int
+        self,
+        statement_format: str | None,
+        account_number: str | None,
+        upload_bytes_max: int,
+        schemas: CamtSchemas | None = None,
     ) -> None:
         self.statement_format = statement_format
         self.account_number = account_number
         self.upload_bytes_max = upload_bytes_max
+        self.schemas = schemas
 
 
 def _drafts(
@@ -293,7 +311,11 @@ def _drafts(
     wanted = None if options.statement_format is None else options.statement_format.strip().lower()
     if wanted is not None:
         if wanted in CAMT_FORMATS:
-            return (yield from _camt_drafts(source, facts, context, expected_message=wanted))
+            return (
+                yield from _camt_drafts(
+                    source, facts, context, options.schemas, expected_message=wanted
+                )
+            )
         if wanted not in LINE_FORMATS:
             raise UnsupportedFormat(
                 f"format={wanted!r} is not a statement format ingest knows; use one of "
@@ -305,7 +327,7 @@ def _drafts(
         detected = StatementFormat.CSV
     if detected in (StatementFormat.CAMT, StatementFormat.UNKNOWN):
         # UNKNOWN goes to the XML parser too: it refuses non-XML with line and column
-        return (yield from _camt_drafts(source, facts, context))
+        return (yield from _camt_drafts(source, facts, context, options.schemas))
     if detected in (StatementFormat.ZIP, StatementFormat.GZIP, StatementFormat.TAR):
         return (yield from _bundle_drafts(source, facts, context, options))
     return (yield from _line_format_drafts(source, detected.value, context, options, asked=False))
@@ -315,13 +337,19 @@ def _camt_drafts(
     source: StatementSource,
     facts: FileFacts,
     context: ReadingContext,
+    schemas: CamtSchemas | None,
     *,
     expected_message: str | None = None,
 ) -> Generator[Draft, None, str]:
     if facts.forbidden_line is not None:  # found in the raw bytes, before lxml sees them
         raise forbidden_declaration(facts.forbidden_line)
     with source.opened() as stream:
-        return (yield from read_camt(stream, context, expected_message=expected_message))
+        source_format = yield from read_camt(stream, context, expected_message=expected_message)
+    if schemas is not None:  # after the read: a file it refuses needs no schema check
+        namespace = NAMESPACE_PREFIX + source_format
+        for diagnostic in schemas.check(source, namespace, size_bytes=facts.size_bytes):
+            context.note(diagnostic)
+    return source_format
 
 
 def _bundle_drafts(
@@ -339,7 +367,7 @@ def _bundle_drafts(
                     member.source,
                     member.facts,
                     context.within(member.name),
-                    _Options(None, None, bytes_max),
+                    _Options(None, None, bytes_max, options.schemas),
                 )
             except IngestError as exc:
                 raise exc.within(member.name) from exc
