@@ -33,6 +33,7 @@ from bankrec.ledger import LedgerSettings, create_app
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
 from bankrec.ledger.bootstrap import MIGRATIONS_DIR
+from bankrec.ledger.chart_book import ChartBook
 from bankrec.ledger.manual_work import ManualWork
 from bankrec.ledger.posting_rule_book import PostingRuleBook
 from bankrec.ledger.use_cases import Ledger
@@ -83,6 +84,7 @@ class Books:
     dialect: str
     manual: ManualWork
     rules: PostingRuleBook
+    chart: ChartBook
 
     async def staged(self, topic: Topic) -> list[tuple[str, dict[str, Any]]]:
         """(key, envelope as JSON) of this tenant's staged messages on a topic, in order."""
@@ -110,7 +112,8 @@ def books(ledger_engine: AsyncEngine, tenant_id: str) -> Books:
     ledger = Ledger(transactions, views, clock=lambda: NOW)
     manual = ManualWork(transactions, views, clock=lambda: NOW)
     rules = PostingRuleBook(transactions, views, clock=lambda: NOW)
-    return Books(ledger, sessions, tenant_id, ledger_engine.dialect.name, manual, rules)
+    chart = ChartBook(transactions, views, clock=lambda: NOW)
+    return Books(ledger, sessions, tenant_id, ledger_engine.dialect.name, manual, rules, chart)
 
 
 @dataclass

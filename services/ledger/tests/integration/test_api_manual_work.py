@@ -3,6 +3,7 @@ the error shape, idempotency keys, the audit trail and what reaches the topics."
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -209,11 +210,214 @@ async def test_an_adjustment_over_http(service: Any) -> None:
     assert numeric.status_code == 422
 
 
+async def interim_matches_suspense(service: Any) -> None:
+    """The interim account's balance is minus the sum of the open suspense postings'
+    remaining amounts (and the trial balance sums to zero: ``trial`` asserts it)."""
+    postings = (await service.http.get(service.url("/suspense-postings"))).json()
+    remaining = sum(
+        (
+            Decimal(p["remaining"]["amount"])
+            for p in postings["suspense_postings"]
+            if p["status"] != "reversed"
+        ),
+        Decimal(0),
+    )
+    assert Decimal((await trial(service)).get("2900", "0")) == -remaining
+
+
+async def test_reversing_a_suspense_allocation_over_http(service: Any, make: Any) -> None:
+    await create_invoice(service, amount="5000.00")
+    await deliver(service, make, "suspense", "4200.00")
+    [posting] = (await service.http.get(service.url("/suspense-postings"))).json()[
+        "suspense_postings"
+    ]
+    base = service.url(f"/suspense-postings/{posting['suspense_id']}/allocations")
+    allocated = await service.http.post(
+        base, json={"target": "open_item", "target_id": "INV-1", **BY}
+    )
+    assert allocated.status_code == 201, allocated.text
+    allocation = allocated.json()["allocation"]
+    assert allocation["status"] == "allocated"
+    await interim_matches_suspense(service)
+
+    url = f"{base}/{allocation['allocation_id']}/reverse"
+    why = {"actor": BY["actor"], "reason": "it paid INV-2, not INV-1"}
+    response = await service.http.post(url, json=why, headers={"Idempotency-Key": "rev-1"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["action"] == "reverse_suspense_allocation"
+    [entry] = answer["entries"]
+    assert (entry["source"], entry["reverses_entry_id"]) == ("reversal", allocation["entry_id"])
+    assert [(line["account_code"], line["debit"], line["credit"]) for line in entry["lines"]] == [
+        ("2900", "0.00", "4200.00"),
+        ("1500", "4200.00", "0.00"),
+    ]
+    assert (answer["allocation"]["status"], answer["allocation"]["reversal_entry_id"]) == (
+        "reversed",
+        entry["entry_id"],
+    )
+    suspense = answer["suspense_posting"]
+    assert (suspense["status"], suspense["remaining"]["amount"]) == ("open", "4200.00")
+    [invoice] = answer["open_items"]
+    assert (invoice["status"], invoice["remaining"]["amount"], invoice["version"]) == (
+        "open",
+        "5000.00",
+        3,
+    )
+    await interim_matches_suspense(service)
+    assert (await trial(service))["1500"] == "0.00"
+
+    replay = await service.http.post(url, json=why, headers={"Idempotency-Key": "rev-1"})
+    assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (200, "true")
+    assert replay.json() == answer
+    for headers in ({}, {"Idempotency-Key": "rev-2"}):
+        twice = await service.http.post(url, json=why, headers=headers)
+        assert (twice.status_code, twice.json()["error"]["code"]) == (409, "already_reversed")
+    conflict = await service.http.post(url, json=BY, headers={"Idempotency-Key": "rev-1"})
+    assert (conflict.status_code, conflict.json()["error"]["code"]) == (409, "idempotency_conflict")
+    unknown = await service.http.post(f"{base}/act-404/reverse", json=why)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "allocation_not_found")
+    no_reason = await service.http.post(url, json={"actor": "a", "reason": ""})
+    assert no_reason.json()["error"]["code"] == "invalid_action"
+
+    detail = (
+        await service.http.get(service.url(f"/suspense-postings/{posting['suspense_id']}"))
+    ).json()
+    assert [a["status"] for a in detail["allocations"]] == ["reversed"]
+    states = [m["payload"]["status"] for m in await service.wait_mine(OPEN_ITEMS.name, 3)]
+    assert states == ["open", "partly_paid", "open"]
+    posted = await service.wait_mine(POSTINGS.name, 3)
+    assert (posted[2]["payload"]["reverses_entry_id"], posted[2]["causation_id"]) == (
+        allocation["entry_id"],
+        answer["audit_id"],
+    )
+    trail = (await service.http.get(service.url("/audit-trail"))).json()["audit_trail"]
+    assert [(r["action"], r["reason"]) for r in trail] == [
+        ("allocate_suspense", BY["reason"]),
+        ("reverse_suspense_allocation", why["reason"]),
+    ]
+
+    # allocated again, to the right invoice this time
+    await create_invoice(service, "INV-2", "4200.00")
+    again = await service.http.post(base, json={"target": "open_item", "target_id": "INV-2", **BY})
+    assert again.json()["suspense_posting"]["status"] == "allocated"
+    await interim_matches_suspense(service)
+
+
+async def test_reversing_one_allocation_of_several(service: Any, make: Any) -> None:
+    await deliver(service, make, "suspense", "-1000.00")
+    [posting] = (await service.http.get(service.url("/suspense-postings"))).json()[
+        "suspense_postings"
+    ]
+    base = service.url(f"/suspense-postings/{posting['suspense_id']}/allocations")
+    parts = []
+    for amount in ("-300.00", "-700.00"):
+        body = {"target": "supplier", "target_id": "S-1", "amount": amount, "currency": "NOK"}
+        created = await service.http.post(base, json={**body, **BY})
+        assert created.status_code == 201, created.text
+        parts.append(created.json()["allocation"]["allocation_id"])
+    response = await service.http.post(f"{base}/{parts[0]}/reverse", json=BY)
+    assert response.status_code == 200, response.text
+    suspense = response.json()["suspense_posting"]
+    assert (suspense["status"], suspense["remaining"]["amount"]) == ("partly_allocated", "-300.00")
+    assert response.json()["open_items"] == []
+    await interim_matches_suspense(service)
+    balances = await trial(service)
+    assert (balances["2900"], balances["2400"]) == ("300.00", "700.00")  # Dr 2400: paid out
+
+
+async def test_reversing_an_adjustment_over_http(service: Any) -> None:
+    created = await service.http.post(
+        service.url("/adjustments"),
+        json={
+            "kind": "bank_fee",
+            "amount": "-125.00",
+            "currency": "NOK",
+            "bank_account_id": ACCOUNT,
+            "adjustment_id": "ADJ-1",
+            "statement_line_id": "line-9",
+            **BY,
+        },
+    )
+    assert created.status_code == 201, created.text
+    [original] = created.json()["entries"]
+    shown = (await service.http.get(service.url("/adjustments/ADJ-1"))).json()
+    assert shown == {
+        "adjustment_id": "ADJ-1",
+        "kind": "bank_fee",
+        "amount": {"amount": "-125.00", "currency": "NOK"},
+        "bank_account_id": ACCOUNT,
+        "gl_account": "7770",
+        "statement_line_id": "line-9",
+        "posting_date": original["posting_date"],
+        "entry_id": original["entry_id"],
+        "status": "posted",
+        "reversal_entry_id": None,
+    }
+    url = service.url("/adjustments/ADJ-1/reverse")
+    why = {"actor": BY["actor"], "reason": "the bank refunded the fee: it was never charged"}
+    response = await service.http.post(url, json=why, headers={"Idempotency-Key": "adj-rev"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    [entry] = answer["entries"]
+    assert answer["adjustment"]["status"] == "reversed"
+    assert answer["adjustment"]["reversal_entry_id"] == entry["entry_id"]
+    # what the reconciler ties to the adjustment: source + source_ref, kind, and the entry
+    # it reverses (so it counts neither the fee nor its reversal)
+    assert (
+        entry["source"],
+        entry["source_ref"],
+        entry["adjustment_kind"],
+        entry["reverses_entry_id"],
+        entry["statement_line_id"],
+    ) == ("adjustment", "ADJ-1", "bank_fee", original["entry_id"], "line-9")
+    shown = (await service.http.get(service.url("/adjustments/ADJ-1"))).json()
+    assert (shown["status"], shown["reversal_entry_id"]) == ("reversed", entry["entry_id"])
+    balances = await trial(service)
+    assert (balances["7770"], balances["1920"]) == ("0.00", "0.00")
+    posted = await service.wait_mine(POSTINGS.name, 2)
+    assert [m["payload"]["source"] for m in posted] == ["adjustment", "adjustment"]
+    assert posted[1]["payload"]["reverses_entry_id"] == original["entry_id"]
+
+    replay = await service.http.post(url, json=why, headers={"Idempotency-Key": "adj-rev"})
+    assert (replay.status_code, replay.json()) == (200, answer)
+    twice = await service.http.post(url, json=why)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "already_reversed")
+    for missing in ("ADJ-404", "ADJ-1:reversal"):
+        unknown = await service.http.post(service.url(f"/adjustments/{missing}/reverse"), json=why)
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (
+            404,
+            "adjustment_not_found",
+        )
+        shown_missing = await service.http.get(service.url(f"/adjustments/{missing}"))
+        assert shown_missing.status_code == 404
+    [record] = (await service.http.get(service.url("/audit-trail?subject_id=ADJ-1"))).json()[
+        "audit_trail"
+    ][1:]
+    assert (record["action"], record["reason"], record["entry_ids"]) == (
+        "reverse_adjustment",
+        why["reason"],
+        [entry["entry_id"]],
+    )
+
+
 async def test_tenant_b_cannot_touch_tenant_a_manual_work(service: Any, make: Any) -> None:
     """Every manual resource of tenant A is a 404 for tenant B (keys come with issue 4's
     credentials; the scoping by tenant is what this proves)."""
     await create_invoice(service, amount="100.00")
     decision = await deliver(service, make, "suspense", "100.00")
+    adjustment = await service.http.post(
+        service.url("/adjustments"),
+        json={
+            "kind": "interest",
+            "amount": "3.00",
+            "currency": "NOK",
+            "bank_account_id": ACCOUNT,
+            "adjustment_id": "ADJ-A",
+            **BY,
+        },
+    )
+    assert adjustment.status_code == 201, adjustment.text
     [posting] = (await service.http.get(service.url("/suspense-postings"))).json()[
         "suspense_postings"
     ]
@@ -229,6 +433,13 @@ async def test_tenant_b_cannot_touch_tenant_a_manual_work(service: Any, make: An
         ("get", f"{other}/decisions/{decision.decision_id}", None),
         ("post", f"{other}/decisions/{decision.decision_id}/unmatch", BY),
         ("get", f"{other}/open-items/INV-1/payments", None),
+        (
+            "post",
+            f"{other}/suspense-postings/{posting['suspense_id']}/allocations/act-1/reverse",
+            BY,
+        ),
+        ("get", f"{other}/adjustments/ADJ-A", None),
+        ("post", f"{other}/adjustments/ADJ-A/reverse", BY),
         (
             "post",
             f"{other}/open-items/INV-1/payments",

@@ -1,9 +1,10 @@
 """Property-based test of the ledger's use cases on SQLite (hypothesis).
 
 Random programs of invoices and bills (NOK and EUR, on two bank accounts), decisions (match,
-match with a left-over, partial, suspense), suspense allocations, unmatches, registered and
-removed payments, and redeliveries of earlier decisions (the same message again, or the
-same decision in a new envelope) run against ``Ledger`` and ``ManualWork``. Invariants:
+match with a left-over, partial, suspense), suspense allocations and their reversals,
+unmatches, registered and removed payments, adjustments (bank fee, interest) and their
+reversals, and redeliveries of earlier decisions (the same message again, or the same
+decision in a new envelope) run against ``Ledger`` and ``ManualWork``. Invariants:
 
 1. after every step the trial balance sums to zero in every currency (debits = credits);
 2. after every step each item's remaining amount is what a model of the program says
@@ -14,8 +15,10 @@ same decision in a new envelope) run against ``Ledger`` and ``ManualWork``. Inva
    the refusal messages; a manual action that is refused changes nothing at all;
 4. a redelivered decision changes nothing: no entry, no item change, no message;
 5. the bank GL accounts moved by exactly the applied lines plus the registered payments not
-   removed (an unmatch never moves them), and the interim account holds exactly the open
-   suspense postings.
+   removed plus the adjustments not reversed (an unmatch never moves them), and the interim
+   account holds exactly the open suspense postings (minus the sum of their remaining);
+6. an allocation or adjustment is reversed once: a second reversal is refused and changes
+   nothing.
 
 Profiles: ``BANKREC_HYPOTHESIS_PROFILE=default`` (50 programs of up to 24 steps, about
 15 s) or ``long`` (1000 programs, on demand). A failure prints the seed and a reproduction
@@ -34,13 +37,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bankrec.contracts import AccountRole, Envelope, MatchDecision, Money, OpenItemStatus
+from bankrec.contracts import (
+    AccountRole,
+    AdjustmentKind,
+    Envelope,
+    MatchDecision,
+    Money,
+    OpenItemStatus,
+)
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
 from bankrec.ledger.bootstrap import MIGRATIONS_DIR
@@ -87,22 +97,38 @@ cents = st.integers(min_value=1, max_value=50_000)
 pick = st.integers(min_value=0, max_value=10_000)
 currencies = st.sampled_from(sorted(ACCOUNTS))
 new_item = st.tuples(st.just("item"), st.sampled_from(["invoice", "bill"]), currencies, cents)
+allocate = st.tuples(
+    st.just("allocate"),
+    pick,
+    st.sampled_from(["open_item", "open_item", "customer", "gl_account"]),
+    pick,
+    st.one_of(st.none(), cents),
+)
+reverse_allocation = st.tuples(st.just("reverse_allocation"), pick)
+suspense = st.tuples(st.just("suspense"), currencies, cents, st.booleans())
 steps = st.one_of(
     new_item,
     st.tuples(st.just("match"), pick, st.sampled_from([0, 0, 0, 1, 250])),
     st.tuples(st.just("partial"), pick, cents),
-    st.tuples(st.just("suspense"), currencies, cents, st.booleans()),
-    st.tuples(
-        st.just("allocate"),
-        pick,
-        st.sampled_from(["open_item", "open_item", "customer", "gl_account"]),
-        pick,
-        st.one_of(st.none(), cents),
-    ),
+    suspense,
+    suspense,  # suspense and allocations weigh more: a reversal needs an allocation first
+    allocate,
+    allocate,
+    allocate,
     st.tuples(st.just("unmatch"), pick),
     st.tuples(st.just("redeliver"), pick, st.booleans()),
     st.tuples(st.just("pay"), pick, cents),
     st.tuples(st.just("remove_payment"), pick),
+    reverse_allocation,
+    reverse_allocation,
+    st.tuples(
+        st.just("adjust"),
+        currencies,
+        cents,
+        st.booleans(),
+        st.sampled_from([AdjustmentKind.BANK_FEE, AdjustmentKind.INTEREST]),
+    ),
+    st.tuples(st.just("reverse_adjustment"), pick),
 )
 programs = st.tuples(
     st.lists(new_item, min_size=1, max_size=4), st.lists(steps, min_size=4, max_size=20)
@@ -137,10 +163,19 @@ class ModelPayment:
 
 
 @dataclass
+class ModelAdjustment:
+    adjustment_id: str
+    currency: str
+    amount: Decimal
+    reversed: bool = False
+
+
+@dataclass
 class Model:
     items: dict[str, ModelItem] = field(default_factory=dict)
     decisions: list[SentDecision] = field(default_factory=list)
     payments: list[ModelPayment] = field(default_factory=list)
+    adjustments: list[ModelAdjustment] = field(default_factory=list)
     bank: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(ACCOUNTS, Decimal(0)))
     refused: int = 0
     applied: int = 0
@@ -506,8 +541,92 @@ class Program:
             self.model.bank[item.currency] -= payment.amount
         return "done" if done is not None else "refused"
 
+    async def do_reverse_allocation(self, index: int) -> str | None:
+        allocations = []
+        for posting in await self.h.views.suspense_postings(
+            self.tenant_id, status=None, limit=10_000, offset=0
+        ):
+            allocations.extend(
+                await self.h.views.suspense_allocations(self.tenant_id, posting.suspense_id)
+            )
+        if not allocations:
+            return None
+        standing = [a for a in allocations if not a.reversed]
+        pool = standing if standing and index % 4 else allocations
+        allocation = pool[index % len(pool)]
+        done = await self.refused_changes_nothing(
+            self.h.manual.reverse_suspense_allocation(
+                self.tenant_id,
+                allocation.suspense_id,
+                allocation.allocation_id,
+                correlation_id="prop",
+                **BY,
+            )
+        )
+        # an allocation takes back exactly what it moved, so only a second reversal fails
+        assert (done is not None) == (not allocation.reversed), allocation
+        if done is not None and allocation.target is AllocationTarget.OPEN_ITEM:
+            self.model.items[allocation.target_id].remaining += allocation.amount.amount
+        return "done" if done is not None else "refused"
+
+    async def do_adjust(
+        self, currency: str, amount_cents: int, money_in: bool, kind: AdjustmentKind
+    ) -> str:
+        amount = Decimal(amount_cents if money_in else -amount_cents).scaleb(-2)
+        done = await self.h.manual.create_adjustment(
+            self.tenant_id,
+            kind=kind,
+            amount=Money.of(amount, currency),
+            bank_account_id=ACCOUNTS[currency],
+            correlation_id="prop",
+            **BY,
+        )
+        self.model.bank[currency] += amount
+        adjustment_id = done.answer["adjustment_id"]
+        self.model.adjustments.append(ModelAdjustment(adjustment_id, currency, amount))
+        return "done"
+
+    async def do_reverse_adjustment(self, index: int) -> str | None:
+        if not self.model.adjustments:
+            return None
+        standing = [a for a in self.model.adjustments if not a.reversed]
+        pool = standing if standing and index % 4 else self.model.adjustments
+        adjustment = pool[index % len(pool)]
+        done = await self.refused_changes_nothing(
+            self.h.manual.reverse_adjustment(
+                self.tenant_id, adjustment.adjustment_id, correlation_id="prop", **BY
+            )
+        )
+        assert (done is not None) == (not adjustment.reversed), adjustment
+        if done is not None:
+            adjustment.reversed = True
+            self.model.bank[adjustment.currency] -= adjustment.amount
+        return "done" if done is not None else "refused"
+
+
+REVERSALS = (
+    [("item", "invoice", "NOK", 10_000)],
+    [
+        ("suspense", "NOK", 10_000, True),
+        ("allocate", 0, "open_item", 1, None),  # pays the invoice in full
+        ("reverse_allocation", 1),  # reopens it, 100.00 back on the interim account
+        ("reverse_allocation", 0),  # the same allocation again: refused
+        ("redeliver", 0, True),
+        ("allocate", 0, "customer", 0, 4_000),
+        ("match", 0, 250),  # the reopened invoice is matched by a bank line now
+        ("reverse_allocation", 1),
+        ("adjust", "NOK", 12_500, False, AdjustmentKind.BANK_FEE),
+        ("reverse_adjustment", 1),
+        ("reverse_adjustment", 0),  # refused
+        ("adjust", "EUR", 310, True, AdjustmentKind.INTEREST),
+    ],
+)
+"""A program that surely reverses (random ones reverse an allocation in few programs: one
+needs a suspense posting and an allocation before it)."""
+
 
 @PROFILE
+@example(program=REVERSALS)
 @given(program=programs)
 def test_random_programs_keep_the_books_straight(
     harness: Harness, make: Any, program: tuple[list[Any], list[Any]]

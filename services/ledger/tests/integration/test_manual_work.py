@@ -12,6 +12,7 @@ import pytest
 from bankrec.contracts import (
     OPEN_ITEMS,
     POSTINGS,
+    AccountRole,
     AdjustmentKind,
     EntrySource,
     Money,
@@ -28,6 +29,7 @@ from bankrec.ledger.errors import (
     PaymentReconciled,
     SuspenseAllocated,
     UnknownAccount,
+    UnknownAllocation,
     UnknownDecision,
     UnknownSuspensePosting,
 )
@@ -567,3 +569,152 @@ async def test_a_retried_action_with_its_key_is_answered_again_not_done_again(
     await books.manual.create_adjustment(books.tenant_id, **fee)
     with pytest.raises(IdempotencyConflict, match="ADJ-1 exists"):
         await books.manual.create_adjustment(books.tenant_id, **fee)
+
+
+# --- reversing allocations ----------------------------------------------------------------
+
+
+def reverse(books: Any, suspense_id: str, allocation_id: str, **kw: Any) -> Any:
+    return books.manual.reverse_suspense_allocation(
+        books.tenant_id, suspense_id, allocation_id, correlation_id="test", **{**BY, **kw}
+    )
+
+
+async def interim_holds_the_open_suspense(books: Any) -> None:
+    """The interim lines (whichever account held the role) are minus what is parked, per
+    currency, and the trial balance sums to zero per currency."""
+    trial = await books.ledger.trial_balance(books.tenant_id)
+    assert trial.balanced
+    interim: dict[str, Decimal] = {}
+    for row in trial.accounts:
+        if row.role is AccountRole.INTERIM:
+            interim[row.currency] = interim.get(row.currency, Decimal(0)) + row.debit - row.credit
+    parked: dict[str, Decimal] = {}
+    for posting in await books.manual.suspense_postings(books.tenant_id):
+        if posting.status is not SuspenseStatus.REVERSED:
+            currency = posting.remaining.currency
+            parked[currency] = parked.get(currency, Decimal(0)) + posting.remaining.amount
+    for currency in set(interim) | set(parked):
+        assert interim.get(currency, Decimal(0)) == -parked.get(currency, Decimal(0)), currency
+
+
+async def test_a_reversed_leftover_allocation_lets_the_match_be_unmatched(
+    books: Any, make: Any
+) -> None:
+    await register(books, make, "INV-1", "1000.00")
+    decision, _applied = await decide(books, make, "match", "1200.00", [("INV-1", "1000.00")])
+    leftover = await only_suspense(books)
+    done = await allocate(books, leftover.suspense_id, AllocationTarget.CUSTOMER, "C-1")
+    with pytest.raises(SuspenseAllocated):
+        await books.manual.unmatch_decision(
+            books.tenant_id, decision.decision_id, correlation_id="test", **BY
+        )
+    undone = await reverse(books, leftover.suspense_id, done.audit_id)
+    assert undone.answer["suspense_posting"]["status"] == "open"
+    await interim_holds_the_open_suspense(books)
+    unmatched = await books.manual.unmatch_decision(
+        books.tenant_id, decision.decision_id, correlation_id="test", **BY
+    )
+    assert unmatched.answer["reversed_suspense_posting"]["status"] == "reversed"
+    await interim_holds_the_open_suspense(books)
+    assert (await balances(books))["2900"] == Decimal("-1200.00")
+    assert (await balances(books))["1500"] == 0
+
+
+async def test_an_allocation_is_reversed_once_even_when_asked_at_once(
+    books: Any, make: Any
+) -> None:
+    await register(books, make, "INV-1", "300.00")
+    await decide(books, make, "suspense", "300.00")
+    posting = await only_suspense(books)
+    done = await allocate(books, posting.suspense_id, AllocationTarget.OPEN_ITEM, "INV-1")
+    results = await books.gather(
+        *(reverse(books, posting.suspense_id, done.audit_id) for _ in range(3))
+    )
+    kinds = sorted(type(result).__name__ for result in results)
+    assert kinds == ["AlreadyReversed", "AlreadyReversed", "ManualResult"], (kinds, results)
+    invoice = await books.ledger.open_item(books.tenant_id, "INV-1")
+    assert (invoice.remaining.amount, invoice.status, invoice.version) == (
+        Decimal("300.00"),
+        OpenItemStatus.OPEN,
+        3,
+    )
+    assert len(await books.ledger.journal(books.tenant_id)) == 3
+    await interim_holds_the_open_suspense(books)
+    with pytest.raises(UnknownSuspensePosting):
+        await reverse(books, "sp-404", done.audit_id)
+    await decide(books, make, "suspense", "5.00")
+    [second] = [
+        p
+        for p in await books.manual.suspense_postings(books.tenant_id)
+        if p.suspense_id != posting.suspense_id
+    ]
+    with pytest.raises(UnknownAllocation):  # the allocation is not the other posting's
+        await reverse(books, second.suspense_id, done.audit_id)
+
+
+async def test_after_the_interim_role_moved_a_reversal_goes_back_where_it_came_from(
+    books: Any, make: Any
+) -> None:
+    await decide(books, make, "suspense", "400.00")
+    posting = await only_suspense(books)
+    done = await allocate(
+        books, posting.suspense_id, AllocationTarget.CUSTOMER, "C-1", amount=Money.of("150", "NOK")
+    )
+    await books.chart.create_account(
+        books.tenant_id,
+        code="2910",
+        name="Interim 2",
+        role=AccountRole.INTERIM,
+        take_role=True,
+        **BY,
+    )
+    await decide(books, make, "suspense", "20.00")
+    undone = await reverse(books, posting.suspense_id, done.audit_id)
+    [entry] = undone.answer["entries"]
+    assert [(line["account_code"], line["account_role"]) for line in entry["lines"]] == [
+        ("2900", "interim"),
+        ("1500", "receivable"),
+    ]
+    assert (await balances(books))["2900"] == Decimal("-400.00")
+    assert (await balances(books))["2910"] == Decimal("-20.00")
+    await interim_holds_the_open_suspense(books)
+    rest = await allocate(books, posting.suspense_id, AllocationTarget.CUSTOMER, "C-1")
+    assert rest.answer["entries"][0]["lines"][0]["account_code"] == "2900"
+    assert (await balances(books))["2900"] == 0
+    await interim_holds_the_open_suspense(books)
+
+
+async def test_an_adjustment_is_reversed_once_even_when_asked_at_once(books: Any) -> None:
+    created = await books.manual.create_adjustment(
+        books.tenant_id,
+        kind=AdjustmentKind.INTEREST,
+        amount=Money.of("12.50", "NOK"),
+        bank_account_id=ACCOUNT,
+        correlation_id="t",
+        **BY,
+    )
+    adjustment_id = created.answer["adjustment_id"]
+    results = await books.gather(
+        *(
+            books.manual.reverse_adjustment(
+                books.tenant_id, adjustment_id, correlation_id="t", **BY
+            )
+            for _ in range(3)
+        )
+    )
+    kinds = sorted(type(result).__name__ for result in results)
+    assert kinds == ["AlreadyReversed", "AlreadyReversed", "ManualResult"], (kinds, results)
+    [done] = [result for result in results if not isinstance(result, BaseException)]
+    assert done.answer["adjustment"]["status"] == "reversed"
+    assert (await books.manual.adjustment(books.tenant_id, adjustment_id)).status.value == (
+        "reversed"
+    )
+    assert (await balances(books))["8040"] == 0
+    staged = await books.staged(POSTINGS)
+    assert [m["payload"]["source_ref"] for _k, m in staged] == [adjustment_id] * 2
+    assert staged[1][0] == f"{books.tenant_id}:{ACCOUNT}"
+    with pytest.raises(AlreadyReversed):
+        await books.manual.reverse_adjustment(
+            books.tenant_id, adjustment_id, correlation_id="t", **BY
+        )

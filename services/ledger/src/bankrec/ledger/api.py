@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bankrec.contracts import (
+    AccountRole,
     AdjustmentKind,
     Money,
     OpenItem,
@@ -31,15 +32,20 @@ from bankrec.contracts import (
     PostingRuleConditions,
     StatementLine,
 )
+from bankrec.ledger.chart_book import ChartBook, account_json
 from bankrec.ledger.domain import parse_draft
 from bankrec.ledger.domain.suspense import AllocationTarget, SuspenseStatus
 from bankrec.ledger.errors import (
+    AccountExists,
+    AccountInUse,
     AlreadyReversed,
+    BankAccountLinked,
     ChartExhausted,
     ConcurrentUpdate,
     FieldError,
     IdempotencyConflict,
     ImportTooLarge,
+    InactiveAccount,
     InvalidCsv,
     InvalidManualAction,
     InvalidOpenItem,
@@ -48,8 +54,11 @@ from bankrec.ledger.errors import (
     OpenItemConflict,
     OverAllocation,
     PaymentReconciled,
+    RoleTaken,
     SuspenseAllocated,
     UnknownAccount,
+    UnknownAdjustment,
+    UnknownAllocation,
     UnknownDecision,
     UnknownOpenItem,
     UnknownPayment,
@@ -59,6 +68,7 @@ from bankrec.ledger.errors import (
 from bankrec.ledger.manual_work import (
     ManualResult,
     ManualWork,
+    adjustment_json,
     allocation_json,
     audit_json,
     decision_json,
@@ -76,6 +86,13 @@ STATUS_BY_ERROR: dict[type[LedgerError], int] = {
     UnknownDecision: 404,
     UnknownPayment: 404,
     UnknownPostingRule: 404,
+    UnknownAllocation: 404,
+    UnknownAdjustment: 404,
+    InactiveAccount: 409,
+    AccountExists: 409,
+    RoleTaken: 409,
+    AccountInUse: 409,
+    BankAccountLinked: 409,
     OpenItemConflict: 409,
     OverAllocation: 409,
     IdempotencyConflict: 409,
@@ -155,9 +172,15 @@ def _posting_rules(request: Request) -> PostingRuleBook:
     return book
 
 
+def _chart_book(request: Request) -> ChartBook:
+    book: ChartBook = request.app.state.chart_book
+    return book
+
+
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 RuleBookDep = Annotated[PostingRuleBook, Depends(_posting_rules)]
 ManualWorkDep = Annotated[ManualWork, Depends(_manual_work)]
+ChartBookDep = Annotated[ChartBook, Depends(_chart_book)]
 TenantId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Tenant")
 ]
@@ -380,23 +403,196 @@ async def get_open_item(
 
 
 @router.get("/v1/tenants/{tenant_id}/accounts")
-async def list_accounts(tenant_id: TenantId, ledger: LedgerDep) -> JSONResponse:
-    """The chart of accounts (the default one until the tenant's first posting)."""
-    chart = await ledger.chart(tenant_id)
+async def list_accounts(tenant_id: TenantId, chart_book: ChartBookDep) -> JSONResponse:
+    """The chart of accounts (the default one until the tenant's first posting or change),
+    deactivated accounts included (``active: false``)."""
+    chart = await chart_book.chart(tenant_id)
+    return JSONResponse({"accounts": [account_json(account) for account in chart.accounts]})
+
+
+# --- chart of accounts ------------------------------------------------------------------
+
+AccountCode = Annotated[str, Path(max_length=20, description="GL account code, e.g. 2910")]
+
+
+class ChartRequest(BaseModel):
+    """What every chart change carries: who asks and why (kept in the audit trail)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(max_length=200, description="Who does this (free text for now)")
+    reason: str = Field(max_length=1000, description="Why: kept in the audit trail")
+
+
+class CreateAccountRequest(ChartRequest):
+    code: str = Field(max_length=20, description="4 to 10 digits, unique in the chart")
+    name: str = Field(max_length=200)
+    role: AccountRole = Field(
+        default=AccountRole.OTHER,
+        description="other, or a role one account holds (interim, receivable, payable, "
+        "bank_fees, rounding, interest_income, interest_expense); bank: link a bank account",
+    )
+    take_role: bool = Field(
+        default=False,
+        description="Move the role from the account holding it to this one (explicit)",
+    )
+
+
+class RenameAccountRequest(ChartRequest):
+    name: str = Field(max_length=200)
+
+
+class AssignRoleRequest(ChartRequest):
+    code: str = Field(max_length=20, description="The account (of role other) to hold the role")
+
+
+class LinkBankAccountRequest(ChartRequest):
+    gl_account: str = Field(max_length=20, description="A free code, or an unlinked bank account")
+    currency: str = Field(max_length=3, examples=["NOK"])
+    iban: str | None = Field(default=None, max_length=50)
+    bban: str | None = Field(default=None, max_length=50, description="A Norwegian account no.")
+    bank_account_id: str | None = Field(
+        default=None, max_length=100, description="Defaults to the id ingest gives the IBAN"
+    )
+    name: str | None = Field(default=None, max_length=200)
+
+
+@router.get("/v1/tenants/{tenant_id}/accounts/{code}")
+async def get_account(
+    tenant_id: TenantId, code: AccountCode, chart_book: ChartBookDep
+) -> JSONResponse:
+    """One account with its debit, credit and balance per currency over the journal."""
+    view = await chart_book.account(tenant_id, code)
     return JSONResponse(
         {
-            "accounts": [
+            **account_json(view.account),
+            "balances": [
                 {
-                    "code": account.code,
-                    "name": account.name,
-                    "role": account.role.value,
-                    "currency": account.currency,
-                    "bank_account_id": account.bank_account_id,
+                    "currency": currency,
+                    "debit": format(debit, "f"),
+                    "credit": format(credit, "f"),
+                    "balance": format(debit - credit, "f"),
                 }
-                for account in chart.accounts
-            ]
+                for currency, (debit, credit) in sorted(view.balances.items())
+            ],
         }
     )
+
+
+@router.post("/v1/tenants/{tenant_id}/accounts")
+async def create_account(
+    tenant_id: TenantId,
+    body: CreateAccountRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Add a GL account (201); a role held by another account moves only with ``take_role``."""
+    result = await chart_book.create_account(
+        tenant_id,
+        code=body.code,
+        name=body.name,
+        role=body.role,
+        take_role=body.take_role,
+        actor=body.actor,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return _manual_answer(result, created=True)
+
+
+@router.patch("/v1/tenants/{tenant_id}/accounts/{code}")
+async def rename_account(
+    tenant_id: TenantId,
+    code: AccountCode,
+    body: RenameAccountRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Rename an account (its code, role and entries stay)."""
+    result = await chart_book.rename_account(
+        tenant_id,
+        code,
+        name=body.name,
+        actor=body.actor,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return _manual_answer(result)
+
+
+@router.post("/v1/tenants/{tenant_id}/accounts/{code}/deactivate")
+async def deactivate_account(
+    tenant_id: TenantId,
+    code: AccountCode,
+    body: ChartRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """No new postings on the account; refused while it holds a role, is a bank account's
+    or has a non-zero balance (409 ``account_in_use`` says which)."""
+    result = await chart_book.deactivate_account(
+        tenant_id, code, actor=body.actor, reason=body.reason, idempotency_key=idempotency_key
+    )
+    return _manual_answer(result)
+
+
+@router.post("/v1/tenants/{tenant_id}/accounts/{code}/reactivate")
+async def reactivate_account(
+    tenant_id: TenantId,
+    code: AccountCode,
+    body: ChartRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    result = await chart_book.reactivate_account(
+        tenant_id, code, actor=body.actor, reason=body.reason, idempotency_key=idempotency_key
+    )
+    return _manual_answer(result)
+
+
+@router.put("/v1/tenants/{tenant_id}/account-roles/{role}")
+async def assign_account_role(
+    tenant_id: TenantId,
+    role: AccountRole,
+    body: AssignRoleRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Give a role to another account from now on; entries posted before stay where they
+    are (the answer's ``note`` says so)."""
+    result = await chart_book.assign_role(
+        tenant_id,
+        role,
+        code=body.code,
+        actor=body.actor,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return _manual_answer(result)
+
+
+@router.post("/v1/tenants/{tenant_id}/bank-accounts")
+async def link_bank_account(
+    tenant_id: TenantId,
+    body: LinkBankAccountRequest,
+    chart_book: ChartBookDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Link a bank account (IBAN/BBAN validated) to a GL code of the tenant's choice (201),
+    or add the number to its existing link (200)."""
+    result = await chart_book.link_bank_account(
+        tenant_id,
+        gl_account=body.gl_account,
+        currency=body.currency,
+        iban=body.iban,
+        bban=body.bban,
+        bank_account_id=body.bank_account_id,
+        name=body.name,
+        actor=body.actor,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return _manual_answer(result, created=bool(result.answer.get("created")))
 
 
 @router.get("/v1/tenants/{tenant_id}/journal")
@@ -507,6 +703,33 @@ async def allocate_suspense_posting(
         correlation_id=_correlation(correlation_id),
     )
     return _manual_answer(result, created=True)
+
+
+@router.post(
+    "/v1/tenants/{tenant_id}/suspense-postings/{suspense_id}/allocations/{allocation_id}/reverse"
+)
+async def reverse_suspense_allocation(
+    tenant_id: TenantId,
+    suspense_id: SuspenseId,
+    allocation_id: Annotated[str, Path(max_length=64)],
+    body: ManualRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Take an allocation back: reversing entry onto the interim account, the posting's
+    remaining up again, the invoice or bill it paid reopened."""
+    result = await manual.reverse_suspense_allocation(
+        tenant_id,
+        suspense_id,
+        allocation_id,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result)
 
 
 @router.get("/v1/tenants/{tenant_id}/decisions/{decision_id}")
@@ -624,6 +847,40 @@ async def create_adjustment(
         correlation_id=_correlation(correlation_id),
     )
     return _manual_answer(result, created=True)
+
+
+AdjustmentId = Annotated[str, Path(max_length=100)]
+
+
+@router.get("/v1/tenants/{tenant_id}/adjustments/{adjustment_id}")
+async def get_adjustment(
+    tenant_id: TenantId, adjustment_id: AdjustmentId, manual: ManualWorkDep
+) -> JSONResponse:
+    """An adjustment as posted, with ``status`` posted or reversed."""
+    return JSONResponse(adjustment_json(await manual.adjustment(tenant_id, adjustment_id)))
+
+
+@router.post("/v1/tenants/{tenant_id}/adjustments/{adjustment_id}/reverse")
+async def reverse_adjustment(
+    tenant_id: TenantId,
+    adjustment_id: AdjustmentId,
+    body: ManualRequest,
+    manual: ManualWorkDep,
+    correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Reverse an adjustment made by mistake: the reversing entry (published on the
+    postings topic with the adjustment's id and kind); the adjustment's status: reversed."""
+    result = await manual.reverse_adjustment(
+        tenant_id,
+        adjustment_id,
+        actor=body.actor,
+        reason=body.reason,
+        posting_date=body.posting_date,
+        idempotency_key=idempotency_key,
+        correlation_id=_correlation(correlation_id),
+    )
+    return _manual_answer(result)
 
 
 @router.get("/v1/tenants/{tenant_id}/audit-trail")

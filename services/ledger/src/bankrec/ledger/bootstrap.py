@@ -31,6 +31,7 @@ from bankrec.contracts import (
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
 from bankrec.ledger.api import install_error_handlers, open_router, router
+from bankrec.ledger.chart_book import ChartBook
 from bankrec.ledger.consumers import register_consumers
 from bankrec.ledger.manual_work import ManualWork
 from bankrec.ledger.posting_rule_book import PostingRuleBook
@@ -90,6 +91,7 @@ def create_app(
     ledger = Ledger(transactions, views, clock=now, after_commit=relay.wake)
     manual_work = ManualWork(transactions, views, clock=now, after_commit=relay.wake)
     posting_rules = PostingRuleBook(transactions, views, clock=now, after_commit=relay.wake)
+    chart_book = ChartBook(transactions, views, clock=now, after_commit=relay.wake)
     register_consumers(kafka, ledger)
     declare_publishers(kafka, PUBLISHES)
     keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
@@ -142,6 +144,7 @@ def create_app(
     app.state.ledger = ledger
     app.state.manual_work = manual_work
     app.state.posting_rules = posting_rules
+    app.state.chart_book = chart_book
     app.state.relay = relay
 
     app.state.tenant_keys = keys

@@ -102,6 +102,43 @@ class UnknownAccount(LedgerError):
     code = "unknown_account"
 
 
+class InactiveAccount(UnknownAccount):
+    """A GL account that was deactivated: it takes no new postings until reactivated."""
+
+    code = "account_inactive"
+
+
+class InvalidChartChange(FieldError):
+    """A chart change with an invalid field (code, name, role, IBAN/BBAN, currency)."""
+
+    code = "invalid_chart_change"
+
+
+class AccountExists(LedgerError):
+    """A GL account code that is in the chart already."""
+
+    code = "account_exists"
+
+
+class RoleTaken(LedgerError):
+    """A role only one account may hold is held by another account; moving it is explicit."""
+
+    code = "role_taken"
+
+
+class AccountInUse(LedgerError):
+    """A GL account that cannot be deactivated (or changed so) as it stands: it holds a role,
+    is a bank account's, or has a non-zero balance."""
+
+    code = "account_in_use"
+
+
+class BankAccountLinked(LedgerError):
+    """A bank account (or GL account) that is linked to another GL account (or bank account)."""
+
+    code = "bank_account_linked"
+
+
 class ChartExhausted(LedgerError):
     """No free bank GL account code is left for another bank account."""
 
@@ -164,6 +201,18 @@ class UnknownPostingRule(LedgerError):
     """No posting rule (or rule version) with this id for this tenant."""
 
     code = "posting_rule_not_found"
+
+
+class UnknownAllocation(LedgerError):
+    """No allocation with this id on this suspense posting."""
+
+    code = "allocation_not_found"
+
+
+class UnknownAdjustment(LedgerError):
+    """No adjustment with this id for this tenant."""
+
+    code = "adjustment_not_found"
 
 
 class NothingToUnmatch(LedgerError):

@@ -1,7 +1,8 @@
-"""Manual work over HTTP: allocate suspense postings, unmatch decisions, register and remove
-payments, create adjustments. Each action is one transaction that posts new entries only
-(corrections are reversing entries), updates what it touches optimistically, stages the
-messages it causes and writes its audit record (who, why, when, which entries).
+"""Manual work over HTTP: allocate suspense postings and reverse allocations, unmatch
+decisions, register and remove payments, create and reverse adjustments. Each action is one
+transaction that posts new entries only (corrections are reversing entries), updates what it
+touches optimistically, stages the messages it causes and writes its audit record (who, why,
+when, which entries).
 
 An action may carry a client's idempotency key: a retry with the same key and request gets
 the first answer again (``replayed``) and changes nothing; the same key with another
@@ -16,9 +17,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bankrec.contracts import AdjustmentKind, DecisionKind, Money, OpenItem, PostingLine
-from bankrec.ledger.domain import JournalEntry
-from bankrec.ledger.domain.adjustments import adjustment_entry
+from bankrec.contracts import (
+    AccountRole,
+    AdjustmentKind,
+    DecisionKind,
+    Money,
+    OpenItem,
+    PostingLine,
+)
+from bankrec.ledger.domain import Account, Chart, JournalEntry
+from bankrec.ledger.domain.adjustments import (
+    Adjustment,
+    adjustment_entry,
+    adjustment_key,
+    adjustment_of,
+    adjustment_reversal_key,
+    reverse_adjustment,
+)
 from bankrec.ledger.domain.amounts import money_of
 from bankrec.ledger.domain.audit import (
     IDEMPOTENCY_KEY_LENGTH_MAX,
@@ -38,6 +53,7 @@ from bankrec.ledger.domain.suspense import (
     SuspensePosting,
     SuspenseStatus,
     allocate_suspense,
+    reverse_allocation,
     suspense_id_for,
 )
 from bankrec.ledger.errors import (
@@ -45,6 +61,8 @@ from bankrec.ledger.errors import (
     InvalidManualAction,
     NothingToUnmatch,
     OpenItemConflict,
+    UnknownAdjustment,
+    UnknownAllocation,
     UnknownDecision,
     UnknownOpenItem,
     UnknownPayment,
@@ -103,6 +121,23 @@ def allocation_json(allocation: SuspenseAllocation) -> dict[str, Any]:
         "target_id": allocation.target_id,
         "amount": money_json(allocation.amount),
         "entry_id": allocation.entry_id,
+        "status": "reversed" if allocation.reversed else "allocated",
+        "reversal_entry_id": allocation.reversal_entry_id,
+    }
+
+
+def adjustment_json(adjustment: Adjustment) -> dict[str, Any]:
+    return {
+        "adjustment_id": adjustment.adjustment_id,
+        "kind": adjustment.kind.value if adjustment.kind else None,
+        "amount": money_json(adjustment.amount),
+        "bank_account_id": adjustment.bank_account_id,
+        "gl_account": adjustment.gl_account,
+        "statement_line_id": adjustment.statement_line_id,
+        "posting_date": adjustment.posting_date.isoformat(),
+        "entry_id": adjustment.entry_id,
+        "status": adjustment.status.value,
+        "reversal_entry_id": adjustment.reversal_entry_id,
     }
 
 
@@ -169,8 +204,34 @@ def _allocations_of(
     )
 
 
-class ManualWork(Bookkeeper):
-    """The manual actions on the books, each with an actor, a reason and an audit record."""
+async def _parked_on(
+    tx: LedgerTransaction, tenant_id: str, posting: SuspensePosting, chart: Chart
+) -> Account:
+    """The interim account a suspense posting is on: its entry's interim line's account,
+    which is no longer the chart's interim account once that role has moved."""
+    entry = await tx.entry(tenant_id, posting.entry_id)
+    assert entry is not None, "a suspense posting keeps its entry"
+    code = next(
+        (line.account_code for line in entry.lines if line.account_role is AccountRole.INTERIM),
+        None,
+    )
+    assert code is not None, "a suspense posting's entry has an interim line"
+    current = chart.for_role(AccountRole.INTERIM)
+    if code == current.code:
+        return current
+    before = chart.by_code(code)
+    return Account(code, before.name if before else code, AccountRole.INTERIM)
+
+
+def _check_adjustment_id(tenant_id: str, adjustment_id: str) -> None:
+    """Adjustment ids are item-like (no ``:``), so no other entry's key can be named."""
+    if not ITEM_ID_PATTERN.match(adjustment_id):
+        raise UnknownAdjustment(f"no adjustment {adjustment_id!r} for tenant {tenant_id}")
+
+
+class AuditedActions(Bookkeeper):
+    """What every manual action shares: actor and reason, one transaction, an audit record,
+    and a client's idempotency key (the same key and request: the first answer again)."""
 
     async def _act(
         self,
@@ -230,6 +291,10 @@ class ManualWork(Bookkeeper):
 
         return await self._in_transaction(run)
 
+
+class ManualWork(AuditedActions):
+    """The manual actions on the books, each with an actor, a reason and an audit record."""
+
     # --- suspense -----------------------------------------------------------------------
 
     async def allocate_suspense(
@@ -281,6 +346,7 @@ class ManualWork(Bookkeeper):
                 item=item,
                 posting_date=posting_date or now.date(),
                 by=by,
+                parked_on=await _parked_on(tx, tenant_id, posting, chart),
             )
             await self._post(
                 tx,
@@ -312,6 +378,97 @@ class ManualWork(Bookkeeper):
         return await self._act(
             tenant_id,
             ManualAction.ALLOCATE_SUSPENSE,
+            suspense_id,
+            request,
+            by,
+            idempotency_key,
+            work,
+        )
+
+    async def reverse_suspense_allocation(
+        self,
+        tenant_id: str,
+        suspense_id: str,
+        allocation_id: str,
+        *,
+        actor: str | None,
+        reason: str | None,
+        correlation_id: str,
+        posting_date: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> ManualResult:
+        """Take an allocation back (``domain/suspense.py``): the reversing entry puts the
+        amount back on the interim account, the posting's remaining goes up, and the
+        invoice or bill it paid reopens (its new version published)."""
+        by = accountability(actor, reason)
+        request = {
+            "suspense_id": suspense_id,
+            "allocation_id": allocation_id,
+            "posting_date": posting_date,
+        }
+
+        async def work(
+            tx: LedgerTransaction, action_id: str, now: datetime
+        ) -> tuple[dict[str, Any], list[str]]:
+            # the allocation first (locked): what is read after it is at least as new
+            allocation = await tx.suspense_allocation(tenant_id, allocation_id)
+            posting = await tx.suspense_posting(tenant_id, suspense_id)
+            if posting is None:
+                raise UnknownSuspensePosting(
+                    f"no suspense posting {suspense_id!r} for tenant {tenant_id}"
+                )
+            if allocation is None or allocation.suspense_id != suspense_id:
+                raise UnknownAllocation(
+                    f"no allocation {allocation_id!r} on suspense posting {suspense_id} "
+                    f"(GET .../suspense-postings/{suspense_id} lists them)"
+                )
+            entry = await tx.entry(tenant_id, allocation.entry_id)
+            assert entry is not None, "an allocation keeps its entry"
+            item = (
+                await tx.open_item(tenant_id, allocation.target_id)
+                if allocation.target is AllocationTarget.OPEN_ITEM
+                else None
+            )
+            done = reverse_allocation(
+                tenant_id,
+                posting,
+                allocation,
+                entry=entry,
+                item=item,
+                chart=await self._chart(tx, tenant_id),
+                posting_date=posting_date or now.date(),
+                by=by,
+            )
+            await self._post(
+                tx,
+                tenant_id,
+                done.entry,
+                now,
+                correlation_id=correlation_id,
+                causation_id=action_id,
+            )
+            await tx.update_suspense_posting(
+                tenant_id, done.suspense, expected_version=posting.version
+            )
+            await tx.mark_allocation_reversed(tenant_id, done.allocation, now, action_id)
+            items: list[dict[str, Any]] = []
+            if done.item is not None and item is not None:
+                await tx.update_open_item(tenant_id, done.item, expected_version=item.version)
+                await self._stage_item(
+                    tx, tenant_id, done.item, correlation_id, causation_id=action_id
+                )
+                items.append(item_json(done.item))
+            answer = {
+                "allocation": allocation_json(done.allocation),
+                "suspense_posting": suspense_json(done.suspense),
+                "entries": [entry_json(done.entry)],
+                "open_items": items,
+            }
+            return answer, [done.entry.entry_id]
+
+        return await self._act(
+            tenant_id,
+            ManualAction.REVERSE_SUSPENSE_ALLOCATION,
             suspense_id,
             request,
             by,
@@ -612,7 +769,7 @@ class ManualWork(Bookkeeper):
             tx: LedgerTransaction, action_id: str, now: datetime
         ) -> tuple[dict[str, Any], list[str]]:
             own_id = adjustment_id or f"adj-{action_id.removeprefix('act-')}"
-            if await tx.entry_by_key(tenant_id, f"adjustment:{own_id}") is not None:
+            if await tx.entry_by_key(tenant_id, adjustment_key(own_id)) is not None:
                 raise IdempotencyConflict(
                     f"adjustment {own_id} exists; choose another adjustment_id"
                 )
@@ -648,7 +805,69 @@ class ManualWork(Bookkeeper):
             work,
         )
 
+    async def reverse_adjustment(
+        self,
+        tenant_id: str,
+        adjustment_id: str,
+        *,
+        actor: str | None,
+        reason: str | None,
+        correlation_id: str,
+        posting_date: date | None = None,
+        idempotency_key: str | None = None,
+    ) -> ManualResult:
+        """Reverse an adjustment made by mistake (``domain/adjustments.py``): the reversing
+        entry is published on the postings topic with the adjustment's id and kind."""
+        by = accountability(actor, reason)
+        _check_adjustment_id(tenant_id, adjustment_id)
+        request = {"adjustment_id": adjustment_id, "posting_date": posting_date}
+
+        async def work(
+            tx: LedgerTransaction, action_id: str, now: datetime
+        ) -> tuple[dict[str, Any], list[str]]:
+            stored = await tx.entry_by_key(tenant_id, adjustment_key(adjustment_id))
+            entry = await tx.entry(tenant_id, stored.entry_id) if stored is not None else None
+            if entry is None:
+                raise UnknownAdjustment(f"no adjustment {adjustment_id!r} for tenant {tenant_id}")
+            reversed_by = await tx.entry_by_key(tenant_id, adjustment_reversal_key(adjustment_id))
+            earlier = await tx.entry(tenant_id, reversed_by.entry_id) if reversed_by else None
+            adjustment, reversal = reverse_adjustment(
+                tenant_id,
+                adjustment_of(entry, earlier),
+                entry,
+                chart=await self._chart(tx, tenant_id),
+                posting_date=posting_date or now.date(),
+                by=by,
+            )
+            await self._post(
+                tx, tenant_id, reversal, now, correlation_id=correlation_id, causation_id=action_id
+            )
+            answer = {"adjustment": adjustment_json(adjustment), "entries": [entry_json(reversal)]}
+            return answer, [reversal.entry_id]
+
+        return await self._act(
+            tenant_id,
+            ManualAction.REVERSE_ADJUSTMENT,
+            adjustment_id,
+            request,
+            by,
+            idempotency_key,
+            work,
+        )
+
     # --- reads --------------------------------------------------------------------------
+
+    async def adjustment(self, tenant_id: str, adjustment_id: str) -> Adjustment:
+        """An adjustment and whether it was reversed, as its entries tell it."""
+        _check_adjustment_id(tenant_id, adjustment_id)
+        posted = await self._views.entry_by_key(tenant_id, adjustment_key(adjustment_id))
+        if posted is None:
+            raise UnknownAdjustment(f"no adjustment {adjustment_id!r} for tenant {tenant_id}")
+        reversal = await self._views.entry_by_key(tenant_id, adjustment_reversal_key(adjustment_id))
+        return adjustment_of(
+            JournalEntry.from_event(posted.entry),
+            JournalEntry.from_event(reversal.entry) if reversal is not None else None,
+        )
 
     async def suspense_postings(
         self,
@@ -697,8 +916,10 @@ class ManualWork(Bookkeeper):
 
 
 __all__ = [
+    "AuditedActions",
     "ManualResult",
     "ManualWork",
+    "adjustment_json",
     "allocation_json",
     "audit_json",
     "decision_json",

@@ -21,7 +21,7 @@ from bankrec.contracts import (
     PostingRule,
     Topic,
 )
-from bankrec.ledger.domain import BankAccountLink, Chart, JournalEntry
+from bankrec.ledger.domain import BankAccountLink, Chart, ChartChange, JournalEntry
 from bankrec.ledger.domain.audit import AuditRecord
 from bankrec.ledger.domain.payments import RegisteredPayment
 from bankrec.ledger.domain.suspense import SuspenseAllocation, SuspensePosting, SuspenseStatus
@@ -100,6 +100,15 @@ class LedgerTransaction(Protocol):
 
     async def link_bank_account(self, tenant_id: str, link: BankAccountLink) -> None: ...
 
+    async def save_chart_change(self, tenant_id: str, change: ChartChange) -> None:
+        """Write the accounts and bank account link a change decided (optimistically: an
+        account changed meanwhile raises ``ConcurrentUpdate``)."""
+        ...
+
+    async def account_balances(self, tenant_id: str, code: str) -> dict[str, Decimal]:
+        """Debit - credit per currency of one GL account over the whole journal."""
+        ...
+
     async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None: ...
 
     async def open_items(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, OpenItem]: ...
@@ -141,6 +150,19 @@ class LedgerTransaction(Protocol):
     async def add_suspense_allocation(
         self, tenant_id: str, allocation: SuspenseAllocation, at: datetime
     ) -> None: ...
+
+    async def suspense_allocation(
+        self, tenant_id: str, allocation_id: str
+    ) -> SuspenseAllocation | None:
+        """The allocation, locked until the transaction ends (reversals of it queue)."""
+        ...
+
+    async def mark_allocation_reversed(
+        self, tenant_id: str, allocation: SuspenseAllocation, at: datetime, audit_id: str
+    ) -> None:
+        """Record ``allocation.reversal_entry_id``; raises ``ConcurrentUpdate`` when it was
+        reversed meanwhile."""
+        ...
 
     async def registered_payment(
         self, tenant_id: str, payment_id: str
@@ -185,6 +207,8 @@ class LedgerViews(Protocol):
     async def chart(self, tenant_id: str) -> Chart | None: ...
 
     async def journal(self, tenant_id: str, *, limit: int, offset: int) -> list[PostedEntry]: ...
+
+    async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> PostedEntry | None: ...
 
     async def account_totals(self, tenant_id: str) -> list[AccountTotals]: ...
 

@@ -33,7 +33,7 @@ from bankrec.contracts import (
     currency_exponent,
 )
 from bankrec.ledger.adapters import tables
-from bankrec.ledger.domain import Account, BankAccountLink, Chart, JournalEntry
+from bankrec.ledger.domain import Account, BankAccountLink, Chart, ChartChange, JournalEntry
 from bankrec.ledger.domain.audit import AuditRecord, ManualAction
 from bankrec.ledger.domain.payments import RegisteredPayment
 from bankrec.ledger.domain.suspense import (
@@ -135,22 +135,41 @@ async def _chart(session: AsyncSession, tenant_id: str) -> Chart | None:
     links = (
         await session.execute(
             select(
-                tables.bank_accounts.c.account_code, tables.bank_accounts.c.bank_account_id
+                tables.bank_accounts.c.account_code,
+                tables.bank_accounts.c.bank_account_id,
+                tables.bank_accounts.c.iban,
+                tables.bank_accounts.c.bban,
             ).where(tables.bank_accounts.c.tenant_id == tenant_id)
         )
     ).all()
-    bank_account_by_code = {link.account_code: link.bank_account_id for link in links}
-    return Chart(
-        tuple(
+    link_by_code = {link.account_code: link for link in links}
+    accounts = []
+    for row in rows:
+        link = link_by_code.get(row.code)
+        accounts.append(
             Account(
                 code=row.code,
                 name=row.name,
                 role=AccountRole(row.role),
                 currency=row.currency,
-                bank_account_id=bank_account_by_code.get(row.code),
+                bank_account_id=link.bank_account_id if link is not None else None,
+                iban=link.iban if link is not None else None,
+                bban=link.bban if link is not None else None,
+                active=bool(row.active),
             )
-            for row in rows
         )
+    return Chart(tuple(accounts))
+
+
+def _allocation_from_row(row: Row[Any]) -> SuspenseAllocation:
+    return SuspenseAllocation(
+        allocation_id=row.allocation_id,
+        suspense_id=row.suspense_id,
+        target=AllocationTarget(row.target),
+        target_id=row.target_id,
+        amount=_money(row.amount, row.currency),
+        entry_id=row.entry_id,
+        reversal_entry_id=row.reversal_entry_id,
     )
 
 
@@ -374,6 +393,7 @@ class SqlLedgerTransaction:
                 "role": account.role.value,
                 "currency": account.currency,
                 "created_at": now,
+                "active": account.active,
             }
             for account in chart.accounts
         ]
@@ -422,6 +442,91 @@ class SqlLedgerTransaction:
                 linked_at=now,
             )
         )
+
+    async def save_chart_change(self, tenant_id: str, change: ChartChange) -> None:
+        now = datetime.now(UTC)
+        accounts = tables.accounts
+        for before, after in change.accounts:
+            values = {
+                "name": after.name,
+                "role": after.role.value,
+                "currency": after.currency,
+                "active": after.active,
+            }
+            if before is None:
+                await self._session.execute(
+                    insert(accounts).values(
+                        tenant_id=tenant_id, code=after.code, created_at=now, **values
+                    )
+                )
+                continue
+            # optimistic: the row must still be as the change was decided on (two role
+            # moves at once must not leave two accounts holding one role)
+            result = await self._session.execute(
+                update(accounts)
+                .where(
+                    accounts.c.tenant_id == tenant_id,
+                    accounts.c.code == before.code,
+                    accounts.c.name == before.name,
+                    accounts.c.role == before.role.value,
+                    accounts.c.active == before.active,
+                )
+                .values(**values)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                raise ConcurrentUpdate(
+                    f"GL account {before.code} changed while this change was prepared; retry"
+                )
+        if change.link is None:
+            return
+        was, link = change.link
+        assert link.bank_account_id is not None
+        assert link.currency is not None
+        links = tables.bank_accounts
+        if was is None:
+            await self._session.execute(
+                insert(links).values(
+                    tenant_id=tenant_id,
+                    bank_account_id=link.bank_account_id,
+                    account_code=link.code,
+                    currency=link.currency,
+                    linked_at=now,
+                    iban=link.iban,
+                    bban=link.bban,
+                )
+            )
+            return
+        result = await self._session.execute(
+            update(links)
+            .where(
+                links.c.tenant_id == tenant_id,
+                links.c.bank_account_id == link.bank_account_id,
+                links.c.iban.is_(None) if was.iban is None else links.c.iban == was.iban,
+            )
+            .values(iban=link.iban, bban=link.bban)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(
+                f"bank account {link.bank_account_id} changed while this change was prepared; retry"
+            )
+
+    async def account_balances(self, tenant_id: str, code: str) -> dict[str, Decimal]:
+        lines = tables.journal_lines
+        rows = (
+            await self._session.execute(
+                select(
+                    lines.c.currency,
+                    func.sum(lines.c.debit).label("debit"),
+                    func.sum(lines.c.credit).label("credit"),
+                )
+                .where(lines.c.tenant_id == tenant_id, lines.c.account_code == code)
+                .group_by(lines.c.currency)
+            )
+        ).all()
+        return {
+            row.currency: _amount(row.debit, row.currency) - _amount(row.credit, row.currency)
+            for row in rows
+        }
 
     async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None:
         found = await self.open_items(tenant_id, [item_id])
@@ -636,6 +741,47 @@ class SqlLedgerTransaction:
             )
         )
 
+    async def suspense_allocation(
+        self, tenant_id: str, allocation_id: str
+    ) -> SuspenseAllocation | None:
+        allocations = tables.suspense_allocations
+        row = (
+            await self._session.execute(
+                select(allocations)
+                .where(
+                    allocations.c.tenant_id == tenant_id,
+                    allocations.c.allocation_id == allocation_id,
+                )
+                # locked to the end of the transaction (PostgreSQL; SQLite writes one at a
+                # time anyway): a second reversal waits, then reads it reversed, instead of
+                # reading the item the first one reopened next to a stale allocation
+                .with_for_update()
+            )
+        ).first()
+        return _allocation_from_row(row) if row is not None else None
+
+    async def mark_allocation_reversed(
+        self, tenant_id: str, allocation: SuspenseAllocation, at: datetime, audit_id: str
+    ) -> None:
+        allocations = tables.suspense_allocations
+        result = await self._session.execute(
+            update(allocations)
+            .where(
+                allocations.c.tenant_id == tenant_id,
+                allocations.c.allocation_id == allocation.allocation_id,
+                allocations.c.reversal_entry_id.is_(None),
+            )
+            .values(
+                reversal_entry_id=allocation.reversal_entry_id,
+                reversed_at=at,
+                reversal_audit_id=audit_id,
+            )
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentUpdate(
+                f"allocation {allocation.allocation_id} was reversed meanwhile; retry"
+            )
+
     async def registered_payment(self, tenant_id: str, payment_id: str) -> RegisteredPayment | None:
         payments = tables.registered_payments
         row = (
@@ -783,6 +929,13 @@ class SqlLedgerViews:
         async with self._sessions() as session:
             return await _entries(session, tenant_id, None, limit=limit, offset=offset)
 
+    async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> PostedEntry | None:
+        async with self._sessions() as session:
+            found = await _entries(
+                session, tenant_id, tables.journal_entries.c.idempotency_key == idempotency_key
+            )
+        return found[0] if found else None
+
     async def account_totals(self, tenant_id: str) -> list[AccountTotals]:
         lines = tables.journal_lines
         query = (
@@ -874,17 +1027,7 @@ class SqlLedgerViews:
                     .order_by(allocations.c.id)
                 )
             ).all()
-        return [
-            SuspenseAllocation(
-                allocation_id=row.allocation_id,
-                suspense_id=row.suspense_id,
-                target=AllocationTarget(row.target),
-                target_id=row.target_id,
-                amount=_money(row.amount, row.currency),
-                entry_id=row.entry_id,
-            )
-            for row in rows
-        ]
+        return [_allocation_from_row(row) for row in rows]
 
     async def registered_payments(self, tenant_id: str, item_id: str) -> list[RegisteredPayment]:
         payments = tables.registered_payments

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -97,6 +99,7 @@ accounts = Table(
     Column("role", String(40), nullable=False),
     Column("currency", String(3), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("active", Boolean(), nullable=False, server_default=true()),
 )
 
 bank_accounts = Table(
@@ -107,6 +110,8 @@ bank_accounts = Table(
     Column("account_code", String(20), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("linked_at", UtcDateTime(), nullable=False),
+    Column("iban", String(34), nullable=True),
+    Column("bban", String(34), nullable=True),
     UniqueConstraint("tenant_id", "account_code", name="uq_bank_accounts_account_code"),
     ForeignKeyConstraint(
         ["tenant_id", "account_code"],
@@ -254,6 +259,9 @@ suspense_allocations = Table(
     Column("amount", ExactAmount(), nullable=False),
     Column("entry_id", String(64), nullable=False),
     Column("allocated_at", UtcDateTime(), nullable=False),
+    Column("reversal_entry_id", String(64), nullable=True),
+    Column("reversed_at", UtcDateTime(), nullable=True),
+    Column("reversal_audit_id", String(64), nullable=True),
     UniqueConstraint("tenant_id", "allocation_id", name="uq_suspense_allocations_allocation_id"),
     Index("ix_suspense_allocations_suspense", "tenant_id", "suspense_id"),
 )

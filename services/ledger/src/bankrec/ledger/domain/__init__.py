@@ -6,9 +6,11 @@ from bankrec.ledger.domain.chart import (
     BANK_CODE_FIRST,
     BANK_CODE_LAST,
     DEFAULT_ACCOUNTS,
+    UNIQUE_ROLES,
     Account,
     BankAccountLink,
     Chart,
+    ChartChange,
 )
 from bankrec.ledger.domain.journal import (
     JournalEntry,
@@ -53,9 +55,11 @@ __all__ = [
     "DEFAULT_ACCOUNTS",
     "FIELD_NAMES",
     "OPTIONAL_FIELD_NAMES",
+    "UNIQUE_ROLES",
     "Account",
     "BankAccountLink",
     "Chart",
+    "ChartChange",
     "DecisionPosting",
     "JournalEntry",
     "OpenItemDraft",

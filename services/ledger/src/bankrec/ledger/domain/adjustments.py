@@ -9,11 +9,19 @@ released). Amounts are signed as on the statement (+ money in, - money out):
 
 A GL account may be named for a fee or interest too (another fee account, say); never a
 bank or the interim account.
+
+An adjustment made by mistake is reversed, never edited: the reversing entry has every line
+on the other side and names the adjustment's entry (``reverses_entry_id``). It keeps
+``source: adjustment``, the adjustment id as ``source_ref`` and the ``adjustment_kind``: that is
+how the reconciler ties postings to the adjustment it requested, so it sees the adjustment
+and its reversal together and counts neither. An adjustment is reversed at most once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
 from bankrec.contracts import AccountRole, AdjustmentKind, EntrySource, Money
 from bankrec.ledger.domain.amounts import money_of
@@ -24,8 +32,64 @@ from bankrec.ledger.domain.journal import (
     JournalEntry,
     debit_credit,
     entry_id_for,
+    reversing_entry,
 )
-from bankrec.ledger.errors import CurrencyMismatch, InvalidManualAction
+from bankrec.ledger.errors import AlreadyReversed, CurrencyMismatch, InvalidManualAction
+
+
+class AdjustmentStatus(StrEnum):
+    POSTED = "posted"
+    REVERSED = "reversed"
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """An adjustment as its entries tell it: what it posted and whether it was reversed."""
+
+    adjustment_id: str
+    kind: AdjustmentKind | None
+    amount: Money  # signed as on the statement: what it moved on the bank account
+    bank_account_id: str | None
+    gl_account: str  # the account posted against the bank account
+    statement_line_id: str | None
+    entry_id: str
+    posting_date: date
+    reversal_entry_id: str | None = None
+
+    @property
+    def status(self) -> AdjustmentStatus:
+        return (
+            AdjustmentStatus.POSTED if self.reversal_entry_id is None else AdjustmentStatus.REVERSED
+        )
+
+
+def adjustment_key(adjustment_id: str) -> str:
+    """The idempotency key of an adjustment's entry (adjustment ids have no ``:``)."""
+    return f"adjustment:{adjustment_id}"
+
+
+def adjustment_reversal_key(adjustment_id: str) -> str:
+    """The idempotency key of the entry reversing an adjustment: one per adjustment."""
+    return f"adjustment:{adjustment_id}:reversal"
+
+
+def adjustment_of(entry: JournalEntry, reversal: JournalEntry | None = None) -> Adjustment:
+    """The adjustment an adjustment entry posted (and, given its reversal, reversed)."""
+    assert entry.source is EntrySource.ADJUSTMENT
+    assert entry.reverses_entry_id is None
+    currency = entry.lines[0].currency
+    counter = next(line for line in entry.lines if line.account_role is not AccountRole.BANK)
+    return Adjustment(
+        adjustment_id=entry.source_ref,
+        kind=entry.adjustment_kind,
+        amount=Money(amount=entry.bank_net(), currency=currency),
+        bank_account_id=entry.bank_account_id,
+        gl_account=counter.account_code,
+        statement_line_id=entry.statement_line_id,
+        entry_id=entry.entry_id,
+        posting_date=entry.posting_date,
+        reversal_entry_id=reversal.entry_id if reversal is not None else None,
+    )
 
 
 def adjustment_account(
@@ -72,7 +136,7 @@ def adjustment_entry(
             f"adjustment of {checked} on bank GL {bank.code}, which is kept in {bank.currency}"
         )
     counter = adjustment_account(kind, checked, chart, gl_account)
-    key = f"adjustment:{adjustment_id}"
+    key = adjustment_key(adjustment_id)
     text = description or kind.value.replace("_", " ")
     return JournalEntry(
         entry_id=entry_id_for(tenant_id, key),
@@ -99,3 +163,39 @@ def adjustment_entry(
         actor=by.actor,
         reason=by.reason,
     )
+
+
+def reverse_adjustment(
+    tenant_id: str,
+    adjustment: Adjustment,
+    entry: JournalEntry,
+    *,
+    chart: Chart,
+    posting_date: date,
+    by: Accountability,
+) -> tuple[Adjustment, JournalEntry]:
+    """The adjustment reversed, and the entry reversing its ``entry`` (see the module
+    docstring for what identifies it on the postings topic). The reversal mirrors the
+    adjustment's lines; an account deactivated since is refused (reactivate it first)."""
+    assert entry.entry_id == adjustment.entry_id, "the entry is the adjustment's"
+    if adjustment.reversal_entry_id is not None:
+        raise AlreadyReversed(
+            f"adjustment {adjustment.adjustment_id} was reversed by entry "
+            f"{adjustment.reversal_entry_id}; create a new adjustment if one is due"
+        )
+    chart.check_postable(line.account_code for line in entry.lines)
+    reversal = replace(
+        reversing_entry(
+            entry,
+            tenant_id=tenant_id,
+            idempotency_key=adjustment_reversal_key(adjustment.adjustment_id),
+            posting_date=posting_date,
+            description=f"{entry.adjustment_kind or 'adjustment'} "
+            f"{adjustment.adjustment_id} reversed: {by.reason}",
+            actor=by.actor,
+            reason=by.reason,
+        ),
+        source=EntrySource.ADJUSTMENT,
+        source_ref=adjustment.adjustment_id,
+    )
+    return replace(adjustment, reversal_entry_id=reversal.entry_id), reversal

@@ -1,8 +1,9 @@
 """The audit trail of manual work: who did what, why, when, and which entries it posted.
 
-Every manual action (allocating a suspense posting, unmatching a decision, registering or
-removing a payment, creating an adjustment, changing a posting rule) needs an actor and a
-reason; the record is written in the same transaction as the action's effects.
+Every manual action (allocating a suspense posting or reversing an allocation, unmatching a
+decision, registering or removing a payment, creating or reversing an adjustment, changing a
+posting rule or the chart of accounts) needs an actor and a reason; the record is written in
+the same transaction as the action's effects.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class ManualAction(StrEnum):
     CREATE_ADJUSTMENT = "create_adjustment"
     SAVE_POSTING_RULE = "save_posting_rule"
     DELETE_POSTING_RULE = "delete_posting_rule"
+    REVERSE_SUSPENSE_ALLOCATION = "reverse_suspense_allocation"
+    REVERSE_ADJUSTMENT = "reverse_adjustment"
+    CREATE_ACCOUNT = "create_account"
+    RENAME_ACCOUNT = "rename_account"
+    ASSIGN_ACCOUNT_ROLE = "assign_account_role"
+    LINK_BANK_ACCOUNT = "link_bank_account"
+    DEACTIVATE_ACCOUNT = "deactivate_account"
+    REACTIVATE_ACCOUNT = "reactivate_account"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,12 @@ someone allocates them to an invoice or bill, a customer, a supplier or a GL acc
 A suspense posting is born from an entry that credits (money in) or debits (money out) the
 interim account for a statement line: a suspense decision, what a match left over, or an
 unmatched decision. Allocating moves (part of) it off the interim account with a balanced
-entry, "interim vs target" (money in: Dr interim / Cr target).
+entry, "interim vs target" (money in: Dr interim / Cr target); reversing an allocation posts
+the reversing entry of that one, which moves the amount back onto the interim account, and
+reopens what the allocation paid.
+
+A posting is allocated off the account it was parked on: when the interim role has moved
+to another account since, the old account is emptied as its postings are worked off.
 
 Invariants:
 - ``amount`` and ``remaining`` have the same sign (+ money in, - money out) or remaining is 0;
@@ -33,8 +38,9 @@ from bankrec.ledger.domain.journal import (
     JournalEntry,
     debit_credit,
     entry_id_for,
+    reversing_entry,
 )
-from bankrec.ledger.domain.open_items import apply_allocation
+from bankrec.ledger.domain.open_items import apply_allocation, restore_allocation
 from bankrec.ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -87,11 +93,27 @@ class SuspenseAllocation:
     target_id: str
     amount: Money
     entry_id: str
+    reversal_entry_id: str | None = None  # the entry that took it back, once reversed
+
+    @property
+    def reversed(self) -> bool:
+        return self.reversal_entry_id is not None
 
 
 @dataclass(frozen=True, slots=True)
 class AllocatedSuspense:
     """What one allocation does: its entry, the posting's and the item's new states."""
+
+    allocation: SuspenseAllocation
+    entry: JournalEntry
+    suspense: SuspensePosting
+    item: OpenItem | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReversedAllocation:
+    """What reversing one allocation does: the reversing entry, the allocation marked, the
+    posting with the amount back on it and the item reopened (when it paid one)."""
 
     allocation: SuspenseAllocation
     entry: JournalEntry
@@ -223,8 +245,12 @@ def allocate_suspense(
     item: OpenItem | None,
     posting_date: date,
     by: Accountability,
+    parked_on: Account | None = None,
 ) -> AllocatedSuspense:
-    """Move ``amount`` (default: all that is left) of a suspense posting to a target."""
+    """Move ``amount`` (default: all that is left) of a suspense posting to a target.
+
+    ``parked_on`` is the interim account the posting's entry credited (or debited); the
+    chart's interim account when not given."""
     if posting.status is SuspenseStatus.REVERSED:
         raise AlreadyReversed(
             f"suspense posting {posting.suspense_id} was reversed with the decision that made it"
@@ -245,7 +271,7 @@ def allocate_suspense(
                 f"({'money in' if moved.amount > 0 else 'money out'})",
             )
         new_item = apply_allocation(item, moved)
-    interim = chart.for_role(AccountRole.INTERIM)
+    interim = parked_on or chart.for_role(AccountRole.INTERIM)
     key = f"suspense-allocation:{allocation_id}"
     entry = JournalEntry(
         entry_id=entry_id_for(tenant_id, key),
@@ -287,3 +313,71 @@ def allocate_suspense(
         entry_id=entry.entry_id,
     )
     return AllocatedSuspense(allocation=allocation, entry=entry, suspense=updated, item=new_item)
+
+
+def reverse_allocation(
+    tenant_id: str,
+    posting: SuspensePosting,
+    allocation: SuspenseAllocation,
+    *,
+    entry: JournalEntry,
+    item: OpenItem | None,
+    chart: Chart,
+    posting_date: date,
+    by: Accountability,
+) -> ReversedAllocation:
+    """Take one allocation back: the reversing entry of its ``entry`` (the amount goes back
+    onto the interim account it came from), the posting's remaining up by the amount, and
+    the invoice or bill it paid (``item``) reopened by it. The reversal mirrors the
+    allocation's lines, on the accounts it used (even if a role has moved since); an account
+    deactivated since is refused (reactivate it first).
+
+    Refuses a reversed allocation; the reversing entry's idempotency key is derived from the
+    allocation, so a second reversal racing this one cannot be posted either."""
+    assert allocation.suspense_id == posting.suspense_id, "the allocation is the posting's"
+    assert entry.entry_id == allocation.entry_id, "the entry is the allocation's"
+    if allocation.reversed:
+        raise AlreadyReversed(
+            f"allocation {allocation.allocation_id} of {posting.suspense_id} was reversed by "
+            f"entry {allocation.reversal_entry_id}; allocate the posting again instead"
+        )
+    if posting.status is SuspenseStatus.REVERSED:  # pragma: no cover - needs no allocations
+        raise AlreadyReversed(f"suspense posting {posting.suspense_id} is reversed already")
+    chart.check_postable(line.account_code for line in entry.lines)
+    new_item = None
+    if allocation.target is AllocationTarget.OPEN_ITEM:
+        if item is None:
+            raise UnknownOpenItem(
+                f"allocation {allocation.allocation_id} paid {allocation.target_id}, which is gone"
+            )
+        new_item = restore_allocation(item, allocation.amount)
+    reversal = reversing_entry(
+        entry,
+        tenant_id=tenant_id,
+        idempotency_key=f"suspense-allocation:{allocation.allocation_id}:reversal",
+        posting_date=posting_date,
+        description=(
+            f"allocation of suspense {posting.suspense_id} to {allocation.target.value} "
+            f"{allocation.target_id} reversed: {by.reason}"
+        ),
+        actor=by.actor,
+        reason=by.reason,
+    )
+    remaining = posting.remaining + allocation.amount
+    if abs(remaining.amount) > abs(posting.amount.amount):  # pragma: no cover - invariant
+        raise SuspenseAllocated(
+            f"reversing {allocation.amount} would leave {remaining} on {posting.suspense_id}, "
+            f"more than its amount {posting.amount}"
+        )
+    updated = replace(
+        posting,
+        remaining=remaining,
+        status=suspense_status(posting.amount, remaining),
+        version=posting.version + 1,
+    )
+    return ReversedAllocation(
+        allocation=replace(allocation, reversal_entry_id=reversal.entry_id),
+        entry=reversal,
+        suspense=updated,
+        item=new_item,
+    )
