@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bankrec.contracts import ALL_TOPICS, CREDENTIALS, DECISIONS, STATEMENT_LINES, STATEMENTS
 from bankrec.devstack import ServiceStack, StackConfig, free_port
-from bankrec.devstack.client import BankrecClient
+from bankrec.devstack.client import KEY_PROBE_PATHS, BankrecClient, wait_until
 from bankrec.devstack.processes import start_groups_at_end
 from bankrec.devstack.topics import json_object
 
@@ -119,7 +119,7 @@ async def test_decisions_appear_on_the_decisions_topic(
         allocated = [a["item_id"] for a in decision["allocations"]]
         assert allocated == ([item_id] if item_id else [])
     assert by_amount["12500.00"]["rule"] == "structured_reference"
-    assert by_amount["8900.00"]["rule"] == "exact_amount"
+    assert by_amount["8900.00"]["rule"] == "document_number"  # "Faktura 10234"
 
 
 def test_the_ledger_is_balanced_and_the_invoices_are_paid(
@@ -270,3 +270,41 @@ def test_every_service_serves_its_asyncapi_document(stack: StackConfig) -> None:
         assert document["asyncapi"].startswith("3.")
         addresses = {channel["address"] for channel in document["channels"].values()}
         assert topic in addresses, (service, addresses)
+
+
+def test_the_services_take_only_the_tenants_key_and_a_revocation_reaches_them(
+    stack: StackConfig,
+) -> None:
+    """A key issued through ingest's admin API works in the ledger, the matcher and the
+    reconciler; no key is 401, another tenant's key 403; revoked in ingest, it is refused
+    everywhere within the credentials topic's latency."""
+    import uuid
+
+    import httpx
+
+    client = BankrecClient(stack, f"keys-{uuid.uuid4().hex[:10]}")
+    stranger = BankrecClient(stack, f"other-{uuid.uuid4().hex[:10]}")
+    try:
+        urls = {
+            service: f"{stack.base_url(service)}/v1/tenants/{client.tenant_id}{path}"
+            for service, path in KEY_PROBE_PATHS.items()
+        }
+        for service, url in urls.items():
+            own = httpx.get(url, headers=client.auth_headers(service), timeout=10)
+            assert own.status_code == 200, (service, own.text)
+            assert httpx.get(url, timeout=10).status_code == 401, service
+            foreign = httpx.get(url, headers=stranger.auth_headers(service), timeout=10)
+            assert foreign.status_code == 403, (service, foreign.text)
+            assert stranger.tenant_id not in foreign.text  # the key's tenant is never named
+        revoked = {"authorization": f"Bearer {client.api_key}"}
+        client.revoke_api_key()
+        for service, url in urls.items():
+
+            def refused(url: str = url) -> bool | None:
+                response = httpx.get(url, headers=revoked, timeout=10)
+                return True if response.status_code == 401 else None
+
+            wait_until(refused, timeout_seconds=30, what=f"{service} to refuse a revoked key")
+    finally:
+        client.close()
+        stranger.close()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from matcher_factories import Book
+from matcher_factories import TENANT_KEYS, Book, auth_headers
 
 from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, STATEMENT_LINES, Topic
 from bankrec.devstack.topics import json_object
@@ -66,12 +66,18 @@ async def read_topic(
 
 
 @asynccontextmanager
-async def running_matcher(bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The matcher app, started by its own lifespan, with an HTTP client on it."""
-    app = create_app(MatcherSettings(kafka_bootstrap_servers=bootstrap, index_catch_up_seconds=60))
+async def running_matcher(bootstrap: str, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The matcher app, started by its own lifespan, with an HTTP client on it that sends
+    the tenant's API key."""
+    app = create_app(
+        MatcherSettings(kafka_bootstrap_servers=bootstrap, index_catch_up_seconds=60),
+        tenant_keys=TENANT_KEYS,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://matcher") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://matcher", headers=auth_headers(tenant_id)
+        ) as client:
             yield client
 
 
@@ -109,14 +115,14 @@ async def test_lines_get_their_decisions_on_the_decisions_topic(
 
     lines = [
         book.line("l1", "12500.00", reference=KID_1),  # match by KID
-        book.line("l2", "8900.00"),  # match by amount: the only 8900.00 item
+        book.line("l2", "8900.00", text="Faktura INV-2"),  # match by the invoice number
         book.line("l3", "500.00"),  # two items with 500.00: suspense, both proposed
         book.line("l4", "700.00", reference=KID_5),  # KID of a paid invoice: suspense
         book.line("l5", "12500.00", reference=KID_1),  # INV-1 was just taken by l1: suspense
-        book.line("l6", "-15000.00"),  # the supplier bill, by amount
+        book.line("l6", "-15000.00", text="Bill-1"),  # the supplier bill, by its number
     ]
     envelopes = [book.envelope(line, correlation_id="camt-file-1") for line in lines]
-    async with running_matcher(kafka_bootstrap) as client:
+    async with running_matcher(kafka_bootstrap, tenant_id) as client:
         await wait_for(client, "/health", {"status": "ok", "index": "ready"})
         assert (await client.get(f"/v1/tenants/{tenant_id}/index")).json() == {
             "open_items": 6,
@@ -140,11 +146,11 @@ async def test_lines_get_their_decisions_on_the_decisions_topic(
     assert set(decisions) == {line.line_id for line in lines}
     expected = {
         "l1": ("match", "structured_reference", ["INV-1"]),
-        "l2": ("match", "exact_amount", ["INV-2"]),
+        "l2": ("match", "document_number", ["INV-2"]),
         "l3": ("suspense", "suspense", []),
         "l4": ("suspense", "suspense", []),
         "l5": ("suspense", "suspense", []),
-        "l6": ("match", "exact_amount", ["BILL-1"]),
+        "l6": ("match", "document_number", ["BILL-1"]),
     }
     for line_id, (kind, rule, items) in expected.items():
         payload = decisions[line_id]["payload"]
@@ -186,7 +192,7 @@ async def test_a_restarted_matcher_has_the_whole_index_before_it_matches(
     book = Book.for_tenant(tenant_id)
     await ensure_topics(kafka_bootstrap, TOPICS)
     await publish(kafka_bootstrap, open_item_messages(book))
-    async with running_matcher(kafka_bootstrap) as client:
+    async with running_matcher(kafka_bootstrap, tenant_id) as client:
         await wait_for(client, f"/v1/tenants/{tenant_id}/index", {"open_items": 6, "open": 5})
 
     late = book.item("INV-9", "42.00")
@@ -194,13 +200,13 @@ async def test_a_restarted_matcher_has_the_whole_index_before_it_matches(
         kafka_bootstrap,
         [(OPEN_ITEMS, f"{tenant_id}:INV-9", encode_envelope(book.envelope(late)))],
     )
-    async with running_matcher(kafka_bootstrap) as client:
+    async with running_matcher(kafka_bootstrap, tenant_id) as client:
         await wait_for(client, "/health", {"status": "ok", "index": "ready"})
         # no waiting here: "ready" means everything the topic held at start-up is indexed
         index = await client.get(f"/v1/tenants/{tenant_id}/index")
         assert index.json() == {"open_items": 7, "open": 6}
         explained = await client.post(
             f"/v1/tenants/{tenant_id}/explain",
-            json=book.line("l1", "42.00").model_dump(mode="json"),
+            json=book.line("l1", "42.00", text="Faktura INV-9").model_dump(mode="json"),
         )
         assert explained.json()["allocations"][0]["item_id"] == "INV-9"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from matcher_factories import Book
+from matcher_factories import TENANT_KEYS, Book, auth_headers
 
 from bankrec.matcher.adapters import RecentDecisions, RecordingPublisher
 from bankrec.matcher.api import install_api
@@ -23,7 +23,7 @@ class Service:
         self.catch_up = IndexCatchUp()
         self.matcher = Matcher(RecordingPublisher(), RecentDecisions(), catch_up=self.catch_up)
         self.app = FastAPI()
-        install_api(self.app, self.matcher, ready=lambda: self.ready)
+        install_api(self.app, self.matcher, ready=lambda: self.ready, tenant_keys=TENANT_KEYS)
 
 
 @pytest.fixture
@@ -32,9 +32,11 @@ def service() -> Service:
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(service: Service, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=service.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://matcher") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://matcher", headers=auth_headers(tenant_id)
+    ) as http:
         yield http
 
 

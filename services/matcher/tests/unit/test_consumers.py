@@ -13,9 +13,10 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from matcher_factories import Book
+from matcher_factories import Book, api_key_record
 
 from bankrec.contracts import (
+    CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
     OPEN_ITEMS,
@@ -25,6 +26,7 @@ from bankrec.contracts import (
     Envelope,
     MatchDecision,
     Topic,
+    envelope_for,
 )
 from bankrec.matcher import create_app
 from bankrec.matcher.adapters import KafkaDecisionPublisher, RecentDecisions
@@ -151,16 +153,28 @@ async def test_malformed_json_with_a_json_content_type_is_dead_lettered(
 
 
 @pytest.fixture
-async def app_client() -> AsyncIterator[tuple[httpx.AsyncClient, Wired]]:
+async def app_client(tenant_id: str) -> AsyncIterator[tuple[httpx.AsyncClient, Wired]]:
+    """The whole app; the tenant's API key reaches it on the credentials topic, as in
+    production (no key ring is passed in)."""
     broker = create_broker("127.0.0.1:9", client_id="bankrec-matcher-test")
     app = create_app(MatcherSettings(), broker=broker, kafka_admin=False)
     wired = Wired(broker, app.state.matcher)
     listen(broker, wired)
+    api_key, record = api_key_record(tenant_id)
     async with TestKafkaBroker(broker) as test_broker:
         wired.broker = test_broker
         async with app.router.lifespan_context(app):
+            await wired.send(
+                CREDENTIALS,
+                encoded(envelope_for(record, tenant_id=tenant_id, correlation_id="key")),
+                record.key_id,
+            )
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://matcher") as client:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://matcher",
+                headers={"authorization": f"Bearer {api_key}"},
+            ) as client:
                 yield client, wired
 
 

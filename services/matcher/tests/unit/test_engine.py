@@ -17,6 +17,7 @@ from bankrec.contracts import DecisionKind, Evidence, Money, Proposal, Statement
 from bankrec.matcher.domain import (
     DEFAULT_RULES,
     MatchEngine,
+    MatchingPolicy,
     OpenItemIndex,
     RuleOutcome,
     best_proposals,
@@ -27,8 +28,14 @@ ENGINE = MatchEngine()
 KID = "1002345005"
 
 
-def test_the_default_cascade_is_reference_then_amount() -> None:
-    assert ENGINE.rule_names == ("structured_reference", "exact_amount")
+def test_the_default_cascade_is_reference_payment_number_counterparty_then_amount() -> None:
+    assert ENGINE.rule_names == (
+        "structured_reference",
+        "registered_payment",
+        "document_number",
+        "counterparty",
+        "amount_text_date",
+    )
     assert MatchEngine(DEFAULT_RULES).rule_names == ENGINE.rule_names
 
 
@@ -50,7 +57,7 @@ def test_suspense_explains_every_rule_in_words_a_person_reads(book: Book) -> Non
     assert decision.explanation == (
         f"no open item with KID {KID}; 2 items with amount 500.00 NOK: INV-1, INV-2"
     )
-    assert [e.rule for e in decision.evidence] == ["structured_reference", "exact_amount"]
+    assert [e.rule for e in decision.evidence] == ["structured_reference", "amount_text_date"]
     assert [p.item_id for p in decision.proposals] == ["INV-1", "INV-2"]
 
 
@@ -119,21 +126,27 @@ def test_partial_payments_use_up_the_invoice_one_after_the_other(book: Book) -> 
 
 
 def test_evaluate_books_nothing(book: Book) -> None:
-    index = book.index(book.item("INV-1", "500.00"))
-    line = book.line("l1", "500.00")
+    index = book.index(book.item("INV-1", "500.00", document_no="10234"))
+    line = book.line("l1", "500.00", text="Faktura 10234")
     assert ENGINE.evaluate(book.tenant_id, line, index).kind is DecisionKind.MATCH
     assert ENGINE.evaluate(book.tenant_id, line, index).kind is DecisionKind.MATCH
     assert index.open_count == 1
 
 
-def test_an_amount_match_is_booked_too(book: Book) -> None:
+def test_a_document_number_match_is_booked_too(book: Book) -> None:
+    index = book.index(book.item("INV-1", "500.00", document_no="10234"))
+    first = ENGINE.decide(book.tenant_id, book.line("l1", "500.00", text="fakt 10234"), index)
+    second = ENGINE.decide(book.tenant_id, book.line("l2", "500.00", text="fakt 10234"), index)
+    assert (first.kind, second.kind) == (DecisionKind.MATCH, DecisionKind.SUSPENSE)
+    assert "10234 (allocated)" in second.explanation
+
+
+def test_an_amount_alone_is_never_booked(book: Book) -> None:
     index = book.index(book.item("INV-1", "500.00"))
-    assert (
-        ENGINE.decide(book.tenant_id, book.line("l1", "500.00"), index).kind is DecisionKind.MATCH
-    )
-    assert ENGINE.decide(book.tenant_id, book.line("l2", "500.00"), index).kind is (
-        DecisionKind.SUSPENSE
-    )
+    decision = ENGINE.decide(book.tenant_id, book.line("l1", "500.00"), index)
+    assert decision.kind is DecisionKind.SUSPENSE
+    assert [p.item_id for p in decision.proposals] == ["INV-1"]
+    assert index.open_count == 1
 
 
 def test_proposals_are_one_per_item_most_confident_first() -> None:
@@ -158,13 +171,18 @@ def test_proposals_are_one_per_item_most_confident_first() -> None:
 class _ProvesNothing:
     name = "proves_nothing"
 
-    def evaluate(self, line: StatementLine, index: OpenItemIndex) -> RuleOutcome:
+    def evaluate(
+        self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy
+    ) -> RuleOutcome:
         return RuleOutcome(notes=(Evidence(rule=self.name, field="amount", note="nothing"),))
 
 
 def test_the_cascade_takes_any_rule_and_refuses_duplicate_names() -> None:
     engine = MatchEngine((_ProvesNothing(), *DEFAULT_RULES))
     assert engine.rule_names[0] == "proves_nothing"
+    book = Book.for_tenant("t-any")
+    decision = engine.evaluate("t-any", book.line("l1", "1.00"), OpenItemIndex())
+    assert decision.evidence[0].rule == "proves_nothing"
     with pytest.raises(ValueError, match="unique"):
         MatchEngine((_ProvesNothing(), _ProvesNothing()))
 

@@ -3,10 +3,13 @@ allocations lower the remaining amount at once."""
 
 from __future__ import annotations
 
+import os
+import random
 from decimal import Decimal
 
 import pytest
 from matcher_factories import Book
+from rapidfuzz.distance import OSA
 
 from bankrec.contracts import Money, OpenItemStatus
 from bankrec.matcher.domain import AllocationError, OpenItemIndex, TenantIndexes
@@ -203,3 +206,128 @@ def test_tenants_have_separate_indexes(book: Book) -> None:
     assert indexes.summary("tenant-b").open_items == 0
     assert len(indexes.for_tenant("tenant-b")) == 0
     assert isinstance(indexes.for_tenant("tenant-a"), OpenItemIndex)
+
+
+def test_items_are_found_by_document_number_account_name_and_counterparty(book: Book) -> None:
+    index = book.index(
+        book.item(
+            "INV-1",
+            "500.00",
+            document_no="INV-10234",
+            external_document_no="PO-7712",
+            counterparty_id="C-1",
+            counterparty_name="Sjøbris Marine AS",
+            counterparty_accounts=["NO83 3000 1234 567"],
+        ),
+        book.item("INV-2", "300.00", document_no="10235", counterparty_id="C-1"),
+    )
+    assert [e.item_id for e in index.open_by_document("INV10234")] == ["INV-1"]
+    assert [e.item_id for e in index.open_by_document("10234")] == ["INV-1"]
+    assert [e.item_id for e in index.open_by_document("PO7712")] == ["INV-1"]
+    assert set(index.counterparties_by_account("NO8330001234567")) == {"C-1"}
+    assert set(index.counterparties_by_account("30001234567")) == {"C-1"}  # the BBAN
+    assert set(index.counterparties_by_name("MARINE SJOBRIS")) == {"C-1"}
+    assert set(index.names_with_word("SJOBRIS")) == {"MARINE SJOBRIS"}
+    assert [e.item_id for e in index.open_of_counterparty("C-1")] == ["INV-1", "INV-2"]
+    assert index.count_open_of_counterparty("C-1") == 2
+
+
+def test_a_paid_item_leaves_the_open_lookups_but_still_names_its_counterparty(
+    book: Book,
+) -> None:
+    item = book.item(
+        "INV-1",
+        "500.00",
+        document_no="10234",
+        counterparty_id="C-1",
+        counterparty_name="Kari Hansen",
+        counterparty_accounts=["12345678903"],
+    )
+    index = book.index(item)
+    index.apply(book.paid(item))
+
+    assert index.open_by_document("10234") == []
+    assert [e.item_id for e in index.closed_by_document("10234")] == ["INV-1"]
+    assert index.open_of_counterparty("C-1") == []
+    assert set(index.counterparties_by_account("12345678903")) == {"C-1"}
+    assert set(index.counterparties_by_name("HANSEN KARI")) == {"C-1"}
+
+
+def test_a_changed_item_is_found_by_its_new_keys_only(book: Book) -> None:
+    first = book.item(
+        "INV-1",
+        "500.00",
+        document_no="10234",
+        counterparty_id="C-1",
+        counterparty_name="Kari Hansen",
+        counterparty_accounts=["12345678903"],
+    )
+    index = book.index(first)
+    index.allocate("INV-1", Money.of("100.00", "NOK"))  # re-indexes, keeps the counts right
+    index.apply(
+        first.model_copy(
+            update={
+                "document_no": "10299",
+                "counterparty_name": "Kari Nordmann",
+                "counterparty_accounts": [],
+                "version": 2,
+            }
+        )
+    )
+    assert index.open_by_document("10234") == []
+    assert [e.item_id for e in index.open_by_document("10299")] == ["INV-1"]
+    assert set(index.counterparties_by_account("12345678903")) == set()
+    assert set(index.counterparties_by_name("HANSEN KARI")) == set()
+    assert set(index.names_with_word("HANSEN")) == set()
+    assert set(index.counterparties_by_name("KARI NORDMANN")) == {"C-1"}
+
+
+def test_references_one_typo_away_are_found_without_a_scan(book: Book) -> None:
+    """Seeded: for random references and every kind of single typo (a changed, missing, extra
+    or swapped character), ``open_references_near`` holds every open reference within one
+    typo, exactly as a scan of them all with rapidfuzz's OSA distance finds."""
+    seed = int(os.environ.get("MATCHER_TEST_SEED", random.randrange(2**32)))
+    print(f"seed={seed} (MATCHER_TEST_SEED={seed} reproduces it)")
+    rng = random.Random(seed)
+    references = {
+        "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 25))) for _ in range(400)
+    }
+    # near relatives, so that there is something one typo away to find
+    for reference in list(references)[:100]:
+        references.add(_typo(reference, rng))
+    references.discard("")
+    index = book.index(
+        *(book.item(f"I-{n}", "1.00", reference=r) for n, r in enumerate(sorted(references)))
+    )
+    for reference in sorted(references)[:150]:
+        for query in (reference, _typo(reference, rng), _typo(reference, rng)):
+            if not query:
+                continue
+            near = index.open_references_near(query)
+            scanned = {r for r in references if OSA.distance(query, r) <= 1}
+            assert scanned <= near, (seed, query, scanned - near)
+
+
+def _typo(value: str, rng: random.Random) -> str:
+    position = rng.randrange(len(value))
+    kind = rng.choice(("change", "drop", "add", "swap"))
+    digit = rng.choice("0123456789")
+    if kind == "change":
+        return value[:position] + digit + value[position + 1 :]
+    if kind == "drop":
+        return value[:position] + value[position + 1 :]
+    if kind == "add":
+        return value[:position] + digit + value[position:]
+    if position + 1 < len(value):
+        return value[:position] + value[position + 1] + value[position] + value[position + 2 :]
+    return value
+
+
+def test_a_reference_leaves_the_typo_keys_with_its_last_open_item(book: Book) -> None:
+    first = book.item("INV-1", "500.00", reference="1002345005")
+    second = book.item("INV-2", "500.00", reference="1002345005")
+    index = book.index(first, second)
+    index.apply(book.paid(first))
+    assert index.open_references_near("1002345006") == {"1002345005"}
+    index.apply(book.paid(second))
+    assert index.open_references_near("1002345006") == set()

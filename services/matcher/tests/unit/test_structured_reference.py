@@ -84,9 +84,14 @@ def test_an_overpayment_goes_to_suspense_with_the_item_proposed(book: Book) -> N
 
     assert decision.kind is DecisionKind.SUSPENSE
     assert decision.allocations == []
-    assert [(p.item_id, p.rule) for p in decision.proposals] == [("INV-1", "structured_reference")]
-    assert decision.proposals[0].confidence == Decimal("0.9")
+    assert [(p.item_id, p.rule, p.confidence) for p in decision.proposals] == [
+        ("INV-1", "structured_reference", Decimal("0.9")),
+        ("INV-2", "amount_text_date", Decimal("0.5")),
+    ]
     assert "overpaid by 100.00 NOK" in decision.explanation
+    # the hold: even a text proving INV-2 is not confirmed, the payer named INV-1
+    named = book.line("l2", "600.00", reference=KID, text="Faktura INV-2")
+    assert ENGINE.evaluate(book.tenant_id, named, index).kind is DecisionKind.PROPOSAL
 
 
 @pytest.mark.parametrize("bad", ["1002345006", "1002345055", "86011117948"])
@@ -101,14 +106,23 @@ def test_an_invalid_check_digit_never_matches_even_an_equal_reference(book: Book
     assert [p.item_id for p in decision.proposals] == ["INV-1"]
 
 
-def test_an_invalid_kid_leaves_the_amount_rule_its_turn(book: Book) -> None:
-    index = book.index(book.item("INV-1", "500.00", reference=KID), book.item("INV-2", "700.00"))
-    decision = ENGINE.evaluate(
-        book.tenant_id, book.line("l1", "700.00", reference="1002345006"), index
+def test_an_invalid_kid_lets_later_rules_propose_but_never_confirm(book: Book) -> None:
+    index = book.index(
+        book.item("INV-1", "500.00", reference=KID),
+        book.item("INV-2", "700.00", document_no="10234"),
     )
+    line = book.line("l1", "700.00", reference="1002345006")
+    outcome = RULE.evaluate(line, index)
+    assert outcome.hold is not None
+    assert not outcome.final
 
-    assert (decision.kind, decision.rule) == (DecisionKind.MATCH, "exact_amount")
-    assert [a.item_id for a in decision.allocations] == ["INV-2"]
+    by_amount = ENGINE.evaluate(book.tenant_id, line, index)
+    assert by_amount.kind is DecisionKind.SUSPENSE
+    assert {p.item_id for p in by_amount.proposals} == {"INV-1", "INV-2"}  # typo, amount
+    with_number = line.model_copy(update={"remittance_text": "Faktura 10234"})
+    by_number = ENGINE.evaluate(book.tenant_id, with_number, index)
+    assert (by_number.kind, by_number.rule) == (DecisionKind.PROPOSAL, "document_number")
+    assert by_number.allocations == []
 
 
 def test_a_typo_in_the_kid_is_proposed_as_a_near_miss(book: Book) -> None:
@@ -181,7 +195,7 @@ def test_a_kid_naming_only_a_paid_item_is_a_possible_double_payment(book: Book) 
     assert decision.allocations == []
     assert "INV-1 (paid)" in decision.explanation
     assert "double payment" in decision.explanation
-    assert "exact_amount" not in {e.rule for e in decision.evidence}  # the cascade stopped
+    assert "amount_text_date" not in {e.rule for e in decision.evidence}  # the cascade stopped
 
 
 def test_a_line_without_a_reference_leaves_the_rule_without_a_proof(book: Book) -> None:

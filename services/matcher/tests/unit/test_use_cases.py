@@ -84,9 +84,11 @@ async def test_a_failed_publish_raises_and_the_retry_publishes_the_same_decision
 async def test_a_second_line_for_the_same_invoice_goes_to_suspense(
     book: Book, matcher: Matcher
 ) -> None:
-    matcher.record_open_item(book.envelope(book.item("INV-1", "500.00")))
-    first = await matcher.decide_line(line_envelope(book, book.line("l1", "500.00")))
-    second = await matcher.decide_line(line_envelope(book, book.line("l2", "500.00")))
+    matcher.record_open_item(book.envelope(book.item("INV-1", "500.00", reference=KID)))
+    first = await matcher.decide_line(line_envelope(book, book.line("l1", "500.00", reference=KID)))
+    second = await matcher.decide_line(
+        line_envelope(book, book.line("l2", "500.00", reference=KID))
+    )
     assert (first.kind, second.kind) == (DecisionKind.MATCH, DecisionKind.SUSPENSE)
     assert matcher.index_summary(book.tenant_id).open == 0
 
@@ -94,8 +96,8 @@ async def test_a_second_line_for_the_same_invoice_goes_to_suspense(
 async def test_explain_publishes_and_books_nothing(
     book: Book, matcher: Matcher, publisher: RecordingPublisher
 ) -> None:
-    matcher.record_open_item(book.envelope(book.item("INV-1", "500.00")))
-    line = book.line("l1", "500.00")
+    matcher.record_open_item(book.envelope(book.item("INV-1", "500.00", reference=KID)))
+    line = book.line("l1", "500.00", reference=KID)
 
     assert matcher.explain(book.tenant_id, line).kind is DecisionKind.MATCH
     assert matcher.explain(book.tenant_id, line).kind is DecisionKind.MATCH

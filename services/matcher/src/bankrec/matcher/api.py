@@ -1,5 +1,8 @@
 """The matcher's HTTP API: health, index figures, a line's last decision, explain a line.
 
+Every ``/v1/tenants/{tenant_id}/...`` route takes an API key of that tenant
+(``Authorization: Bearer <key>`` or ``X-API-Key``), checked against the keys read from the
+credentials topic (``bankrec.runtime.tenant_keys``); health and the AsyncAPI document are open.
 Errors are ``{"error": {"code": ..., "message": ...}}``, mapped here in one place
 (``ERROR_STATUS``) from the service's exception hierarchy and from request validation.
 """
@@ -18,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bankrec.contracts import MatchDecision, StatementLine
 from bankrec.matcher.errors import DecisionNotFoundError, IndexNotReadyError, MatcherError
 from bankrec.matcher.use_cases import Matcher
+from bankrec.runtime import TenantKeyRing, include_tenant_routes
 
 ERROR_STATUS: dict[type[MatcherError], int] = {
     DecisionNotFoundError: 404,
@@ -37,7 +41,8 @@ class IndexFigures(BaseModel):
     open: int
 
 
-def build_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRouter:
+def build_open_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRouter:
+    """The routes anyone may call: health."""
     router = APIRouter()
 
     @router.get("/health")
@@ -48,6 +53,13 @@ def build_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRouter:
             return JSONResponse({"status": "starting"}, status_code=503)
         index = "ready" if matcher.catch_up.ready else "catching_up"
         return JSONResponse({"status": "ok", "index": index})
+
+    return router
+
+
+def build_router(matcher: Matcher) -> APIRouter:
+    """A tenant's routes, every one under ``/v1/tenants/{tenant_id}`` (guarded at mount)."""
+    router = APIRouter()
 
     @router.get(f"{TENANT_PATH}/index")
     async def index(tenant_id: TenantId) -> IndexFigures:
@@ -93,9 +105,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-def install_api(app: FastAPI, matcher: Matcher, *, ready: Callable[[], bool]) -> None:
-    """Mount the routes and the one error mapping on an app."""
-    app.include_router(build_router(matcher, ready=ready))
+def install_api(
+    app: FastAPI, matcher: Matcher, *, ready: Callable[[], bool], tenant_keys: TenantKeyRing
+) -> None:
+    """Mount the routes (the tenant's behind its API key) and the one error mapping."""
+    app.include_router(build_open_router(matcher, ready=ready))
+    include_tenant_routes(app, build_router(matcher), tenant_keys)
     app.add_exception_handler(MatcherError, _matcher_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from bankrec.contracts import DEAD_LETTERS, DECISIONS, OPEN_ITEMS, Topic
+from bankrec.contracts import CREDENTIALS, DEAD_LETTERS, DECISIONS, OPEN_ITEMS, Topic
 from bankrec.matcher.adapters import KafkaDecisionPublisher, RecentDecisions, readable_end_offsets
 from bankrec.matcher.api import install_api
 from bankrec.matcher.catch_up import IndexCatchUp
@@ -24,6 +24,8 @@ from bankrec.matcher.consumers import CONSUMED_TOPICS, register_consumers
 from bankrec.matcher.settings import MatcherSettings
 from bankrec.matcher.use_cases import Matcher
 from bankrec.runtime import (
+    TenantKeyReader,
+    TenantKeyRing,
     create_broker,
     declare_publishers,
     ensure_topics,
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 CLIENT_ID = "bankrec-matcher"
 PUBLISHES: tuple[Topic, ...] = (DECISIONS, DEAD_LETTERS)
-TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, *PUBLISHES)
+TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, CREDENTIALS, *PUBLISHES)
 
 
 def create_app(
@@ -42,16 +44,26 @@ def create_app(
     *,
     broker: KafkaBroker | None = None,
     kafka_admin: bool = True,
+    tenant_keys: TenantKeyRing | None = None,
 ) -> FastAPI:
     """The matcher as an ASGI app; its lifespan creates topics, reads where the open-items
     topic ends, starts consuming and lets lines through once the index has caught up.
 
     ``broker`` replaces the Kafka broker (e.g. one under ``TestKafkaBroker``);
     ``kafka_admin=False`` skips the admin and metadata clients (topic creation, end offsets),
-    which need a real broker: the index then counts as caught up at once.
+    which need a real broker: the index then counts as caught up at once. ``tenant_keys``
+    replaces the keys read from the credentials topic (tests pass a ring filled by hand).
     """
     settings = settings or MatcherSettings()
     kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
+    keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
+    key_reader = (
+        None
+        if tenant_keys is not None
+        else TenantKeyReader(
+            kafka, keys, service="matcher", catch_up_seconds=settings.tenant_keys_catch_up_seconds
+        )
+    )
     catch_up = IndexCatchUp()
     matcher = Matcher(
         KafkaDecisionPublisher(kafka),
@@ -82,18 +94,24 @@ def create_app(
                     settings.kafka_bootstrap_servers, OPEN_ITEMS, client_id=CLIENT_ID
                 )
             )
-        await kafka.start()
-        app.state.ready = True
-        watchdog = asyncio.create_task(give_up_waiting(), name="matcher-index-catch-up")
-        log.info("matcher started; reading open items up to %s", catch_up.pending or "the end")
-        try:
-            yield
-        finally:
-            app.state.ready = False
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
-            await kafka.stop()
+        reading_keys = (
+            contextlib.nullcontext()
+            if key_reader is None
+            else key_reader.catching_up(settings.kafka_bootstrap_servers if kafka_admin else None)
+        )
+        async with reading_keys:
+            await kafka.start()
+            app.state.ready = True
+            watchdog = asyncio.create_task(give_up_waiting(), name="matcher-index-catch-up")
+            log.info("matcher started; reading open items up to %s", catch_up.pending or "the end")
+            try:
+                yield
+            finally:
+                app.state.ready = False
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
+                await kafka.stop()
 
     app = FastAPI(
         title="bankrec matcher",
@@ -104,6 +122,7 @@ def create_app(
     app.state.ready = False  # True between the broker's start and stop
     app.state.settings = settings
     app.state.matcher = matcher
-    install_api(app, matcher, ready=lambda: bool(app.state.ready))
+    app.state.tenant_keys = keys
+    install_api(app, matcher, ready=lambda: bool(app.state.ready), tenant_keys=keys)
     install_asyncapi_route(app, kafka, service="matcher")
     return app

@@ -13,7 +13,6 @@ from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 
 from bankrec.contracts import OPEN_ITEMS, STATEMENT_LINES, Envelope, OpenItem, StatementLine, Topic
@@ -24,6 +23,7 @@ from bankrec.runtime import (
     publish_dead_letter,
     subscriber_options,
 )
+from bankrec.runtime.kafka import whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
@@ -32,25 +32,10 @@ INDEX_READER = f"{CONSUMER_GROUP}-index"  # how dead letters name the open-items
 
 
 def open_items_options() -> dict[str, Any]:
-    """The open-items reader: every instance reads the whole compacted topic at every start.
-
-    It takes the shared consumer options (raw-bytes decoder, isolation level, ...) and changes
-    only what differs. No consumer group: each instance needs every tenant's items (lines are
-    spread over the instances by the line consumer group), and the index lives in memory, so
-    there is no stored position to resume from. Without a group there is nothing to commit
-    to: aiokafka refuses ``commit()`` with IllegalOperation("Requires group_id"). Under ACK or
-    NACK_ON_ERROR FastStream calls it after every message (logged CRITICAL, then swallowed);
-    ACK_FIRST never commits but turns aiokafka's auto-commit on (ignored without a group, yet
-    misleading). MANUAL is the honest policy: FastStream never acknowledges, auto-commit is
-    off, and nothing is ever committed. A handler error is logged and the record skipped;
-    the only expected one, an undecodable record, is dead-lettered by the handler itself.
-    """
-    return {
-        **subscriber_options(INDEX_READER),
-        "group_id": None,
-        "auto_offset_reset": "earliest",  # from the beginning, every start
-        "ack_policy": AckPolicy.MANUAL,
-    }
+    """The open-items reader: every instance reads the whole compacted topic at every start
+    (no group: each instance needs every tenant's items, while lines are spread over the
+    instances by the line consumer group); see ``whole_topic_reader_options``."""
+    return whole_topic_reader_options(INDEX_READER)
 
 
 def register_consumers(broker: KafkaBroker, matcher: Matcher) -> None:

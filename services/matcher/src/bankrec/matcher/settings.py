@@ -26,3 +26,9 @@ class MatcherSettings(ServiceSettings):
         "held; after it, lines are matched anyway (and a warning is logged). Keep it below the "
         "consumer's max_poll_interval_ms (300 s) so the line consumer is not thrown out of its group.",
     )
+    tenant_keys_catch_up_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest wait at start-up for the tenant keys to be read from the credentials "
+        "topic; until then an unknown key gets 503 (retry), after it 401.",
+    )

@@ -1,4 +1,5 @@
-"""The matcher's pure domain: the open-item index, reference checks and the rule cascade."""
+"""The matcher's pure domain: the open-item index, reference checks, the tenant's matching
+policy and the rule cascade."""
 
 from bankrec.matcher.domain.engine import (
     DEFAULT_RULES,
@@ -14,6 +15,7 @@ from bankrec.matcher.domain.index import (
     OpenItemIndex,
     TenantIndexes,
 )
+from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy, PolicyError
 from bankrec.matcher.domain.references import (
     CheckedReference,
     check_reference,
@@ -24,20 +26,29 @@ from bankrec.matcher.domain.references import (
     kid_mod11_check_digit,
 )
 from bankrec.matcher.domain.rules import Proof, Rule, RuleOutcome
-from bankrec.matcher.domain.rules.exact_amount import ExactAmountRule
+from bankrec.matcher.domain.rules.amount_text_date import AmountTextDateRule
+from bankrec.matcher.domain.rules.counterparty import CounterpartyRule
+from bankrec.matcher.domain.rules.document_number import DocumentNumberRule
+from bankrec.matcher.domain.rules.registered_payment import RegisteredPaymentRule
 from bankrec.matcher.domain.rules.structured_reference import StructuredReferenceRule
 
 __all__ = [
+    "DEFAULT_POLICY",
     "DEFAULT_RULES",
     "SUSPENSE_RULE",
     "AllocationError",
+    "AmountTextDateRule",
     "CheckedReference",
-    "ExactAmountRule",
+    "CounterpartyRule",
+    "DocumentNumberRule",
     "IndexSummary",
     "IndexedItem",
     "MatchEngine",
+    "MatchingPolicy",
     "OpenItemIndex",
+    "PolicyError",
     "Proof",
+    "RegisteredPaymentRule",
     "Rule",
     "RuleOutcome",
     "StructuredReferenceRule",

@@ -1,37 +1,70 @@
-"""The rule cascade: the first rule that proves something decides; otherwise suspense.
+"""The rule cascade: the first rule whose proof the tenant's policy confirms decides;
+otherwise a proposal (a proof a person must confirm) or suspense.
+
+A proof is confirmed automatically only when the policy has ``auto_confirm`` on, its
+confidence reaches ``auto_confirm_threshold``, no earlier rule's hold on the line speaks
+against it (a KID with a typo or an invoice number naming another item than the proof's, a
+number naming only settled items, the payer's account belonging to someone else) and no
+earlier unconfirmed proof named other items. An unconfirmed proof does not stop the cascade: a later rule may confirm
+the same items, or find a conflict. When nothing is confirmed, the most confident
+unconfirmed proof becomes a ``proposal`` decision (no allocations; the ledger posts it to the
+interim account like suspense); then a rule's fallback (money on a known payer's account);
+then suspense.
 
 ``evaluate`` is pure: it reads the index and returns the decision. ``decide`` also books the
 decision's allocations in the index at once, so a second line cannot take the same invoice
 before the ledger's update arrives.
 
 Invariants (asserted): a decision's allocations are in the line's currency, have its sign,
-and together never exceed its amount; a suspense decision allocates nothing.
+and together never exceed its amount; a match or partial allocates something, an
+on_account decision nothing but names the counterparty; proposal and suspense decisions
+allocate nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from bankrec.contracts import DecisionKind, Evidence, MatchDecision, Proposal, StatementLine
 from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
+from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.rules import Proof, Rule, RuleOutcome, sign
-from bankrec.matcher.domain.rules.exact_amount import ExactAmountRule
+from bankrec.matcher.domain.rules.amount_text_date import AmountTextDateRule
+from bankrec.matcher.domain.rules.counterparty import CounterpartyRule
+from bankrec.matcher.domain.rules.document_number import DocumentNumberRule
+from bankrec.matcher.domain.rules.registered_payment import RegisteredPaymentRule
 from bankrec.matcher.domain.rules.structured_reference import StructuredReferenceRule
 
 SUSPENSE_RULE = "suspense"
 PROPOSALS_MAX = 10
 DECISION_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:bankrec:matcher:decisions")
+_NAMESPACE_BYTES = DECISION_ID_NAMESPACE.bytes
 
-DEFAULT_RULES: tuple[Rule, ...] = (StructuredReferenceRule(), ExactAmountRule())
+# a registered payment before the document number: once a bill is paid by a payment the
+# books registered, the bill is settled and the payment is what the bank line shows
+DEFAULT_RULES: tuple[Rule, ...] = (
+    StructuredReferenceRule(),
+    RegisteredPaymentRule(),
+    DocumentNumberRule(),
+    CounterpartyRule(),
+    AmountTextDateRule(),
+)
 
 
 def decision_id_for(tenant_id: str, line_id: str) -> str:
     """The same line of the same tenant always gets the same decision id (a tenant id holds
-    no ``:``, so the name is unambiguous)."""
-    return str(uuid.uuid5(DECISION_ID_NAMESPACE, f"{tenant_id}:{line_id}"))
+    no ``:``, so the name is unambiguous): ``uuid5(namespace, "tenant:line")``, computed
+    without building a ``UUID`` object (this runs once per line)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{tenant_id}:{line_id}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hexed = digest[:16].hex()
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"
 
 
 class MatchEngine:
@@ -47,8 +80,15 @@ class MatchEngine:
     def rule_names(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in self._rules)
 
-    def evaluate(self, tenant_id: str, line: StatementLine, index: OpenItemIndex) -> MatchDecision:
-        """The decision the rules take for the line now; changes nothing."""
+    def evaluate(
+        self,
+        tenant_id: str,
+        line: StatementLine,
+        index: OpenItemIndex,
+        policy: MatchingPolicy = DEFAULT_POLICY,
+    ) -> MatchDecision:
+        """The decision the rules take for the line now under the tenant's policy; changes
+        nothing."""
         if line.amount.is_zero():
             return self._suspense(
                 tenant_id,
@@ -58,19 +98,43 @@ class MatchEngine:
             )
         proposals: list[Proposal] = []
         notes: list[Evidence] = []
+        holds: list[_Hold] = []
+        unconfirmed: list[_Unconfirmed] = []
+        fallback: _Unconfirmed | None = None
         for rule in self._rules:
-            outcome: RuleOutcome = rule.evaluate(line, index)
+            outcome: RuleOutcome = rule.evaluate(line, index, policy)
             if outcome.proof is not None:
-                return self._proved(tenant_id, line, rule.name, outcome.proof)
+                why_not = _why_not_confirmed(outcome.proof, policy, holds, unconfirmed)
+                if why_not is None:
+                    return self._proved(tenant_id, line, rule.name, outcome.proof)
+                unconfirmed.append(_Unconfirmed(rule.name, outcome.proof, why_not))
             proposals.extend(outcome.proposals)
             notes.extend(outcome.notes)
+            if outcome.hold is not None:
+                holds.append(_Hold(outcome.hold, outcome.hold_unless, outcome.hold_unless_paying))
+                notes.append(outcome.hold)
+            if outcome.fallback is not None and fallback is None:
+                fallback = _Unconfirmed(rule.name, outcome.fallback, "")
             if outcome.final:
                 break
+        if not unconfirmed and fallback is not None:
+            why_not = _why_not_confirmed(fallback.proof, policy, holds, [])
+            if why_not is None:
+                return self._proved(tenant_id, line, fallback.rule, fallback.proof)
+            unconfirmed.append(_Unconfirmed(fallback.rule, fallback.proof, why_not))
+        if unconfirmed:
+            return self._proposal(tenant_id, line, unconfirmed, proposals, notes)
         return self._suspense(tenant_id, line, proposals, notes)
 
-    def decide(self, tenant_id: str, line: StatementLine, index: OpenItemIndex) -> MatchDecision:
+    def decide(
+        self,
+        tenant_id: str,
+        line: StatementLine,
+        index: OpenItemIndex,
+        policy: MatchingPolicy = DEFAULT_POLICY,
+    ) -> MatchDecision:
         """``evaluate``, then take the allocated amounts off the items' remaining amounts."""
-        decision = self.evaluate(tenant_id, line, index)
+        decision = self.evaluate(tenant_id, line, index, policy)
         for allocation in decision.allocations:
             index.allocate(allocation.item_id, allocation.amount)
         return decision
@@ -78,11 +142,17 @@ class MatchEngine:
     def _proved(
         self, tenant_id: str, line: StatementLine, rule: str, proof: Proof
     ) -> MatchDecision:
-        assert proof.allocations, f"rule {rule} proved a {proof.kind} without allocations"
+        if proof.kind is DecisionKind.ON_ACCOUNT:
+            assert proof.counterparty_id, f"rule {rule} posts on account of nobody"
+            assert not proof.allocations, f"rule {rule} allocated an on_account decision"
+        else:
+            assert proof.allocations, f"rule {rule} proved a {proof.kind} without allocations"
         total = sum((a.amount.amount for a in proof.allocations), start=Decimal(0))
         assert all(a.amount.currency == line.amount.currency for a in proof.allocations)
         assert all(sign(a.amount.amount) == sign(line.amount.amount) for a in proof.allocations)
         assert abs(total) <= abs(line.amount.amount), f"rule {rule} allocated more than the line"
+        if proof.kind in (DecisionKind.MATCH, DecisionKind.PARTIAL):
+            assert total == line.amount.amount, f"rule {rule} left part of the line unallocated"
         assert 0 <= proof.confidence <= 1
         return MatchDecision(
             decision_id=decision_id_for(tenant_id, line.line_id),
@@ -96,7 +166,52 @@ class MatchEngine:
             confidence=proof.confidence,
             evidence=list(proof.evidence),
             allocations=list(proof.allocations),
+            counterparty_id=proof.counterparty_id,
             explanation=proof.explanation,
+        )
+
+    def _proposal(
+        self,
+        tenant_id: str,
+        line: StatementLine,
+        unconfirmed: Sequence[_Unconfirmed],
+        proposals: Iterable[Proposal],
+        notes: Sequence[Evidence],
+    ) -> MatchDecision:
+        """The most confident unconfirmed proof (the earliest rule's on a tie), for a person to
+        confirm: its items become proposals, nothing is allocated; what the other rules noted
+        follows its explanation."""
+        best = max(unconfirmed, key=lambda u: u.proof.confidence)  # max keeps the first on ties
+        proved_items = [
+            Proposal(
+                item_id=allocation.item_id,
+                rule=found.rule,
+                confidence=found.proof.confidence,
+                evidence=list(found.proof.evidence),
+            )
+            for found in unconfirmed
+            for allocation in found.proof.allocations
+        ]
+        return MatchDecision(
+            decision_id=decision_id_for(tenant_id, line.line_id),
+            kind=DecisionKind.PROPOSAL,
+            line_id=line.line_id,
+            statement_id=line.statement_id,
+            account=line.account,
+            amount=line.amount,
+            booking_date=line.booking_date,
+            rule=best.rule,
+            confidence=best.proof.confidence,
+            evidence=[*best.proof.evidence, *notes],
+            proposals=best_proposals([*proved_items, *proposals]),
+            counterparty_id=best.proof.counterparty_id,
+            explanation="; ".join(
+                [
+                    best.proof.explanation,
+                    f"not confirmed automatically: {best.why_not}",
+                    *(n.note for n in notes if n.note and n.note not in best.why_not),
+                ]
+            ),
         )
 
     def _suspense(
@@ -132,3 +247,59 @@ def best_proposals(proposals: Iterable[Proposal]) -> list[Proposal]:
             best[proposal.item_id] = proposal
     ranked = sorted(best.values(), key=lambda p: (-p.confidence, p.item_id))
     return ranked[:PROPOSALS_MAX]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    """Why later proofs need a person, unless they allocate only to ``unless`` or pay every
+    item of ``unless_paying``."""
+
+    why: Evidence
+    unless: frozenset[str]
+    unless_paying: frozenset[str]
+
+    def applies_to(self, proof: Proof) -> bool:
+        items = _items_of(proof)
+        if not items:
+            return True
+        lifted = items <= self.unless or bool(self.unless_paying and self.unless_paying <= items)
+        return not lifted
+
+
+@dataclass(frozen=True, slots=True)
+class _Unconfirmed:
+    """A proof the policy did not let confirm, and why."""
+
+    rule: str
+    proof: Proof
+    why_not: str
+
+
+def _items_of(proof: Proof) -> frozenset[str]:
+    return frozenset(allocation.item_id for allocation in proof.allocations)
+
+
+def _why_not_confirmed(
+    proof: Proof,
+    policy: MatchingPolicy,
+    holds: Sequence[_Hold],
+    unconfirmed: Sequence[_Unconfirmed],
+) -> str | None:
+    """Why the proof needs a person (None: it may be confirmed automatically)."""
+    if not policy.auto_confirm:
+        return "automatic matching is off for this tenant"
+    for hold in holds:
+        if hold.applies_to(proof):
+            return f"{hold.why.rule}: {hold.why.note}"
+    if proof.confidence < policy.auto_confirm_threshold:
+        return (
+            f"confidence {proof.confidence} is below the tenant's threshold "
+            f"{policy.auto_confirm_threshold}"
+        )
+    for earlier in unconfirmed:
+        if _items_of(earlier.proof) != _items_of(proof) or (
+            earlier.proof.counterparty_id != proof.counterparty_id
+        ):
+            named = ", ".join(sorted(_items_of(earlier.proof))) or earlier.proof.counterparty_id
+            return f"rule {earlier.rule} found {named} instead"
+    return None

@@ -1,9 +1,26 @@
 """The in-memory index of a tenant's open items, kept from the ledger's open-item states.
 
-Three lookups: by item id, by compact structured reference, and by (currency, remaining
-amount). Only open items (status open or partly paid, remaining not zero) are in the
-reference and amount candidate sets; a paid or cancelled item stays known by id (and by
-reference, to recognise a double payment) but is never a candidate.
+Every lookup a rule makes is a dictionary access, never a scan of the tenant's items:
+
+- by item id;
+- by compact structured reference (open items; paid/cancelled ones apart, to recognise a
+  double payment), and by typo key: the references one typo away from a given one are
+  among those sharing its first or its last half (``typo_keys``);
+- by (currency, remaining amount) (open items; registered payments and journal lines also
+  apart, and with a counterparty's open items by set intersection, so a common amount such
+  as 2000.00 held by thousands of items is never walked through);
+- by document key (``document_no`` / ``external_document_no`` in compact form, and the
+  digits of a prefixed number, see ``document_numbers.py``; open and closed apart);
+- by bank account key (``counterparty_accounts``, compact, an IBAN also by its BBAN) ->
+  counterparties, over every item the index knows, paid ones too (they still say whose
+  account it is);
+- by counterparty name key, and by each word of a name key -> name keys (so a similar name
+  is found by its words, see ``counterparties.py``) -> counterparties, over every item;
+- by counterparty -> its open items.
+
+A counterparty is its ``counterparty_id``; an item without one is a counterparty of its own.
+Only open items (status open or partly paid, remaining not zero) are candidates; a paid or
+cancelled item stays known by id but is never a candidate.
 
 A state replaces the known one only when its ``version`` is higher, so a replay of the
 compacted topic or a late, older state changes nothing.
@@ -18,23 +35,42 @@ unrelated edit, or the ledger applying an earlier partial payment) keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TypeVar
 
-from bankrec.contracts import Money, OpenItem, OpenItemStatus
+from bankrec.contracts import Money, OpenItem, OpenItemKind, OpenItemStatus
+from bankrec.matcher.domain.counterparties import account_keys, name_key, name_words
+from bankrec.matcher.domain.document_numbers import DocumentKey, document_keys
 from bankrec.matcher.domain.references import compact_reference
 
 OPEN_STATUSES = frozenset({OpenItemStatus.OPEN, OpenItemStatus.PARTLY_PAID})
+# the books' own entries on the bank account (seed 002's bank-ledger entries)
+REGISTERED_KINDS = frozenset({OpenItemKind.PAYMENT, OpenItemKind.JOURNAL})
 
 AmountKey = tuple[str, Decimal]
+_NONE: Mapping[str, int] = {}  # what a lookup of an unknown key returns a view of
 K = TypeVar("K")
 
 
 def amount_key(money: Money) -> AmountKey:
     """Decimal("500.00") and Decimal("500") are equal and hash alike, so either finds the item."""
     return (money.currency, money.amount)
+
+
+def typo_keys(reference: str, length: int | None = None) -> tuple[str, str]:
+    """The keys of a reference of ``length`` (its own by default) that one typo leaves intact.
+
+    With ``k = (length - 1) // 2``: a changed, missing, extra or swapped character at
+    position ``p`` leaves the first ``k`` characters alone when ``p >= k``, and the last ``k``
+    when ``p + 1 < length - k``; one of the two holds for every ``p``. Asked for the lengths
+    ``n - 1``, ``n`` and ``n + 1`` of a reference of length ``n``, they find every reference
+    one typo away (and others, which the caller measures).
+    """
+    length = len(reference) if length is None else length
+    half = (length - 1) // 2
+    return f"{length}<{reference[:half]}", f"{length}>{reference[len(reference) - half :]}"
 
 
 def _sign(amount: Decimal) -> int:
@@ -54,15 +90,49 @@ class IndexedItem:
     reference: str | None
     reserved: tuple[Money, ...] = ()
     baseline: Money | None = None  # the ledger's remaining the reservations are counted from
+    document_keys: tuple[DocumentKey, ...] = ()
+    account_keys: tuple[str, ...] = ()
+    name_key: str | None = None
+    left: Money | None = field(default=None, compare=False)  # see ``remaining``
+
+    def __post_init__(self) -> None:
+        # computed once: rules read the remaining amount of every candidate, often twice
+        left = self.item.remaining
+        if self.reserved:
+            reserved = sum((amount.amount for amount in self.reserved), start=Decimal(0))
+            left = Money(amount=left.amount - reserved, currency=left.currency)
+        object.__setattr__(self, "left", left)
 
     @classmethod
     def of(cls, item: OpenItem) -> IndexedItem:
         reference = compact_reference(item.reference) if item.reference else None
-        return cls(item=item, reference=reference or None)
+        accounts = tuple(
+            dict.fromkeys(
+                key for account in item.counterparty_accounts for key in account_keys(account)
+            )
+        )
+        return cls(
+            item=item,
+            reference=reference or None,
+            document_keys=document_keys(
+                document_no=item.document_no, external_document_no=item.external_document_no
+            ),
+            account_keys=accounts,
+            name_key=name_key(item.counterparty_name),
+        )
 
     @property
     def item_id(self) -> str:
         return self.item.item_id
+
+    def document_field(self, key: str) -> str:
+        """Which of the item's numbers a document key is of (``document_no`` first)."""
+        return next((k.field for k in self.document_keys if k.key == key), "document_no")
+
+    @property
+    def counterparty(self) -> str:
+        """Whose item it is: the counterparty id, or the item itself when it names none."""
+        return self.item.counterparty_id or f"item:{self.item.item_id}"
 
     @property
     def label(self) -> str:
@@ -72,10 +142,8 @@ class IndexedItem:
     @property
     def remaining(self) -> Money:
         """What is left to pay: the ledger's remaining amount less the reservations."""
-        left = self.item.remaining
-        for amount in self.reserved:
-            left = left - amount
-        return left
+        assert self.left is not None  # set by __post_init__
+        return self.left
 
     @property
     def is_open(self) -> bool:
@@ -94,7 +162,15 @@ class IndexedItem:
 
     def reserve(self, amount: Money) -> IndexedItem:
         baseline = self.baseline if self.reserved else self.item.remaining
-        return replace(self, reserved=(*self.reserved, amount), baseline=baseline)
+        return IndexedItem(  # not dataclasses.replace: this runs for every allocation
+            item=self.item,
+            reference=self.reference,
+            reserved=(*self.reserved, amount),
+            baseline=baseline,
+            document_keys=self.document_keys,
+            account_keys=self.account_keys,
+            name_key=self.name_key,
+        )
 
     def updated(self, item: OpenItem) -> IndexedItem:
         """The ledger's newer state, keeping the reservations it does not show yet."""
@@ -124,8 +200,18 @@ class OpenItemIndex:
     def __init__(self) -> None:
         self._items: dict[str, IndexedItem] = {}
         self._open_by_reference: dict[str, set[str]] = {}
+        self._open_references_by_typo_key: dict[str, set[str]] = {}
         self._closed_by_reference: dict[str, set[str]] = {}
         self._open_by_amount: dict[AmountKey, set[str]] = {}
+        # [0]: full keys, [1]: the digits of prefixed numbers (asked only when [0] has none)
+        self._open_by_document: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+        self._closed_by_document: tuple[dict[str, set[str]], dict[str, set[str]]] = ({}, {})
+        self._open_by_counterparty: dict[str, set[str]] = {}
+        # counted, since many items share one account or name and each leaves on its own
+        self._counterparties_by_account: dict[str, dict[str, int]] = {}
+        self._counterparties_by_name: dict[str, dict[str, int]] = {}
+        self._names_by_word: dict[str, dict[str, int]] = {}
+        self._open_registered_by_amount: dict[AmountKey, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -163,7 +249,10 @@ class OpenItemIndex:
                 f"allocation {amount} to {item_id} does not fit its remaining amount {remaining}"
             )
         updated = known.reserve(amount)
-        self._put(updated)
+        # only the remaining amount changed: who the item's counterparty is did not
+        self._unindex_state(known)
+        self._items[item_id] = updated
+        self._index_state(updated)
         return updated
 
     def open_by_reference(self, reference: str) -> list[IndexedItem]:
@@ -178,9 +267,58 @@ class OpenItemIndex:
         """Open items whose remaining amount equals ``amount`` (same currency and sign)."""
         return self._resolve(self._open_by_amount.get(amount_key(amount), set()))
 
-    def open_references(self) -> list[str]:
-        """Every compact reference of an open item (for near-miss searches)."""
-        return list(self._open_by_reference)
+    def count_open_by_amount(self, amount: Money) -> int:
+        return len(self._open_by_amount.get(amount_key(amount), ()))
+
+    def open_registered_by_amount(self, amount: Money) -> list[IndexedItem]:
+        """Open registered payments and journal lines (``REGISTERED_KINDS``) of ``amount``."""
+        return self._resolve(self._open_registered_by_amount.get(amount_key(amount), set()))
+
+    def open_of_counterparty_by_amount(self, counterparty: str, amount: Money) -> list[IndexedItem]:
+        """The counterparty's open items of ``amount`` (the smaller set is walked)."""
+        by_amount = self._open_by_amount.get(amount_key(amount), set())
+        return self._resolve(by_amount & self._open_by_counterparty.get(counterparty, set()))
+
+    def open_by_document(self, key: str) -> list[IndexedItem]:
+        """Open items numbered ``key`` in full, or when none is, open items whose prefixed
+        number has these digits (see ``document_numbers.document_keys``)."""
+        return self._resolve(_full_or_digits(self._open_by_document, key))
+
+    def closed_by_document(self, key: str) -> list[IndexedItem]:
+        """Paid, cancelled or fully allocated items with that document key."""
+        return self._resolve(_full_or_digits(self._closed_by_document, key))
+
+    def counterparties_by_account(self, key: str) -> Collection[str]:
+        """The counterparties whose items list that account key (a view: do not keep it)."""
+        return self._counterparties_by_account.get(key, _NONE).keys()
+
+    def counterparties_by_name(self, key: str) -> Collection[str]:
+        """The counterparties whose items carry exactly that name key (a view)."""
+        return self._counterparties_by_name.get(key, _NONE).keys()
+
+    def names_with_word(self, word: str) -> Collection[str]:
+        """The name keys with that word, to find names alike without a scan (a view)."""
+        return self._names_by_word.get(word, _NONE).keys()
+
+    def count_names_with_word(self, word: str) -> int:
+        return len(self._names_by_word.get(word, ()))
+
+    def open_of_counterparty(self, counterparty: str) -> list[IndexedItem]:
+        """The counterparty's open items, by item id."""
+        return self._resolve(self._open_by_counterparty.get(counterparty, set()))
+
+    def count_open_of_counterparty(self, counterparty: str) -> int:
+        return len(self._open_by_counterparty.get(counterparty, ()))
+
+    def open_references_near(self, reference: str) -> set[str]:
+        """Compact references of open items that may be one typo from ``reference`` (a
+        superset: measure the distance), found by typo key, never by a scan."""
+        found: set[str] = set()
+        for length in (len(reference) - 1, len(reference), len(reference) + 1):
+            if length > 0:
+                for key in typo_keys(reference, length):
+                    found |= self._open_references_by_typo_key.get(key, set())
+        return found
 
     def _resolve(self, ids: set[str]) -> list[IndexedItem]:
         return [self._items[item_id] for item_id in sorted(ids)]
@@ -188,19 +326,64 @@ class OpenItemIndex:
     def _put(self, entry: IndexedItem) -> None:
         known = self._items.get(entry.item_id)
         if known is not None:
-            self._forget(known)
+            self._unindex_state(known)
+            self._unindex_identity(known)
         self._items[entry.item_id] = entry
+        self._index_state(entry)
+        self._index_identity(entry)
+
+    def _index_state(self, entry: IndexedItem) -> None:
+        """The lookups that depend on the remaining amount and on being open."""
+        item_id = entry.item_id
         if entry.is_open:
-            self._open_by_amount.setdefault(amount_key(entry.remaining), set()).add(entry.item_id)
+            key = amount_key(entry.remaining)
+            self._open_by_amount.setdefault(key, set()).add(item_id)
+            if entry.item.kind in REGISTERED_KINDS:
+                self._open_registered_by_amount.setdefault(key, set()).add(item_id)
+            self._open_by_counterparty.setdefault(entry.counterparty, set()).add(item_id)
         if entry.reference is not None:
             by_reference = self._open_by_reference if entry.is_open else self._closed_by_reference
-            by_reference.setdefault(entry.reference, set()).add(entry.item_id)
+            holders = by_reference.setdefault(entry.reference, set())
+            if entry.is_open and not holders:  # the reference's first open item: findable by typo
+                for typo_key in typo_keys(entry.reference):
+                    self._open_references_by_typo_key.setdefault(typo_key, set()).add(
+                        entry.reference
+                    )
+            holders.add(item_id)
+        by_document = self._open_by_document if entry.is_open else self._closed_by_document
+        for document in entry.document_keys:
+            by_document[int(document.digits_only)].setdefault(document.key, set()).add(item_id)
 
-    def _forget(self, entry: IndexedItem) -> None:
-        _discard(self._open_by_amount, amount_key(entry.remaining), entry.item_id)
+    def _unindex_state(self, entry: IndexedItem) -> None:
+        item_id = entry.item_id
+        key = amount_key(entry.remaining)
+        _discard(self._open_by_amount, key, item_id)
+        _discard(self._open_registered_by_amount, key, item_id)
+        _discard(self._open_by_counterparty, entry.counterparty, item_id)
         if entry.reference is not None:
-            _discard(self._open_by_reference, entry.reference, entry.item_id)
-            _discard(self._closed_by_reference, entry.reference, entry.item_id)
+            _discard(self._open_by_reference, entry.reference, item_id)
+            _discard(self._closed_by_reference, entry.reference, item_id)
+            if entry.reference not in self._open_by_reference:  # its last open item left
+                for typo_key in typo_keys(entry.reference):
+                    _discard(self._open_references_by_typo_key, typo_key, entry.reference)
+        for document in entry.document_keys:
+            _discard(self._open_by_document[int(document.digits_only)], document.key, item_id)
+            _discard(self._closed_by_document[int(document.digits_only)], document.key, item_id)
+
+    def _index_identity(self, entry: IndexedItem) -> None:
+        """The lookups of who the counterparty is, over every item, open or not."""
+        self._count_identity(entry, 1)
+
+    def _unindex_identity(self, entry: IndexedItem) -> None:
+        self._count_identity(entry, -1)
+
+    def _count_identity(self, entry: IndexedItem, step: int) -> None:
+        for key in entry.account_keys:
+            _count(self._counterparties_by_account, key, entry.counterparty, step)
+        if entry.name_key is not None:
+            _count(self._counterparties_by_name, entry.name_key, entry.counterparty, step)
+            for word in name_words(entry.name_key):
+                _count(self._names_by_word, word, entry.name_key, step)
 
 
 def _discard(mapping: dict[K, set[str]], key: K, item_id: str) -> None:
@@ -210,6 +393,22 @@ def _discard(mapping: dict[K, set[str]], key: K, item_id: str) -> None:
     ids.discard(item_id)
     if not ids:
         del mapping[key]
+
+
+def _full_or_digits(maps: tuple[dict[str, set[str]], dict[str, set[str]]], key: str) -> set[str]:
+    return maps[0].get(key) or maps[1].get(key) or set()
+
+
+def _count(mapping: dict[str, dict[str, int]], key: str, member: str, step: int) -> None:
+    """Add ``step`` to how many items put ``member`` under ``key``; forget it at zero."""
+    members = mapping.setdefault(key, {})
+    left = members.get(member, 0) + step
+    if left > 0:
+        members[member] = left
+    else:
+        members.pop(member, None)
+        if not members:
+            del mapping[key]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,13 @@ Proves ``match`` (confidence 1.0) when the line's reference has valid check digi
 exactly one open item whose remaining amount has the line's currency and sign, and the line
 pays that remaining amount; ``partial`` (0.95) when it pays less. Never a match:
 
-- a reference with an invalid check digit (typos are proposed as near misses instead);
-- an overpayment (the line pays more than the remaining amount): suspense, the item proposed;
+- a reference with an invalid check digit (typos are proposed as near misses instead); the
+  line is held: a later rule's proof is confirmed automatically only when it names the very
+  items one typo away (its own evidence then agrees with what the payer meant), never
+  another item; a reference one typo away from nothing holds nothing (the payer's other
+  evidence decides, the reference is never evidence);
+- an overpayment (the line pays more than the remaining amount): the item proposed, and the
+  line held unless a later proof pays that item too (several invoices paid at once);
 - a reference naming several open items, only paid/cancelled ones (a double payment) or
   items of another currency, sign or bank account: suspense, and the cascade stops there,
   since the payer named something and an amount coincidence must not override it.
@@ -24,6 +29,7 @@ from rapidfuzz.distance import OSA
 from bankrec.contracts import DecisionKind, Evidence, Proposal, StatementLine
 from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import IndexedItem, OpenItemIndex
+from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.references import CheckedReference, check_reference
 from bankrec.matcher.domain.rules import (
     Proof,
@@ -37,15 +43,27 @@ from bankrec.matcher.domain.rules import (
 NAME = "structured_reference"
 NEAR_MISS_DISTANCE_MAX = 1  # one typo: a changed, missing, extra or swapped character
 NEAR_MISSES_MAX = 5
+NO_REFERENCE_NOTE = "the line has no structured reference"
+_NO_REFERENCE = RuleOutcome(
+    notes=(Evidence(rule=NAME, field="structured_reference", note=NO_REFERENCE_NOTE),)
+)
 
 
 @dataclass(frozen=True, slots=True)
 class StructuredReferenceRule:
     name: str = NAME
 
-    def evaluate(self, line: StatementLine, index: OpenItemIndex) -> RuleOutcome:
+    @property
+    def _no_reference(self) -> RuleOutcome:
+        if self.name == NAME:
+            return _NO_REFERENCE  # most lines have none: one frozen outcome serves them all
+        return RuleOutcome(notes=(self._note(None, NO_REFERENCE_NOTE),))
+
+    def evaluate(
+        self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy = DEFAULT_POLICY
+    ) -> RuleOutcome:
         if line.structured_reference is None:
-            return RuleOutcome(notes=(self._note(None, "the line has no structured reference"),))
+            return self._no_reference
         raw = line.structured_reference.value
         reference = check_reference(raw, line.structured_reference.kind)
         if not reference.checkable:
@@ -58,15 +76,16 @@ class StructuredReferenceRule:
                 )
             )
         if not reference.valid:
+            near_misses = self._near_misses(line, raw, reference, index)
+            invalid = self._note(
+                raw, f"{reference.label} {reference.failure()}: an invalid reference never matches"
+            )
+            if not near_misses:  # the payer's other evidence decides; the reference never does
+                return RuleOutcome(notes=(invalid,))
             return RuleOutcome(
-                proposals=self._near_misses(line, raw, reference, index),
-                notes=(
-                    self._note(
-                        raw,
-                        f"{reference.label} {reference.failure()}: an invalid reference "
-                        "never matches",
-                    ),
-                ),
+                proposals=near_misses,
+                hold=invalid,
+                hold_unless=frozenset(proposal.item_id for proposal in near_misses),
             )
 
         named = index.open_by_reference(reference.value)
@@ -108,16 +127,16 @@ class StructuredReferenceRule:
             excess = line.amount - entry.remaining
             return RuleOutcome(
                 proposals=(self._proposal(line, entry, scoring.REFERENCE_OVERPAID, reference),),
-                notes=(
-                    self._note(
-                        raw,
-                        f"{names} (remaining {shown(entry.remaining)}) but the line pays "
-                        f"{shown(line.amount)}: overpaid by {shown(excess)}, not matched "
-                        "automatically",
-                        entry,
-                    ),
+                # the line may pay this and more ("faktura 10234/10235" beside the first KID):
+                # a later proof is confirmed only when it pays the item the reference names
+                hold=self._note(
+                    raw,
+                    f"{names} (remaining {shown(entry.remaining)}) but the line pays "
+                    f"{shown(line.amount)}: overpaid by {shown(excess)}, not matched "
+                    "automatically",
+                    entry,
                 ),
-                final=True,
+                hold_unless_paying=frozenset({entry.item_id}),
             )
         if paid == remaining:
             kind, confidence = DecisionKind.MATCH, scoring.REFERENCE_FULL
@@ -177,7 +196,7 @@ class StructuredReferenceRule:
         """Open items whose reference is one typo away (or equal, when the line's is invalid)."""
         found = process.extract(
             reference.value,
-            index.open_references(),
+            index.open_references_near(reference.value),
             scorer=OSA.distance,
             score_cutoff=NEAR_MISS_DISTANCE_MAX,
             limit=None,

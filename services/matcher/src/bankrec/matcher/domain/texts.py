@@ -1,0 +1,125 @@
+"""Free texts compared the way seed 002 asks: "identical or almost the same", and only texts
+longer than four characters.
+
+A text is compared folded (ASCII, lower case, letters and digits), without the words every
+payment text has ("betaling", "faktura", "payment", ...), which would make any two texts
+alike. The shorter text is compared with every run of as many words in the longer one
+(rapidfuzz ratio), so an item's description "Hull repairs" is found in "Betaling hull
+repairs nov". Words with digits must be equal, not merely alike: 10234 and 10235 are two
+different invoices however similar they look, and 10234,50 (an amount) is not 10234.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+TEXT_LENGTH_MIN = 5  # seed 002: only texts longer than four characters
+IDENTICAL = 100
+
+# words that say "this is a payment", not which one
+PAYMENT_WORDS = frozenset(
+    {
+        "betaling", "betalning", "innbetaling", "inbetalning", "indbetaling", "utbetaling",
+        "udbetaling", "payment", "paym", "pmt", "zahlung", "overforing", "overforsel",
+        "transfer", "giro", "nettbank", "netbank", "faktura", "fakt", "invoice", "inv",
+        "rechnung", "ref", "reference", "referanse", "nr", "no", "til", "fra", "from", "to",
+        "for", "og", "and", "und", "the", "avtalegiro", "efaktura", "straksbetaling", "sepa",
+        "credit", "debit", "as", "asa", "ab", "aps", "gmbh", "ltd",
+    }
+)  # fmt: skip
+_TRANSLITERATION = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l"})
+# digits joined by . , : / - stay one word: 10234,50 is an amount, not the invoice 10234
+_WORD = re.compile(r"[a-z0-9]+(?:[.,:/-][a-z0-9]+)*")
+
+
+@lru_cache(maxsize=65536)  # item texts repeat (descriptions, names): fold each once
+def folded_words(text: str) -> tuple[str, ...]:
+    """The informative words of a text: folded to ASCII lower case, payment words dropped."""
+    folded = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLITERATION))
+    plain = "".join(char for char in folded if not unicodedata.combining(char))
+    return tuple(word for word in _WORD.findall(plain) if word not in PAYMENT_WORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class TextAgreement:
+    """How alike (0..100) and which part of the longer text was alike."""
+
+    score: float
+    passage: str
+
+
+def _informative(words: tuple[str, ...]) -> bool:
+    return len(" ".join(words)) >= TEXT_LENGTH_MIN
+
+
+def _digits_equal(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    return [w for w in first if not w.isalpha()] == [w for w in second if not w.isalpha()]
+
+
+def text_agreement(first: str | None, second: str | None, threshold: int) -> TextAgreement | None:
+    """Whether two texts are identical or almost the same (score >= ``threshold``), or None.
+
+    Both texts must have more than four characters of informative words.
+    """
+    if not first or not second:
+        return None
+    words_first, words_second = folded_words(first), folded_words(second)
+    short, long = sorted((words_first, words_second), key=len)
+    if not _informative(short) or not _informative(long):
+        return None
+    short_text = " ".join(short)
+    size = len(short)
+    best: TextAgreement | None = None
+    for start in range(len(long) - size + 1):
+        window = long[start : start + size]
+        if not _digits_equal(short, window):
+            continue
+        passage = " ".join(window)
+        score = fuzz.ratio(short_text, passage, score_cutoff=threshold)
+        if score and (best is None or score > best.score):
+            best = TextAgreement(score=score, passage=passage)
+            if score == IDENTICAL:
+                break
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAgreement:
+    """Which line field agreed with which item field, their values and how alike."""
+
+    line_field: str
+    line_value: str
+    item_field: str
+    item_value: str
+    score: float
+
+
+def field_agreement(
+    line_texts: Sequence[tuple[str, str | None]],
+    item_texts: Sequence[tuple[str, str | None]],
+    threshold: int,
+) -> tuple[FieldAgreement | None, bool]:
+    """The first pair of texts that agree, line field by line field and, within one, item
+    field by item field in the order given (seed 002: description, external document no.,
+    document no.); and whether any pair had enough text on both sides to compare at all."""
+    comparable = False
+    for line_field, line_value in line_texts:
+        if not line_value or not _informative(folded_words(line_value)):
+            continue
+        for item_field, item_value in item_texts:
+            if not item_value or not _informative(folded_words(item_value)):
+                continue
+            comparable = True
+            agreement = text_agreement(line_value, item_value, threshold)
+            if agreement is not None:
+                found = FieldAgreement(
+                    line_field, line_value, item_field, item_value, agreement.score
+                )
+                return found, True
+    return None, comparable
