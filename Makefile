@@ -41,10 +41,63 @@ stop:
 demo: install kafka
 	@$(UV) run --all-packages --locked bankrec-demo
 
-lint: install
+lint: install audit
 	@$(UV) run --locked ruff check .
 	@$(UV) run --locked ruff format --check contracts libs services tests conftest.py
 	@$(UV) run --locked mypy
+
+# Known vulnerabilities in the locked dependencies: pip-audit over uv.lock exported with its
+# hashes (every workspace package's dependencies and the dev tools; nothing is resolved, built
+# or installed). A vulnerability, or a package the service cannot audit, fails (exit 1). When
+# the advisory service (PyPI's JSON API, /pypi/<name>/<version>/json) cannot be reached, no
+# package is audited: a warning says so and the target passes, so an offline machine can
+# still lint; AUDIT_REQUIRED=1 makes that an error (exit 2) for a CI that must audit.
+AUDIT_REQUIRED ?= 0
+.PHONY: audit
+audit: install
+	@requirements=$$(mktemp); report=$$(mktemp); trap 'rm -f "$$requirements" "$$report"' EXIT; \
+	started=$$(date +%s); \
+	$(UV) export --frozen --all-packages --all-groups --no-emit-workspace --format requirements-txt \
+		--output-file "$$requirements" --quiet; \
+	status=0; $(UV) run --locked pip-audit --requirement "$$requirements" --disable-pip \
+		--require-hashes --progress-spinner off --format json --output "$$report" >/dev/null \
+		|| status=$$?; \
+	$(UV) run --locked python -c "$$AUDIT_VERDICT" "$$report" "$$status" "$(AUDIT_REQUIRED)" \
+		"$$(( $$(date +%s) - started ))"
+
+# pip-audit says "No known vulnerabilities found" also when it could audit nothing (every
+# package skipped): the verdict is taken from its JSON report instead.
+define AUDIT_VERDICT
+import json, sys
+report, status, required, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+try:
+    with open(report) as found:
+        packages = json.load(found)["dependencies"]
+except (OSError, ValueError, KeyError):
+    packages = []
+if not packages or all("skip_reason" in p for p in packages):
+    reason = packages[0]["skip_reason"] if packages else f"pip-audit exited with {status}"
+    print(
+        "WARNING: make audit audited nothing: the vulnerability service (PyPI's JSON API) "
+        f"cannot be reached from here ({reason}). Run it where https://pypi.org is reachable; "
+        "AUDIT_REQUIRED=1 makes this an error.",
+        file=sys.stderr,
+    )
+    sys.exit(2 if required else 0)
+skipped = [p for p in packages if "skip_reason" in p]
+vulnerable = [(p, v) for p in packages for v in p.get("vulns", [])]
+for p, v in vulnerable:
+    fixed = ", ".join(v["fix_versions"]) or "no fixed release yet"
+    print(f"{p['name']} {p['version']}: {v['id']} (fixed in {fixed})")
+for p in skipped:
+    print(f"not audited: {p['skip_reason']}")
+print(
+    f"audit: {len(packages) - len(skipped)} of {len(packages)} locked packages audited, "
+    f"{len(vulnerable)} known vulnerabilities, {seconds} s"
+)
+sys.exit(1 if vulnerable or skipped else 0)
+endef
+export AUDIT_VERDICT
 
 schemas: install
 	@$(UV) run --locked bankrec-contracts export-schemas --out contracts/schemas

@@ -83,6 +83,15 @@ def test_nested_archives_empty_and_corrupt_bundles_are_refused() -> None:
         unpack_archive(b"\x1f\x8b\x08\x00" + b"\xff" * 40, inflated_bytes_max=10**7)
 
 
+def test_a_zip_whose_member_offsets_point_before_its_start_is_refused() -> None:
+    """Found by fuzzing: bytes cut from the front shift the central directory, so zipfile
+    seeks to a negative offset for the first member (was ValueError)."""
+    bundle = _zip({"a.xml": camt_file(), "b.xml": camt_file()})
+    cut = bundle[:30] + bundle[40:]
+    with pytest.raises(ArchiveRefused, match=r"member 'a.xml' cannot be read: negative seek"):
+        parse_statement_file(cut, tenant_id=TENANT)
+
+
 @pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason="statement corpus ../shared/corpus absent")
 @pytest.mark.parametrize(
     ("relative", "statements", "lines"),

@@ -592,6 +592,27 @@ def test_odd_inputs_are_refused_with_an_ingest_error(
         parse(data, statement_format="bai2")
 
 
+@pytest.mark.parametrize("statement_format", [None, "bai2", "mt940", "ocr-giro", "bgmax"])
+def test_a_utf16_file_cut_mid_character_is_refused(statement_format: str | None) -> None:
+    """Found by fuzzing: an odd number of bytes after a UTF-16 byte order mark escaped as
+    UnicodeDecodeError from every parser reading text."""
+    data = CLEAN.decode().encode("utf-16")[:-1]
+    with pytest.raises(InvalidRecord, match=r"UTF-16 .* damaged or cut short") as refused:
+        parse(data, statement_format=statement_format)
+    assert refused.value.path == "UTF-16 text"
+    assert parse(CLEAN.decode().encode("utf-16")).line_count == 2
+
+
+def test_a_figure_of_thousands_of_digits_is_refused_or_noted_not_a_crash() -> None:
+    """Found by fuzzing: int() refuses 4300 digits and more with a ValueError."""
+    with pytest.raises(InvalidRecord, match=r"more than 18 digits") as refused:
+        parse(bai2_file("03,55,,/", "16,195," + "9" * 5000 + ",0,REF/"))
+    assert refused.value.path == "16 amount"
+
+    result = parse(bai2_file("03,55,,/", "16,195,100,0,REF/", "49," + "1" * 5000 + ",3/"))
+    assert "invalid_trailer" in codes(result)  # a trailer figure that cannot be read
+
+
 def test_a_huge_distribution_count_is_refused_not_looped_over() -> None:
     with pytest.raises(InvalidRecord) as refused:
         parse(bai2_file("03,55,,/", "16,195,500,D,999999999,,,/", "49,,/"))

@@ -603,6 +603,61 @@ def test_document_without_statements_is_refused() -> None:
         parse(data)
 
 
+# Found by fuzzing (test_parser_fuzzing.py): each escaped as another exception, or worse.
+
+
+def test_a_namespace_holding_a_closing_brace_is_an_unknown_namespace() -> None:
+    data = b'<Document xmlns="}rn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt/></Document>'
+    with pytest.raises(UnknownNamespace) as refused:  # was ValueError from lxml's QName
+        parse(data)
+    assert refused.value.found == "}rn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
+
+
+def test_entries_of_a_statement_outside_the_container_are_refused() -> None:
+    data = camt_file(Statement(entries=[Entry()])).replace(
+        b"<BkToCstmrStmt>", b"<BkToCstmrStmt><Wrapper>"
+    )
+    data = data.replace(b"</BkToCstmrStmt>", b"</Wrapper></BkToCstmrStmt>")
+    with pytest.raises(MissingElement, match=r"not inside <BkToCstmrStmt>") as refused:
+        parse(data)  # was AssertionError("an entry outside a statement")
+    assert refused.value.path == "Document/BkToCstmrStmt"
+
+
+@pytest.mark.parametrize("amount", ["9" * 40, "9" * 27 + ".99", "1E+999999", "1E+18"])
+def test_an_amount_of_more_than_18_digits_is_refused_not_rounded(amount: str) -> None:
+    # 40 nines used to become 1.000000000000000000000000000E+40 without a word
+    data = camt_file(Statement(entries=[Entry(amount=amount)], closing=None))
+    with pytest.raises(InvalidValue, match=r"at most 18 digits before the point"):
+        parse(data)
+    largest = camt_file(Statement(entries=[Entry(amount="9" * 18 + ".99")], closing=None))
+    [(_, [line])] = parse(largest).statements
+    assert line.amount.amount == Decimal("9" * 18 + ".99")
+
+
+def test_a_date_time_with_an_offset_of_a_day_or_more_is_invalid_not_a_crash() -> None:
+    # datetime.timezone refuses offsets of 24 hours and more with a ValueError
+    late = "2026-11-20T23:15:02+25:00"
+    result = parse(camt_file(Statement(entries=[Entry()], created_at=late)))
+    assert codes(result) == ["invalid_created_at"]
+
+    booked_at = Entry(booking_date=None, booking_date_time="2026-11-20T10:00:00-99:99")
+    with pytest.raises(InvalidValue, match=r"BookgDt/DtTm"):
+        parse(camt_file(Statement(entries=[booked_at])))
+
+
+@pytest.mark.parametrize("number", ["1E+999999", "9" * 19])
+def test_a_sequence_number_of_more_than_18_digits_is_a_diagnostic(number: str) -> None:
+    # int() of 1E+999999 took two minutes; 19 digits fit no consumer's column either
+    data = camt_file(Statement(entries=[Entry()], electronic_sequence_number=number))
+    result = parse(data)
+
+    assert codes(result) == ["invalid_sequence_number"]
+    assert "at most 18 digits" in result.diagnostics[0].message
+    [(header, _)] = result.statements
+    assert header.electronic_sequence_number is None
+    assert header.legal_sequence_number == 321
+
+
 # ------------------------------------------------------------------------- streaming
 
 

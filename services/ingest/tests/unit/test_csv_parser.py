@@ -770,6 +770,25 @@ def test_rows_to_skip_and_a_footer_after_a_stop_row() -> None:
     assert balances(result) == (None, Decimal("106.00"))
 
 
+def test_a_preamble_entry_count_that_int_does_not_read_is_refused() -> None:
+    """Found by fuzzing: a superscript digit passed ``isdigit`` and then int() raised."""
+    profile = profile_from(MINIMAL_PROFILE + "\n[preamble]\nrows = 1\nentry_count = 'Anzahl'\n")
+    text = "Anzahl;2\u00b3\nAccount;Date;Amount\nDE89370400440532013000;2026-01-02;10.00\n"
+
+    with pytest.raises(InvalidRecord, match=r"'2\u00b3' is not a number of transactions"):
+        parse(text, profiles=[profile])
+    assert amounts(parse(text.replace("\u00b3", ""), profiles=[profile])) == [Decimal("10.00")]
+
+
+def test_an_amount_of_more_than_18_digits_is_refused() -> None:
+    """Found by fuzzing: quantizing such an amount raised decimal.InvalidOperation."""
+    text = f"Account;Date;Amount\nDE89370400440532013000;2026-01-02;{'9' * 40}.00\n"
+
+    with pytest.raises(InvalidRecord, match=r"more than 18 digits before the decimal mark") as err:
+        parse(text, profiles=[profile_from()])
+    assert err.value.path == "line 1 amount"
+
+
 def test_a_debit_credit_indicator_column() -> None:
     profile = profile_from(
         MINIMAL_PROFILE.replace('"Amount"]', '"Amount", "D/C"]').replace(

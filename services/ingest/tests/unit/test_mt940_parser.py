@@ -672,6 +672,13 @@ def test_mt942_totals_that_do_not_match_are_a_diagnostic() -> None:
     assert "says 2 debit entries but the statement has 1" in result.diagnostics[0].message
 
 
+def test_mt942_totals_with_a_count_of_thousands_of_digits_are_refused() -> None:
+    # found by fuzzing: int() refuses 4300 digits and more with a ValueError
+    text = MT942.replace(":90D:1EUR100,00", ":90D:" + "1" * 5000 + "EUR100,00")
+    with pytest.raises(InvalidRecord, match=r"the number of entries has 5000 digits"):
+        parse(text, "mt942")
+
+
 def test_mt942_report_time_without_offset_is_read_as_utc_with_a_diagnostic() -> None:
     text = MT942.replace(":13D:2401091733+0100", ":13:2401091733").replace(
         ":34F:EURD0,00\r\n:34F:EURC0,00\r\n", ""
@@ -750,6 +757,41 @@ def test_a_statement_without_any_currency_is_refused() -> None:
     text = ":20:BOFA/US220647USD\n:25:55590040647\n:28C:00478/01\n:61:100930D20,NCMZNOREF\n-"
     with pytest.raises(InvalidRecord, match="names its currency"):
         parse(text)
+
+
+# Found by fuzzing (test_parser_fuzzing.py): each escaped as another exception.
+
+
+@pytest.mark.parametrize("offset", ["+2599", "-2400", "+0160"])
+def test_a_report_time_with_an_impossible_utc_offset_is_refused(offset: str) -> None:
+    text = MT942.replace(":13D:2401091733+0100", f":13D:2401091733{offset}")
+    with pytest.raises(InvalidRecord, match=r"is not a UTC offset") as refused:
+        parse(text, "mt942")  # was ValueError from datetime.timezone
+
+    assert refused.value.path == ":13D: UTC offset"
+    assert refused.value.line == 7
+
+
+@pytest.mark.parametrize("number", ["0\u00b3004/001", "9" * 5000 + "/001"])
+def test_a_statement_number_int_does_not_read_is_no_sequence_number(number: str) -> None:
+    # a superscript 3 passed isdigit(); 5000 digits pass the 4300 digits int() reads
+    [(header, _)] = parse(statement(number=number)).statements
+
+    assert header.electronic_sequence_number is None  # was ValueError from int()
+
+
+@pytest.mark.parametrize(
+    ("opening", "line", "path"),
+    [
+        ("C240131EUR" + "9" * 40 + ",00", ":61:2402010201C1,00NTRFNONREF", "opening balance"),
+        ("C240131EUR1000,00", ":61:2402010201C" + "1" * 19 + ",NTRFNONREF", "line 1 amount"),
+    ],
+)
+def test_an_amount_of_more_than_18_digits_is_refused(opening: str, line: str, path: str) -> None:
+    with pytest.raises(InvalidRecord, match=r"more than 18 digits before the decimal mark") as err:
+        parse(statement(line, opening=opening, closing=None))  # was decimal.InvalidOperation
+
+    assert err.value.path == path
 
 
 # ----------------------------------------------------------------- through dispatch

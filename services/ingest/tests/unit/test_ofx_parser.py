@@ -498,6 +498,14 @@ def test_xml_encoding_declaration_is_followed() -> None:
     assert credit.counterparty == Counterparty(name="NORDISK LEVERANDØR AS")
 
 
+def test_a_declared_charset_with_a_nul_character_is_an_unknown_encoding() -> None:
+    # found by fuzzing: codecs.lookup() raises ValueError, not LookupError, on a NUL
+    data = SGML.replace(b"CHARSET:1252", b"CHARSET:12\x0052")
+    result = parse(data)
+    assert "unknown_encoding" in codes(result)
+    assert len(result.statements[0].lines) == 2
+
+
 # -------------------------------------------------------------------------- refusals
 
 
@@ -586,6 +594,26 @@ def test_an_unreadable_balance_or_period_is_refused() -> None:
         parse(bank_file("<TRNAMT>1<FITID>1").replace(b"<DTEND>20260131", b"<DTEND>2026-01-31"))
     assert refused.value.path == "STMTRS/BANKTRANLIST/DTEND"
     assert refused.value.line == 11
+
+
+@pytest.mark.parametrize(
+    ("transactions", "extra", "path"),
+    [
+        ("<TRNAMT>" + "9" * 40 + "<FITID>1", "", "line 1 amount"),
+        (
+            "<TRNAMT>1<FITID>1",
+            "<LEDGERBAL><BALAMT>1" + "0" * 30 + ".01<DTASOF>20260131</LEDGERBAL>",
+            "closing balance",
+        ),
+    ],
+)
+def test_an_amount_of_more_than_18_digits_is_refused(
+    transactions: str, extra: str, path: str
+) -> None:
+    """Found by fuzzing: quantizing such an amount raised decimal.InvalidOperation."""
+    with pytest.raises(InvalidRecord, match=r"more than 18 digits before the decimal mark") as err:
+        parse(bank_file(transactions, extra=extra))
+    assert err.value.path == path
 
 
 def test_a_blank_ledger_balance_is_noted_not_refused() -> None:

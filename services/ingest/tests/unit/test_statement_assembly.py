@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from bankrec.ingest.domain.model import ParsedStatement
 from bankrec.ingest.domain.statement_assembly import (
     LineDraft,
     StatedTotals,
     StatementDraft,
+    amount_too_large,
     assemble_statement,
 )
+from bankrec.ingest.errors import InvalidRecord
 
 TENANT = "t-assembly"
 
@@ -100,3 +104,33 @@ def test_an_account_number_that_is_not_an_iban_is_kept_as_the_banks_own() -> Non
     header, _lines = parsed
     assert header.account.iban is None
     assert header.account.other_id == "10020030/1234567"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"opening_booked": Decimal("1E+18")}, "opening balance"),
+        ({"lines": [LineDraft(amount=Decimal("-" + "9" * 40))]}, "line 1 amount"),
+        (
+            {"lines": [LineDraft(amount=Decimal(1), entry_amount=Decimal("1E+999999"))]},
+            "line 1 entry amount",
+        ),
+    ],
+)
+def test_an_amount_of_more_than_18_digits_is_refused_naming_it(
+    changes: dict[str, object], path: str
+) -> None:
+    """Found by fuzzing: the decimals check raised decimal.InvalidOperation past 28 digits,
+    and below that such an amount would have been rounded by the sums."""
+    with pytest.raises(InvalidRecord, match=r"more than 18 digits") as refused:
+        _assemble(_draft(**changes))
+    assert refused.value.path == path
+    assert refused.value.statement == "2026-11-20"
+
+
+def test_amounts_up_to_18_digits_before_the_decimal_mark_are_amounts() -> None:
+    assert not amount_too_large(Decimal("999999999999999999.99"))
+    assert not amount_too_large(Decimal("-0.000000000000000000000000000000001"))
+    assert not amount_too_large(Decimal(0))
+    assert amount_too_large(Decimal("1E+18"))
+    assert amount_too_large(Decimal("NaN"))

@@ -35,9 +35,35 @@ from bankrec.contracts import (
 )
 from bankrec.ingest.domain.identity import line_id_for, statement_id_for
 from bankrec.ingest.domain.model import ParsedStatement
+from bankrec.ingest.errors import InvalidRecord
 
 Note = Callable[[str, str], None]
 """``note(code, message)``: records a diagnostic about the statement being assembled."""
+
+AMOUNT_DIGITS_MAX = 18
+"""Digits an amount may have before its decimal mark (ISO 20022's 18 total digits). A
+longer one is no bank's amount, and past 28 digits ``Decimal`` arithmetic would round it
+silently (or raise): it is refused, never carried."""
+
+
+def amount_too_large(amount: Decimal) -> bool:
+    """Whether the amount has more than ``AMOUNT_DIGITS_MAX`` digits before its decimal mark
+    (or is not a finite number)."""
+    return not amount.is_finite() or (amount != 0 and amount.adjusted() >= AMOUNT_DIGITS_MAX)
+
+
+def _refuse_too_large(
+    amount: Decimal | None, what: str, statement: str, line: int | None = None
+) -> None:
+    if amount is not None and amount_too_large(amount):
+        shown = f"{amount:.6}" if amount.is_finite() else str(amount)
+        raise InvalidRecord(
+            what,
+            f"{shown} has more than {AMOUNT_DIGITS_MAX} digits before the decimal mark; no "
+            "bank amount is that large, so the file is damaged or not in the format it claims",
+            statement=statement,
+            line=line,
+        )
 
 
 @dataclass(slots=True)
@@ -112,6 +138,13 @@ def assemble_statement(
     draft: StatementDraft, *, tenant_id: str, sha256: str, note: Note
 ) -> ParsedStatement:
     """The header and lines of a drafted statement; oddities go to ``note``."""
+    label = draft.bank_statement_id
+    for what, balance in (
+        ("opening balance", draft.opening_booked),
+        ("closing balance", draft.closing_booked),
+        ("available balance", draft.closing_available),
+    ):
+        _refuse_too_large(balance, what, label)
     currency = draft.currency.upper()
     number = draft.account_number.strip()
     compact = normalize_account_number(number)
@@ -131,6 +164,11 @@ def assemble_statement(
     statuses: dict[int, EntryStatus] = {}
     for position, draft_line in enumerate(draft.lines):
         line_currency = (draft_line.currency or currency).upper()
+        for what, amount in (
+            ("amount", draft_line.amount),
+            ("entry amount", draft_line.entry_amount),
+        ):
+            _refuse_too_large(amount, f"line {position + 1} {what}", label, draft_line.source_line)
         entry_index = position if draft_line.entry_index is None else draft_line.entry_index
         if line_currency != currency:
             note(

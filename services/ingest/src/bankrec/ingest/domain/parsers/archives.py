@@ -57,10 +57,18 @@ class _MemberSource:
     @contextlib.contextmanager
     def opened(self) -> Iterator[BinaryIO]:
         try:
-            with self.open_member() as stream:
+            with self._open() as stream:
                 yield stream
         except _INFLATE_ERRORS as exc:
             raise ArchiveRefused(f"member {self.member!r} cannot be inflated: {exc}") from exc
+
+    def _open(self) -> BinaryIO:
+        try:
+            return self.open_member()
+        except ValueError as exc:
+            # zipfile seeks to a negative offset when a member's header offset is corrupt;
+            # caught here only, so a ValueError of a parser reading the member stays a bug
+            raise ArchiveRefused(f"member {self.member!r} cannot be read: {exc}") from exc
 
 
 def is_archive(data: bytes) -> bool:

@@ -296,6 +296,22 @@ def _integer(value: str, path: str, line: int, *, signed: bool = True) -> int | 
     if pattern.fullmatch(text) is None:
         expected = "a whole number" if signed else "digits only (no sign, no decimal point)"
         raise InvalidRecord(path, f"{text!r} is not {expected}", line=line)
+    return _bounded_int(text, path, line)
+
+
+_NUMBER_DIGITS_MAX = 18
+
+
+def _bounded_int(text: str, path: str, line: int) -> int:
+    """``int(text)`` of a field of digits, refused past 18 digits: no BAI2 figure is that
+    long, and int() itself refuses 4300 digits with a ValueError."""
+    if len(text.lstrip("+-")) > _NUMBER_DIGITS_MAX:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise InvalidRecord(
+            path,
+            f"{shown!r} has more than {_NUMBER_DIGITS_MAX} digits; no BAI2 figure does",
+            line=line,
+        )
     return int(text)
 
 
@@ -601,7 +617,7 @@ class _Bai2Reader:
                 "gives the direction)",
                 line=cursor.line,
             )
-        amount = int(amount_text)
+        amount = _bounded_int(amount_text, "16 amount", cursor.line)
         funds = cursor.next().upper()
         value_date, availability = self._funds(funds, cursor, account.currency)
         bank_reference = cursor.next()

@@ -28,8 +28,6 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from lxml import etree
-
 from bankrec.contracts import (
     BankTransactionCode,
     EntryStatus,
@@ -244,11 +242,16 @@ class _Tags:
 
 
 def _split_tag(tag: Any) -> tuple[str, str]:
-    """(local name, namespace) of an element tag."""
+    """(local name, namespace) of an element tag (``{namespace}local``).
+
+    Split by hand: ``etree.QName`` raises ValueError on a namespace URI holding ``}``,
+    which any file may declare; such a namespace is then refused as unknown."""
     if not isinstance(tag, str):
         return "", ""
-    qname = etree.QName(tag)
-    return qname.localname, qname.namespace or ""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].rpartition("}")
+        return local, namespace
+    return tag, ""
 
 
 def _message_or_refuse(namespace: str, expected_message: str | None) -> CamtMessage:
@@ -361,6 +364,15 @@ class _FileReader:
 
     def take_entry(self, entry: Entry, statement: Any, message: CamtMessage) -> LinesDrafted | None:
         """Add an entry to the statement; a batch of its lines once one is full."""
+        if self.current is None:
+            # its statement element is not directly inside the message's container, so it
+            # was never begun (and its end is not read as a statement either)
+            raise MissingElement(
+                f"Document/{message.container_tag}",
+                line=statement.sourceline,
+                hint=f"this <{message.statement}> holding entries is not inside "
+                f"<{message.container_tag}>, so it cannot be read as a statement",
+            )
         state = self._state()
         state.totals.add(entry)
         if state.first_entry_currency is None:

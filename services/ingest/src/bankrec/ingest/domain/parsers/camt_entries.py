@@ -35,6 +35,7 @@ from bankrec.ingest.domain.parsers.xml_nodes import (
     sign_of,
 )
 from bankrec.ingest.domain.references import classify_reference
+from bankrec.ingest.domain.statement_assembly import amount_too_large
 
 _LEAF: Final = object()  # an element whose text (or attribute) is read; one may occur
 _TEXTS: Final = object()  # an element whose text is read every time it occurs
@@ -241,8 +242,8 @@ def _amount(found: _Found, path: str) -> tuple[Decimal | None, str | None]:
         value = Decimal(text)
     except InvalidOperation:
         raise _Unusual from None
-    if not value.is_finite() or value < 0:
-        raise _Unusual
+    if amount_too_large(value) or value < 0:
+        raise _Unusual  # the full reader refuses it
     currency = (element.get("Ccy") or "").strip().upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         raise _Unusual

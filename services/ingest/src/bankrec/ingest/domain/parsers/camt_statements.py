@@ -589,10 +589,25 @@ def _sequence_number(node: Node, message: CamtMessage, path: str, note: Note) ->
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value != value.to_integral_value() or value < 0:
-        note("invalid_sequence_number", f"<{message.statement}/{path}> {text!r} is not a number")
+    # ISO's Number has at most 18 digits; int() of a longer one (1E+999999) would take
+    # minutes, and no consumer's column holds it
+    if (
+        not value.is_finite()
+        or value != value.to_integral_value()
+        or value < 0
+        or (value != 0 and value.adjusted() >= _SEQUENCE_DIGITS_MAX)
+    ):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        note(
+            "invalid_sequence_number",
+            f"<{message.statement}/{path}> {shown!r} is not a number of at most "
+            f"{_SEQUENCE_DIGITS_MAX} digits",
+        )
         return None
     return int(value)
+
+
+_SEQUENCE_DIGITS_MAX = 18
 
 
 def _check_balances(

@@ -99,6 +99,7 @@ from bankrec.ingest.domain.statement_assembly import (
     LineDraft,
     StatedTotals,
     StatementDraft,
+    amount_too_large,
     assemble_statement,
 )
 from bankrec.ingest.errors import EmptyStatementFile, FormatMismatch, InvalidRecord
@@ -1152,7 +1153,8 @@ class _FileReader:
             self.facts.where[key] = f"the {part} ('{label.spelling}', line {line})"
         if labels.entry_count is not None and (found := self.labelled(rows, labels.entry_count)):
             value, line = found
-            if not value.isdigit():
+            # isdecimal, not isdigit: int() refuses digits such as superscripts that isdigit takes
+            if not value.isdecimal():
                 raise InvalidRecord(
                     f"{part} '{labels.entry_count.spelling}'",
                     f"{value!r} is not a number of transactions",
@@ -1393,6 +1395,8 @@ def _in_minor_units(amount: Decimal, currency: str) -> Decimal:
     """The amount with the currency's decimals when that loses nothing (``50`` and
     ``20827.000000000`` CHF are ``50.00`` and ``20827.00``); otherwise as written, so
     ``assemble_statement`` can say it has too many decimals."""
+    if amount_too_large(amount):  # quantize would raise; assemble_statement refuses it
+        return amount
     exact = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
     return exact if exact == amount else amount
 

@@ -70,6 +70,7 @@ from bankrec.ingest.domain.statement_assembly import (
     LineDraft,
     StatedTotals,
     StatementDraft,
+    amount_too_large,
     assemble_statement,
 )
 from bankrec.ingest.errors import EmptyStatementFile, FormatMismatch, InvalidRecord
@@ -652,7 +653,15 @@ class _StatementReader:
             )
             zone = UTC
         else:
-            offset = timedelta(hours=int(match["hh"]), minutes=int(match["mm"]))
+            hours, minutes = int(match["hh"]), int(match["mm"])
+            if hours > 23 or minutes > 59:  # datetime.timezone takes less than 24 hours
+                raise self._refuse(
+                    found,
+                    f"{found.path} UTC offset",
+                    f"{match['sign'] + match['hh'] + match['mm']!r} is not a UTC offset "
+                    "(+hhmm, at most 2359)",
+                )
+            offset = timedelta(hours=hours, minutes=minutes)
             zone = timezone(-offset if match["sign"] == "-" else offset)
         try:
             return datetime(
@@ -670,6 +679,10 @@ class _StatementReader:
                 found,
                 found.path,
                 f"{found.value!r} is not a number of entries, currency and sum (3EUR1234,56)",
+            )
+        if len(match["count"]) > 18:  # int() refuses 4300 digits and more with a ValueError
+            raise self._refuse(
+                found, found.path, f"the number of entries has {len(match['count'])} digits"
             )
         count = int(match["count"]) if match["count"] else None
         amount = _decimal(match["amount"])
@@ -724,7 +737,13 @@ class _StatementReader:
         if number is None:
             return None
         statement_number = number.value.split("/")[0].strip()
-        if statement_number.isdigit() and int(statement_number) > 0:
+        # isdecimal, not isdigit: int() refuses digits such as superscripts that isdigit
+        # takes; and SWIFT's 5 digits (18 at most here), as int() refuses 4300 and more
+        if (
+            statement_number.isdecimal()
+            and len(statement_number) <= 18
+            and int(statement_number) > 0
+        ):
             return int(statement_number)
         return None
 
@@ -875,6 +894,8 @@ def _exchange(narrative: Narrative) -> CurrencyExchange | None:
 def _minor(amount: Decimal, currency: str) -> Decimal:
     """The amount with the currency's decimals (``9,`` EUR is 9.00); an amount with more
     decimals than the currency has is kept as written (assembly reports it)."""
+    if amount_too_large(amount):  # quantize would raise; assemble_statement refuses it
+        return amount
     quantized = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
     return quantized if quantized == amount else amount
 

@@ -63,7 +63,12 @@ from bankrec.contracts import (
 from bankrec.ingest.domain.model import Diagnostic, ParsedStatement, ParseResult
 from bankrec.ingest.domain.parsers.safe_xml import refuse_dtd
 from bankrec.ingest.domain.parsers.text_encoding import decode_statement_text
-from bankrec.ingest.domain.statement_assembly import LineDraft, StatementDraft, assemble_statement
+from bankrec.ingest.domain.statement_assembly import (
+    LineDraft,
+    StatementDraft,
+    amount_too_large,
+    assemble_statement,
+)
 from bankrec.ingest.errors import (
     EmptyStatementFile,
     FormatMismatch,
@@ -462,7 +467,7 @@ def _decode(data: bytes, header: _Header, note: Note) -> str:
         return decode_statement_text(data)
     try:
         codec = codecs.lookup(encoding).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with a NUL character in it
         note("unknown_encoding", f"the file declares encoding {encoding!r}, unknown; detected")
         return decode_statement_text(data)
     if codec.startswith(("utf-16", "utf-32")):
@@ -587,6 +592,8 @@ def _in_units_of(amount: Decimal, currency: str) -> Decimal:
     """The amount with at least the currency's decimals (``-80`` USD is ``-80.00``);
     more decimals than the currency has are kept, for the assembly to note."""
     exponent = currency_exponent(currency)
+    if amount_too_large(amount):  # quantize would raise; assemble_statement refuses it
+        return amount
     if -amount.as_tuple().exponent >= exponent:  # type: ignore[operator]
         return amount
     return amount.quantize(Decimal(1).scaleb(-exponent))

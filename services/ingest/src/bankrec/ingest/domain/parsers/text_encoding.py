@@ -4,6 +4,8 @@ with BOM, and the legacy single-byte code pages (Windows-1252, ISO-8859-1) older
 
 from __future__ import annotations
 
+from bankrec.ingest.errors import InvalidRecord
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -14,7 +16,15 @@ def decode_statement_text(data: bytes, encoding: str | None = None) -> str:
     if encoding is not None:
         return data.decode(encoding).lstrip("\ufeff")
     if data.startswith(_UTF16_BOMS):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:  # an odd number of bytes, or a lone surrogate
+            raise InvalidRecord(
+                "UTF-16 text",
+                f"the file starts with a UTF-16 byte order mark but bytes {exc.start}-"
+                f"{exc.end - 1} are not UTF-16 ({exc.reason}); it is damaged or cut short: "
+                "export it again",
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bankrec.ingest.domain.statement_assembly import amount_too_large
 from bankrec.ingest.errors import InvalidValue, MissingElement
 
 
@@ -121,13 +122,14 @@ def parse_datetime(text: str) -> datetime | None:
     year, month, day, hour, minute, second, fraction, offset = found.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     tz: timezone | None = None
-    if offset == "Z":
-        tz = UTC
-    elif offset:
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     try:
+        if offset == "Z":
+            tz = UTC
+        elif offset:
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            # inside the try: timezone() refuses an offset of 24 hours or more (+25:00)
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
         return datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz
         )
@@ -172,11 +174,14 @@ def read_amount(
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
+    # more than 18 digits before the point is no amount (ISO's totalDigits is 18), and
+    # Decimal arithmetic would round it silently past 28
+    if amount_too_large(value) or value < 0:
         raise InvalidValue(
             f"{within}/{path}",
             text,
-            "a decimal amount such as 1234.50 (never negative: CdtDbtInd gives the sign)",
+            "a decimal amount such as 1234.50 with at most 18 digits before the point "
+            "(never negative: CdtDbtInd gives the sign)",
             statement=statement,
             line=_line_of(found),
         )
