@@ -6,19 +6,37 @@ from bankrec.contracts.accounts import (
     mask_account_number,
     normalize_account_number,
 )
+from bankrec.contracts.adjustments import AdjustmentRefused, PostAdjustment
 from bankrec.contracts.credentials import ApiKeyRecord
 from bankrec.contracts.dead_letters import DeadLetter
 from bankrec.contracts.decisions import (
     Allocation,
     DecisionKind,
+    Difference,
     Evidence,
     MatchDecision,
     Proposal,
 )
 from bankrec.contracts.envelope import Envelope, envelope_for
+from bankrec.contracts.manual_matches import (
+    ItemAllocation,
+    ManualMatchCommand,
+    ManualMatchKind,
+    ManualMatchOutcome,
+    ManualMatchSettled,
+)
+from bankrec.contracts.matching_settings import MatchingSettings
 from bankrec.contracts.money import Amount, Currency, Money, MoneyError, currency_exponent
 from bankrec.contracts.open_items import OpenItem, OpenItemKind, OpenItemStatus
 from bankrec.contracts.periods import PeriodEvent, PeriodEventKind, PeriodStatus
+from bankrec.contracts.posting_rule_conditions import (
+    PostingRuleRegexError,
+    compiled_regex,
+    first_rule_catching,
+    regex_cost,
+    rule_catches,
+    rule_text,
+)
 from bankrec.contracts.posting_rules import (
     AmountSign,
     PostingRule,
@@ -51,14 +69,19 @@ from bankrec.contracts.statements import (
     StructuredReference,
 )
 from bankrec.contracts.topics import (
+    ADJUSTMENT_REQUESTS,
     ALL_TOPICS,
     CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
+    MATCH_OUTCOMES,
+    MATCH_REQUESTS,
+    MATCHING_SETTINGS,
     OPEN_ITEMS,
     PERIOD_EVENTS,
     POSTING_RULES,
     POSTINGS,
+    REFUSED_ADJUSTMENTS,
     REFUSED_DECISIONS,
     STATEMENT_LINES,
     STATEMENTS,
@@ -67,19 +90,25 @@ from bankrec.contracts.topics import (
 )
 
 __all__ = [
+    "ADJUSTMENT_REQUESTS",
     "ALL_TOPICS",
     "CREDENTIALS",
     "DEAD_LETTERS",
     "DECISIONS",
+    "MATCHING_SETTINGS",
+    "MATCH_OUTCOMES",
+    "MATCH_REQUESTS",
     "OPEN_ITEMS",
     "PERIOD_EVENTS",
     "POSTINGS",
     "POSTING_RULES",
+    "REFUSED_ADJUSTMENTS",
     "REFUSED_DECISIONS",
     "STATEMENTS",
     "STATEMENT_LINES",
     "AccountRole",
     "AdjustmentKind",
+    "AdjustmentRefused",
     "Allocation",
     "Amount",
     "AmountSign",
@@ -94,12 +123,19 @@ __all__ = [
     "DeadLetter",
     "DecisionKind",
     "DecisionRefused",
+    "Difference",
     "EntrySource",
     "EntryStatus",
     "Envelope",
     "Evidence",
+    "ItemAllocation",
     "JournalEntryPosted",
+    "ManualMatchCommand",
+    "ManualMatchKind",
+    "ManualMatchOutcome",
+    "ManualMatchSettled",
     "MatchDecision",
+    "MatchingSettings",
     "Money",
     "MoneyError",
     "OpenItem",
@@ -108,11 +144,13 @@ __all__ = [
     "PeriodEvent",
     "PeriodEventKind",
     "PeriodStatus",
+    "PostAdjustment",
     "PostingLine",
     "PostingRule",
     "PostingRuleAction",
     "PostingRuleActionKind",
     "PostingRuleConditions",
+    "PostingRuleRegexError",
     "PostingRuleSplit",
     "PostingRuleStatus",
     "Proposal",
@@ -124,9 +162,14 @@ __all__ = [
     "Topic",
     "TransactionCodeCondition",
     "account_id_for",
+    "compiled_regex",
     "currency_exponent",
     "envelope_for",
+    "first_rule_catching",
     "mask_account_number",
     "normalize_account_number",
+    "regex_cost",
+    "rule_catches",
+    "rule_text",
     "topic_named",
 ]

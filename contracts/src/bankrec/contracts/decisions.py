@@ -11,12 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bankrec.contracts.accounts import BankAccountRef
 from bankrec.contracts.money import Amount, Money
+from bankrec.contracts.postings import AccountRole
 
 
 def _unset(value: object) -> bool:
     """Fields added after v1 are left out of a message while unset, so a message without
     them serializes exactly as before (consumers comparing or hashing it see no change)."""
     return value is None
+
+
+def _empty(value: object) -> bool:
+    """A list added after v1 is left out while empty, for the same reason."""
+    return value is None or value == []
 
 
 class DecisionKind(StrEnum):
@@ -60,6 +66,20 @@ class Allocation(BaseModel):
     )
 
 
+class Difference(BaseModel):
+    """What a match leaves between the line and the items it pays, posted to a chart role:
+    a fee the payer's bank deducted (``bank_fees``) or a rounding/FX difference
+    (``rounding``). Signed as the line: a line paying 990 for an invoice of 1000 has
+    allocations of 1000 and a difference of -10 (Dr bank 990, Dr fees 10, Cr receivable
+    1000); allocations plus differences equal the line amount."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: AccountRole = Field(description="Chart role it is posted to: bank_fees or rounding")
+    amount: Money
+    reason: str
+
+
 class Proposal(BaseModel):
     """A candidate the matcher could not prove, shown to the person who decides."""
 
@@ -100,6 +120,19 @@ class MatchDecision(BaseModel):
         ge=1,
         exclude_if=_unset,
         description="The version of that posting rule (rules are versioned)",
+    )
+    supersedes_decision_id: str | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="The earlier decision of the same line this one replaces (a suspense or "
+        "proposal decision matched later, or a refused one decided again)",
+    )
+    differences: list[Difference] = Field(
+        default_factory=list,
+        exclude_if=_empty,
+        description="What the allocations leave of the line amount within the tenant's "
+        "tolerance (a deducted fee, a rounding or FX difference), each posted to its role's "
+        "account; allocations plus differences equal the line amount",
     )
 
     @staticmethod

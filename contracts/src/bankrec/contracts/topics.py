@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from bankrec.contracts.adjustments import AdjustmentRefused, PostAdjustment
 from bankrec.contracts.credentials import ApiKeyRecord
 from bankrec.contracts.dead_letters import DeadLetter
 from bankrec.contracts.decisions import MatchDecision
+from bankrec.contracts.manual_matches import ManualMatchCommand, ManualMatchSettled
+from bankrec.contracts.matching_settings import MatchingSettings
 from bankrec.contracts.open_items import OpenItem
 from bankrec.contracts.periods import PeriodEvent
 from bankrec.contracts.posting_rules import PostingRule
@@ -97,6 +100,15 @@ POSTING_RULES = Topic(
     description="Latest version of each tenant's posting rule (a deleted rule: status deleted), "
     "for the matcher to evaluate.",
 )
+MATCHING_SETTINGS = Topic(
+    name="bankrec.matcher.settings.v1",
+    owner="matcher",
+    payload=MatchingSettings,
+    key="tenant_id",
+    compacted=True,
+    description="Latest matching settings of each tenant (auto-confirm on/off, threshold, "
+    "tolerances, similarity thresholds).",
+)
 PERIOD_EVENTS = Topic(
     name="bankrec.reconciler.period-events.v1",
     owner="reconciler",
@@ -104,6 +116,41 @@ PERIOD_EVENTS = Topic(
     key="tenant_id:account_id",
     compacted=False,
     description="Every reconciliation period transition and figure change.",
+)
+ADJUSTMENT_REQUESTS = Topic(
+    name="bankrec.reconciler.adjustment-requests.v1",
+    owner="reconciler",
+    payload=PostAdjustment,
+    key="tenant_id:account_id",
+    compacted=False,
+    description="Adjustments (bank fee, interest, other) a reconciliation asks the ledger to "
+    "post; the posting comes back on the postings topic.",
+)
+REFUSED_ADJUSTMENTS = Topic(
+    name="bankrec.ledger.refused-adjustments.v1",
+    owner="ledger",
+    payload=AdjustmentRefused,
+    key="tenant_id:account_id",
+    compacted=False,
+    description="Adjustment requests the ledger refused (nothing posted), with the reason.",
+)
+MATCH_REQUESTS = Topic(
+    name="bankrec.reconciler.match-requests.v1",
+    owner="reconciler",
+    payload=ManualMatchCommand,
+    key="tenant_id:account_id",
+    compacted=False,
+    description="Manual matches (and their removal) a reconciliation asks the ledger to apply; "
+    "the ledger answers on the match-outcomes topic.",
+)
+MATCH_OUTCOMES = Topic(
+    name="bankrec.ledger.match-outcomes.v1",
+    owner="ledger",
+    payload=ManualMatchSettled,
+    key="tenant_id:account_id",
+    compacted=False,
+    description="What the ledger did with each manual match request: applied (entries "
+    "posted) or refused (nothing posted), with the reason.",
 )
 CREDENTIALS = Topic(
     name="bankrec.ingest.credentials.v1",
@@ -131,7 +178,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     POSTINGS,
     REFUSED_DECISIONS,
     POSTING_RULES,
+    MATCHING_SETTINGS,
     PERIOD_EVENTS,
+    ADJUSTMENT_REQUESTS,
+    REFUSED_ADJUSTMENTS,
+    MATCH_REQUESTS,
+    MATCH_OUTCOMES,
     CREDENTIALS,
     DEAD_LETTERS,
 )
