@@ -3,8 +3,9 @@
 Random programs of invoices and bills (NOK and EUR, on two bank accounts), decisions (match,
 match with a left-over, partial, suspense), suspense allocations and their reversals,
 unmatches, registered and removed payments, adjustments (bank fee, interest) and their
-reversals, and redeliveries of earlier decisions (the same message again, or the same
-decision in a new envelope) run against ``Ledger`` and ``ManualWork``. Invariants:
+reversals, reversal pairs (a later line reversing an applied one: ``reversal_pair``), and
+redeliveries of earlier decisions (the same message again, or the same decision in a new
+envelope) run against ``Ledger`` and ``ManualWork``. Invariants:
 
 1. after every step the trial balance sums to zero in every currency (debits = credits);
 2. after every step each item's remaining amount is what a model of the program says
@@ -18,7 +19,10 @@ decision in a new envelope) run against ``Ledger`` and ``ManualWork``. Invariant
    removed plus the adjustments not reversed (an unmatch never moves them), and the interim
    account holds exactly the open suspense postings (minus the sum of their remaining);
 6. an allocation or adjustment is reversed once: a second reversal is refused and changes
-   nothing.
+   nothing;
+7. a reversal pair settles the earlier line's suspense posting when it is still wholly parked
+   (both ``settled_by_reversal``, nothing left on either), and otherwise waits open on the
+   interim account for its full amount.
 
 Profiles: ``BANKREC_HYPOTHESIS_PROFILE=default`` (50 programs of up to 24 steps, about
 15 s) or ``long`` (1000 programs, on demand). A failure prints the seed and a reproduction
@@ -129,6 +133,7 @@ steps = st.one_of(
         st.sampled_from([AdjustmentKind.BANK_FEE, AdjustmentKind.INTEREST]),
     ),
     st.tuples(st.just("reverse_adjustment"), pick),
+    st.tuples(st.just("reverse_line"), pick),
 )
 programs = st.tuples(
     st.lists(new_item, min_size=1, max_size=4), st.lists(steps, min_size=4, max_size=20)
@@ -569,6 +574,64 @@ class Program:
             self.model.items[allocation.target_id].remaining += allocation.amount.amount
         return "done" if done is not None else "refused"
 
+    async def do_reverse_line(self, index: int) -> str | None:
+        """A later line reverses an applied one (invariant 7)."""
+        lines = [
+            d.envelope.payload
+            for d in self.model.decisions
+            if d.applied and d.envelope.payload.kind.value != "reversal_pair"
+        ]
+        if not lines:
+            return None
+        before = await self.h.views.suspense_postings(
+            self.tenant_id, status=None, limit=10_000, offset=0
+        )
+
+        def wholly_parked(line: MatchDecision) -> list[Any]:
+            return [
+                p
+                for p in before
+                if p.statement_line_id == line.line_id
+                and p.status is SuspenseStatus.OPEN
+                and p.remaining == p.amount == line.amount
+            ]
+
+        # mostly a line still parked whole (the settling case), else any applied line
+        settling = [line for line in lines if wholly_parked(line)]
+        pool = settling if settling and index % 3 else lines
+        earlier = pool[index % len(pool)]
+        currency = earlier.amount.currency
+        parked = wholly_parked(earlier)
+        reversal = self.make.decision(
+            "reversal_pair",
+            money(-earlier.amount.amount, currency),
+            currency=currency,
+            account_id=ACCOUNTS[currency],
+            paired_line_id=earlier.line_id,
+        )
+        envelope = self.make.envelope(reversal, self.tenant_id)
+        result = await self.h.ledger.apply_decision(envelope)
+        assert result.outcome is DecisionOutcome.POSTED, result
+        self.model.bank[currency] -= earlier.amount.amount
+        self.model.applied += 1
+        self.model.decisions.append(SentDecision(envelope, [], applied=True))
+        postings = {
+            p.suspense_id: p
+            for p in await self.h.views.suspense_postings(
+                self.tenant_id, status=None, limit=10_000, offset=0
+            )
+        }
+        [mine] = [p for p in postings.values() if p.statement_line_id == reversal.line_id]
+        assert mine.amount.amount == -earlier.amount.amount
+        if parked:
+            settled = postings[parked[0].suspense_id]
+            for posting in (mine, settled):
+                assert posting.status is SuspenseStatus.SETTLED_BY_REVERSAL, posting
+                assert posting.remaining.amount == 0
+            return "settled"
+        assert (mine.status, mine.remaining) == (SuspenseStatus.OPEN, mine.amount), mine
+        return "waiting"
+
     async def do_adjust(
         self, currency: str, amount_cents: int, money_in: bool, kind: AdjustmentKind
     ) -> str:
@@ -624,9 +687,26 @@ REVERSALS = (
 """A program that surely reverses (random ones reverse an allocation in few programs: one
 needs a suspense posting and an allocation before it)."""
 
+REVERSAL_PAIRS = (
+    [("item", "invoice", "NOK", 10_000)],
+    [
+        ("suspense", "NOK", 5_000, True),
+        ("reverse_line", 0),  # the parked line: both postings settle
+        ("redeliver", 1, True),
+        ("match", 0, 0),
+        ("reverse_line", 1),  # the matched line (a returned payment): waits on 2900
+        ("unmatch", 1),  # the match: the invoice reopens, the waiting reversal settles
+        ("redeliver", 3, False),
+        ("reverse_line", 0),  # the parked line again: nothing left to settle, waits
+    ],
+)
+"""A program with reversal pairs of each kind (settled at once, waiting, settled by an
+unmatch)."""
+
 
 @PROFILE
 @example(program=REVERSALS)
+@example(program=REVERSAL_PAIRS)
 @given(program=programs)
 def test_random_programs_keep_the_books_straight(
     harness: Harness, make: Any, program: tuple[list[Any], list[Any]]

@@ -167,9 +167,11 @@ def test_a_rule_posting_needs_a_known_non_bank_account(make: Any) -> None:
         post(make, make.decision("rule_posting", "-125.00"))
 
 
-def test_a_reversal_pair_posts_nothing(make: Any) -> None:
+def test_a_reversal_pair_moves_the_bank_back_against_the_interim_account(make: Any) -> None:
+    # the paired line (+100) went bank vs interim as suspense; together they net to zero
     posting = post(make, make.decision("reversal_pair", "-100.00", paired_line_id="line-x"))
-    assert posting == DecisionPosting(entry=None, items=())
+    assert sides(posting) == [("2900", "D", "100.00"), ("1920", "C", "100.00")]
+    assert posting.items == ()
 
 
 def test_the_posting_date_falls_back_to_the_day_applied(make: Any) -> None:
@@ -238,3 +240,33 @@ def test_a_match_that_no_longer_settles_its_item_no_longer_fits(make: Any) -> No
 def test_a_no_longer_fitting_decision_is_an_invalid_decision(make: Any) -> None:
     assert issubclass(DecisionNoLongerFits, InvalidDecision)
     assert DecisionNoLongerFits.code == "decision_no_longer_fits"
+
+
+def test_a_deducted_fee_is_posted_to_bank_fees_and_the_bank_moves_by_the_line(make: Any) -> None:
+    from bankrec.contracts import AccountRole, Difference, Money
+
+    invoice = make.invoice("INV-1", "1000.00")
+    fee = Difference(role=AccountRole.BANK_FEES, amount=Money.of("-10.00", "NOK"), reason="fee")
+    decision = make.decision("match", "990.00", [("INV-1", "1000.00")], differences=[fee])
+    posting = post(make, decision, invoice)
+    chart = make.chart()
+    fees = chart.for_role(AccountRole.BANK_FEES).code
+    assert sides(posting) == [
+        ("1920", "D", "1000.00"),
+        ("1500", "C", "1000.00"),
+        (fees, "D", "10.00"),
+        ("1920", "C", "10.00"),
+    ]
+    bank = sum((line.debit - line.credit for line in bank_lines(posting)), Decimal(0))
+    assert bank == Decimal("990.00")
+    assert posting.items[0].status is OpenItemStatus.PAID
+
+
+def test_a_difference_to_another_role_is_refused(make: Any) -> None:
+    from bankrec.contracts import AccountRole, Difference, Money
+
+    invoice = make.invoice("INV-1", "1000.00")
+    odd = Difference(role=AccountRole.INTERIM, amount=Money.of("-10.00", "NOK"), reason="x")
+    decision = make.decision("match", "990.00", [("INV-1", "1000.00")], differences=[odd])
+    with pytest.raises(InvalidDecision, match="only bank_fees, rounding take differences"):
+        post(make, decision, invoice)

@@ -20,20 +20,30 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from bankrec.contracts import (
+    ADJUSTMENT_REQUESTS,
     CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
+    MATCH_OUTCOMES,
+    MATCH_REQUESTS,
     OPEN_ITEMS,
     POSTING_RULES,
     POSTINGS,
+    REFUSED_ADJUSTMENTS,
     REFUSED_DECISIONS,
 )
 from bankrec.ledger.adapters import SqlLedgerViews, sql_transactions
 from bankrec.ledger.adapters.tables import outbox
+from bankrec.ledger.adjustment_requests import AdjustmentRequests
 from bankrec.ledger.api import install_error_handlers, open_router, router
 from bankrec.ledger.chart_book import ChartBook
-from bankrec.ledger.consumers import register_consumers
+from bankrec.ledger.consumers import (
+    register_adjustment_consumer,
+    register_consumers,
+    register_match_consumer,
+)
 from bankrec.ledger.manual_work import ManualWork
+from bankrec.ledger.match_requests import ManualMatching, MatchRequests
 from bankrec.ledger.posting_rule_book import PostingRuleBook
 from bankrec.ledger.settings import LedgerSettings
 from bankrec.ledger.use_cases import CONSUMER, Ledger
@@ -47,6 +57,7 @@ from bankrec.runtime import (
     ensure_topics,
     include_tenant_routes,
     install_asyncapi_route,
+    install_operations,
     session_factory,
     upgrade_database,
 )
@@ -54,8 +65,16 @@ from bankrec.runtime import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-PUBLISHES = (OPEN_ITEMS, POSTINGS, REFUSED_DECISIONS, POSTING_RULES, DEAD_LETTERS)
-TOPICS = (DECISIONS, CREDENTIALS, *PUBLISHES)
+PUBLISHES = (
+    OPEN_ITEMS,
+    POSTINGS,
+    REFUSED_DECISIONS,
+    REFUSED_ADJUSTMENTS,
+    MATCH_OUTCOMES,
+    POSTING_RULES,
+    DEAD_LETTERS,
+)
+TOPICS = (DECISIONS, ADJUSTMENT_REQUESTS, MATCH_REQUESTS, CREDENTIALS, *PUBLISHES)
 RELAY_STOP_SECONDS = 10.0
 
 
@@ -93,6 +112,19 @@ def create_app(
     posting_rules = PostingRuleBook(transactions, views, clock=now, after_commit=relay.wake)
     chart_book = ChartBook(transactions, views, clock=now, after_commit=relay.wake)
     register_consumers(kafka, ledger)
+    register_adjustment_consumer(
+        kafka,
+        AdjustmentRequests(manual_work, transactions, clock=now, after_commit=relay.wake),
+    )
+    register_match_consumer(
+        kafka,
+        MatchRequests(
+            ManualMatching(transactions, views, clock=now, after_commit=relay.wake),
+            transactions,
+            clock=now,
+            after_commit=relay.wake,
+        ),
+    )
     declare_publishers(kafka, PUBLISHES)
     keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
     key_reader = (
@@ -150,6 +182,7 @@ def create_app(
     app.state.tenant_keys = keys
 
     install_asyncapi_route(app, kafka, service="ledger")
+    install_operations(app, kafka, service="ledger", settings=settings, engine=engine, relay=relay)
     install_error_handlers(app)
     app.include_router(open_router)
     include_tenant_routes(app, router, keys)

@@ -7,7 +7,16 @@ import re
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from bankrec.contracts import DECISIONS, MatchDecision
+from bankrec.contracts import (
+    ADJUSTMENT_REQUESTS,
+    DECISIONS,
+    MATCH_REQUESTS,
+    ManualMatchCommand,
+    MatchDecision,
+    PostAdjustment,
+)
+from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER, AdjustmentRequests
+from bankrec.ledger.match_requests import MATCH_CONSUMER, MatchRequests
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import (
     MessageDecodeError,
@@ -58,3 +67,73 @@ def register_consumers(broker: KafkaBroker, ledger: Ledger) -> None:
         title=f"{DECISIONS.name}:{CONSUMER}",
         description="Apply each match decision exactly once: post it, update its open items.",
     )(on_match_decided)
+
+
+def register_adjustment_consumer(broker: KafkaBroker, requests: AdjustmentRequests) -> None:
+    """Subscribe the ledger to the reconciler's adjustment requests (own consumer group, so
+    a rebalance of one topic's consumers never stalls the other's)."""
+
+    async def on_adjustment_requested(message: KafkaMessage) -> None:
+        """A requested adjustment is posted once, or refused with the reason; an undecodable
+        request is dead-lettered. Any other failure is not acknowledged: it comes again."""
+        record = message.raw_message
+        key = getattr(record, "key", None)
+        try:
+            envelope = decode_payload(PostAdjustment, message.body)
+        except MessageDecodeError as exc:
+            await publish_dead_letter(
+                broker,
+                consumer=ADJUSTMENT_CONSUMER,
+                source_topic=ADJUSTMENT_REQUESTS.name,
+                reason_code=exc.reason_code,
+                reason=str(exc),
+                raw_value=message.body,
+                raw_key=key,
+                partition=getattr(record, "partition", None),
+                offset=getattr(record, "offset", None),
+                tenant_id=_tenant_of(key),
+            )
+            return
+        await requests.post_requested(envelope)
+
+    broker.subscriber(
+        ADJUSTMENT_REQUESTS.name,
+        **subscriber_options(ADJUSTMENT_CONSUMER),
+        title=f"{ADJUSTMENT_REQUESTS.name}:{ADJUSTMENT_CONSUMER}",
+        description="Post each adjustment a reconciliation asks for exactly once.",
+    )(on_adjustment_requested)
+
+
+def register_match_consumer(broker: KafkaBroker, requests: MatchRequests) -> None:
+    """Subscribe the ledger to the reconciler's manual match requests (own consumer group)."""
+
+    async def on_match_requested(message: KafkaMessage) -> None:
+        """A manual match or unmatch is applied once, or refused with the reason; either way
+        the outcome is published. An undecodable request is dead-lettered. Any other failure
+        is not acknowledged: it comes again."""
+        record = message.raw_message
+        key = getattr(record, "key", None)
+        try:
+            envelope = decode_payload(ManualMatchCommand, message.body)
+        except MessageDecodeError as exc:
+            await publish_dead_letter(
+                broker,
+                consumer=MATCH_CONSUMER,
+                source_topic=MATCH_REQUESTS.name,
+                reason_code=exc.reason_code,
+                reason=str(exc),
+                raw_value=message.body,
+                raw_key=key,
+                partition=getattr(record, "partition", None),
+                offset=getattr(record, "offset", None),
+                tenant_id=_tenant_of(key),
+            )
+            return
+        await requests.settle_requested(envelope)
+
+    broker.subscriber(
+        MATCH_REQUESTS.name,
+        **subscriber_options(MATCH_CONSUMER),
+        title=f"{MATCH_REQUESTS.name}:{MATCH_CONSUMER}",
+        description="Apply each manual match (or its removal) a reconciliation asks for once.",
+    )(on_match_requested)

@@ -69,7 +69,7 @@ from bankrec.ledger.errors import (
     UnknownSuspensePosting,
 )
 from bankrec.ledger.ports import DecisionOutcome, DecisionRecord, LedgerTransaction
-from bankrec.ledger.use_cases import Bookkeeper
+from bankrec.ledger.use_cases import Bookkeeper, settle_waiting_reversal
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +450,8 @@ class ManualWork(AuditedActions):
             await tx.update_suspense_posting(
                 tenant_id, done.suspense, expected_version=posting.version
             )
+            # parked whole again: a reversal of its line waiting on the interim account settles
+            reopened = await settle_waiting_reversal(tx, tenant_id, done.suspense, now)
             await tx.mark_allocation_reversed(tenant_id, done.allocation, now, action_id)
             items: list[dict[str, Any]] = []
             if done.item is not None and item is not None:
@@ -460,7 +462,7 @@ class ManualWork(AuditedActions):
                 items.append(item_json(done.item))
             answer = {
                 "allocation": allocation_json(done.allocation),
-                "suspense_posting": suspense_json(done.suspense),
+                "suspense_posting": suspense_json(reopened),
                 "entries": [entry_json(done.entry)],
                 "open_items": items,
             }
@@ -547,14 +549,17 @@ class ManualWork(AuditedActions):
                 await tx.update_suspense_posting(
                     tenant_id, undone.reversed_suspense, expected_version=leftover.version
                 )
-            if undone.suspense is not None:
-                await tx.add_suspense_posting(tenant_id, undone.suspense, now)
+            parked = undone.suspense
+            if parked is not None:
+                await tx.add_suspense_posting(tenant_id, parked, now)
+                # a returned payment's reversal waiting on the interim account settles with it
+                parked = await settle_waiting_reversal(tx, tenant_id, parked, now)
             await tx.mark_decision_unmatched(tenant_id, decision_id, now, action_id)
             answer = {
                 "decision_id": decision_id,
                 "entries": [entry_json(posted) for posted in undone.entries],
                 "open_items": [item_json(item) for item in undone.items],
-                "suspense_posting": suspense_json(undone.suspense) if undone.suspense else None,
+                "suspense_posting": suspense_json(parked) if parked else None,
                 "reversed_suspense_posting": suspense_json(undone.reversed_suspense)
                 if undone.reversed_suspense
                 else None,

@@ -139,6 +139,16 @@ class LedgerTransaction(Protocol):
         self, tenant_id: str, suspense_id: str
     ) -> SuspensePosting | None: ...
 
+    async def suspense_postings_of_line(
+        self, tenant_id: str, statement_line_id: str
+    ) -> list[SuspensePosting]:
+        """Every suspense posting of a statement line, oldest first."""
+        ...
+
+    async def decisions_of_line(self, tenant_id: str, line_id: str) -> list[DecisionRecord]:
+        """Every decision recorded for a statement line (refused ones too), oldest first."""
+        ...
+
     async def add_suspense_posting(
         self, tenant_id: str, posting: SuspensePosting, at: datetime
     ) -> None: ...

@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -25,7 +25,9 @@ from bankrec.contracts import (
     POSTINGS,
     REFUSED_DECISIONS,
     DeadLetter,
+    DecisionKind,
     DecisionRefused,
+    EntrySource,
     Envelope,
     MatchDecision,
     OpenItem,
@@ -44,12 +46,33 @@ from bankrec.ledger.domain import (
     revise_open_item,
 )
 from bankrec.ledger.domain.amounts import money_of
-from bankrec.ledger.domain.suspense import suspense_of
+from bankrec.ledger.domain.audit import (
+    REASON_LENGTH_MAX,
+    Accountability,
+    AuditRecord,
+    ManualAction,
+)
+from bankrec.ledger.domain.suspense import (
+    AllocationTarget,
+    EarlierDecision,
+    ReversalSettlement,
+    SuspensePosting,
+    SuspenseStatus,
+    allocate_suspense,
+    reversal_counterpart,
+    reversal_pair_note,
+    settle_reversal_pair,
+    suspense_id_for,
+    suspense_of,
+)
 from bankrec.ledger.errors import (
     ConcurrentUpdate,
+    DecisionNoLongerFits,
     IdempotencyConflict,
+    InvalidDecision,
     LedgerError,
     OpenItemConflict,
+    SuspenseAllocated,
     UnknownOpenItem,
 )
 from bankrec.ledger.ports import (
@@ -355,6 +378,8 @@ class Ledger(Bookkeeper):
                     f"(message {record.message_id}); a decision id names one decision"
                 )
             return _result(record, already_applied=True)
+        if decision.supersedes_decision_id is not None:
+            return await self._apply_superseding(tx, envelope, fingerprint)
         chart = await self._chart_with_bank_account(
             tx, tenant_id, decision.account.account_id, decision.account.currency
         )
@@ -397,6 +422,8 @@ class Ledger(Bookkeeper):
             parked = suspense_of(entry, decision_id=decision.decision_id)
             if parked is not None:  # "received, no match": listed for manual allocation
                 await tx.add_suspense_posting(tenant_id, parked, now)
+                if decision.kind is DecisionKind.REVERSAL_PAIR:
+                    await pair_reversal(tx, tenant_id, decision, parked, now)
         for item in posting.items:
             await tx.update_open_item(tenant_id, item, expected_version=items[item.item_id].version)
             await self._stage_item(
@@ -416,6 +443,131 @@ class Ledger(Bookkeeper):
                 (allocation.item_id, money_of(allocation.amount))
                 for allocation in decision.allocations
             ),
+        )
+        await tx.record_decision(tenant_id, record)
+        return _result(record, already_applied=False)
+
+    async def _apply_superseding(
+        self, tx: LedgerTransaction, envelope: Envelope[MatchDecision], fingerprint: str
+    ) -> DecisionResult:
+        """A later match of a line that went to suspense: the money is in the books already,
+        on the interim account; it moves from there to the items, by the allocations of
+        ``domain/suspense.py`` (one entry per item), as a person's allocation would. Refused
+        when a person allocated the suspense posting already (``suspense_allocated``)."""
+        decision, tenant_id = envelope.payload, envelope.tenant_id
+        superseded = decision.supersedes_decision_id
+        assert superseded is not None
+        if decision.kind not in (DecisionKind.MATCH, DecisionKind.PARTIAL) or not (
+            decision.allocations
+        ):
+            raise InvalidDecision(
+                f"decision {decision.decision_id} supersedes {superseded} but is a "
+                f"{decision.kind.value} with {len(decision.allocations)} allocations; only a "
+                "match or partial allocating to open items can take a line off suspense"
+            )
+        earlier = await tx.decision_record(tenant_id, superseded)
+        if (
+            earlier is None
+            or earlier.entry_id is None
+            or earlier.kind not in (DecisionKind.SUSPENSE.value, DecisionKind.PROPOSAL.value)
+            or earlier.outcome is not DecisionOutcome.POSTED
+        ):
+            raise InvalidDecision(
+                f"decision {decision.decision_id} supersedes {superseded}, which parked nothing "
+                "on the interim account here; only a posted suspense or proposal decision of "
+                "the same line can be superseded"
+            )
+        posting = await tx.suspense_posting(tenant_id, suspense_id_for(earlier.entry_id))
+        if posting is None:  # pragma: no cover - a posted suspense decision keeps its posting
+            raise InvalidDecision(f"decision {superseded} left no suspense posting")
+        if posting.status is not SuspenseStatus.OPEN:
+            raise SuspenseAllocated(
+                f"suspense posting {posting.suspense_id} of line {decision.line_id} is "
+                f"{posting.status.value} already (by a person, or reversed); decision "
+                f"{decision.decision_id} superseding {superseded} was not applied"
+            )
+        chart = await self._chart(tx, tenant_id)
+        items = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        now = self._clock()
+        by = Accountability(
+            actor="bankrec-matcher",
+            reason=f"matched later by {decision.rule}: {decision.explanation}"[:1000],
+        )
+        current = dict(items)
+        for number, allocation in enumerate(decision.allocations, start=1):
+            item = current.get(allocation.item_id)
+            if item is None:
+                raise UnknownOpenItem(
+                    f"decision {decision.decision_id} allocates to unknown open item "
+                    f"{allocation.item_id}"
+                )
+            decided_on = allocation.item_version
+            if decided_on is not None and decided_on != items[item.item_id].version:
+                raise DecisionNoLongerFits(
+                    f"decision {decision.decision_id} was made on version {decided_on} of "
+                    f"{item.item_id}, which is at version {items[item.item_id].version} now "
+                    f"({item.status.value}, remaining {item.remaining}); decide the line again"
+                )
+            done = allocate_suspense(
+                tenant_id,
+                posting,
+                allocation_id=f"{decision.decision_id}:{number}",
+                target=AllocationTarget.OPEN_ITEM,
+                target_id=item.item_id,
+                amount=money_of(allocation.amount, what=f"allocation to {item.item_id}"),
+                chart=chart,
+                item=item,
+                posting_date=now.date(),
+                by=by,
+            )
+            entry = replace(
+                done.entry,
+                source=EntrySource.DECISION,
+                source_ref=decision.decision_id,
+                decision_kind=decision.kind.value,
+            )
+            await self._post(
+                tx,
+                tenant_id,
+                entry,
+                now,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id,
+            )
+            await tx.update_suspense_posting(
+                tenant_id, done.suspense, expected_version=posting.version
+            )
+            await tx.add_suspense_allocation(
+                tenant_id, replace(done.allocation, entry_id=entry.entry_id), now
+            )
+            posting = done.suspense
+            assert done.item is not None
+            current[item.item_id] = done.item
+        if decision.kind is DecisionKind.MATCH:
+            unsettled = [item_id for item_id in current if current[item_id].remaining.amount != 0]
+            if unsettled:
+                raise DecisionNoLongerFits(
+                    f"match decision {decision.decision_id} no longer settles {unsettled[0]}: "
+                    f"{current[unsettled[0]].remaining} would stay open; decide the line again"
+                )
+        for item_id, item in current.items():
+            await tx.update_open_item(tenant_id, item, expected_version=items[item_id].version)
+            await self._stage_item(
+                tx, tenant_id, item, envelope.correlation_id, causation_id=envelope.message_id
+            )
+        record = DecisionRecord(
+            decision_id=decision.decision_id,
+            message_id=envelope.message_id[:INBOX_ID_LENGTH_MAX],
+            kind=decision.kind.value,
+            fingerprint=fingerprint,
+            outcome=DecisionOutcome.POSTED,
+            decided_at=now,
+            # its entries are allocations of the suspense posting: they are undone as such
+            # (reverse the allocation), not by unmatching this decision
+            entry_id=None,
+            line_id=decision.line_id,
+            bank_account_id=decision.account.account_id,
+            allocations=(),
         )
         await tx.record_decision(tenant_id, record)
         return _result(record, already_applied=False)
@@ -561,6 +713,134 @@ def is_balanced(accounts: Sequence[AccountTotals]) -> bool:
         debits[row.currency] = debits.get(row.currency, Decimal(0)) + row.debit
         credits[row.currency] = credits.get(row.currency, Decimal(0)) + row.credit
     return all(debits[currency] == credits[currency] for currency in debits)
+
+
+# --- reversal pairs -----------------------------------------------------------------------
+
+REVERSAL_ACTOR = "bankrec-ledger"
+
+
+def _reversal_audit_id(tenant_id: str, what: str, subject: str) -> str:
+    digest = hashlib.sha256(f"{tenant_id}|{what}|{subject}".encode()).hexdigest()
+    return f"rp-{digest[:24]}"
+
+
+def waiting_reversal_audit_id(tenant_id: str, reversed_line_id: str) -> str:
+    """The id of the note on the reversal of a line that could not settle at once: found
+    again by the reversed line when its money is parked whole again."""
+    return _reversal_audit_id(tenant_id, "waiting", reversed_line_id)
+
+
+async def pair_reversal(
+    tx: LedgerTransaction,
+    tenant_id: str,
+    decision: MatchDecision,
+    parked: SuspensePosting,
+    now: datetime,
+) -> None:
+    """The suspense posting of a line that reverses an earlier one (``paired_line_id``):
+    when the earlier line's money is still wholly parked on the interim account, the two
+    postings settle each other; otherwise (a returned payment, a posting allocated since)
+    it stays open with a note in its audit trail naming the earlier decision, for a person.
+    Runs in the decision's transaction, so a redelivery (stopped by the inbox) cannot
+    repeat it."""
+    paired_line_id = decision.paired_line_id or ""
+    candidates = (
+        await tx.suspense_postings_of_line(tenant_id, paired_line_id) if paired_line_id else []
+    )
+    original = reversal_counterpart(parked, candidates)
+    if original is not None:
+        await _settle_reversal(tx, tenant_id, original, parked, now, decided_by=decision)
+        return
+    earlier = [
+        EarlierDecision(decision_id=record.decision_id, kind=record.kind)
+        for record in (
+            await tx.decisions_of_line(tenant_id, paired_line_id) if paired_line_id else []
+        )
+        if record.outcome is not DecisionOutcome.REFUSED
+    ]
+    note = reversal_pair_note(
+        parked, paired_line_id or "(none named)", earlier=earlier, paired_postings=candidates
+    )
+    audit_id = waiting_reversal_audit_id(tenant_id, paired_line_id)
+    if not paired_line_id or await tx.audit_record(tenant_id, audit_id) is not None:
+        # a line reversed twice: only the first reversal is found again by the line
+        audit_id = _reversal_audit_id(tenant_id, "note", parked.suspense_id)
+    await tx.add_audit_record(
+        tenant_id,
+        AuditRecord(
+            audit_id=audit_id,
+            action=ManualAction.NOTE_REVERSAL_PAIR,
+            subject_id=parked.suspense_id,
+            actor=REVERSAL_ACTOR,
+            reason=note[:REASON_LENGTH_MAX],
+            occurred_at=now,
+            entry_ids=(parked.entry_id,),
+            result={
+                "suspense_id": parked.suspense_id,
+                "decision_id": decision.decision_id,
+                "paired_line_id": paired_line_id,
+                "earlier_decision_id": earlier[-1].decision_id if earlier else None,
+            },
+        ),
+    )
+
+
+async def settle_waiting_reversal(
+    tx: LedgerTransaction, tenant_id: str, posting: SuspensePosting, now: datetime
+) -> SuspensePosting:
+    """A line's money parked whole again (an unmatch parked it, an allocation of it was
+    reversed): if a reversal of that line waits on the interim account (its note), the two
+    postings settle each other. Returns the posting as it is now."""
+    if posting.statement_line_id is None:
+        return posting
+    note = await tx.audit_record(
+        tenant_id, waiting_reversal_audit_id(tenant_id, posting.statement_line_id)
+    )
+    if note is None:
+        return posting
+    waiting = await tx.suspense_posting(tenant_id, str(note.result.get("suspense_id")))
+    if waiting is None or reversal_counterpart(waiting, [posting]) is None:
+        return posting
+    settled = await _settle_reversal(tx, tenant_id, posting, waiting, now, decided_by=None)
+    return settled.original
+
+
+async def _settle_reversal(
+    tx: LedgerTransaction,
+    tenant_id: str,
+    original: SuspensePosting,
+    reversing: SuspensePosting,
+    now: datetime,
+    *,
+    decided_by: MatchDecision | None,
+) -> ReversalSettlement:
+    settled = settle_reversal_pair(original, reversing)
+    await tx.update_suspense_posting(tenant_id, settled.original, expected_version=original.version)
+    await tx.update_suspense_posting(
+        tenant_id, settled.reversing, expected_version=reversing.version
+    )
+    why = (
+        f"line {reversing.statement_line_id} reverses line {original.statement_line_id}"
+        + (f" (decision {decided_by.decision_id})" if decided_by is not None else "")
+        + f": suspense postings {original.suspense_id} and {reversing.suspense_id} "
+        f"({original.amount} and {reversing.amount}) settle each other on the interim account"
+    )
+    for posting, other in ((original, reversing), (reversing, original)):
+        await tx.add_audit_record(
+            tenant_id,
+            AuditRecord(
+                audit_id=_reversal_audit_id(tenant_id, "settled", posting.suspense_id),
+                action=ManualAction.SETTLE_REVERSAL_PAIR,
+                subject_id=posting.suspense_id,
+                actor=REVERSAL_ACTOR,
+                reason=why[:REASON_LENGTH_MAX],
+                occurred_at=now,
+                entry_ids=(posting.entry_id, other.entry_id),
+                result={"suspense_id": posting.suspense_id, "settled_with": other.suspense_id},
+            ),
+        )
+    return settled
 
 
 def _result(record: DecisionRecord, *, already_applied: bool) -> DecisionResult:

@@ -692,6 +692,33 @@ class SqlLedgerTransaction:
     async def suspense_posting(self, tenant_id: str, suspense_id: str) -> SuspensePosting | None:
         return await _suspense_posting(self._session, tenant_id, suspense_id)
 
+    async def suspense_postings_of_line(
+        self, tenant_id: str, statement_line_id: str
+    ) -> list[SuspensePosting]:
+        postings = tables.suspense_postings
+        rows = (
+            await self._session.execute(
+                select(postings)
+                .where(
+                    postings.c.tenant_id == tenant_id,
+                    postings.c.statement_line_id == statement_line_id,
+                )
+                .order_by(postings.c.created_at, postings.c.suspense_id)
+            )
+        ).all()
+        return [_suspense_from_row(row) for row in rows]
+
+    async def decisions_of_line(self, tenant_id: str, line_id: str) -> list[DecisionRecord]:
+        decisions = tables.decisions
+        rows = (
+            await self._session.execute(
+                select(decisions)
+                .where(decisions.c.tenant_id == tenant_id, decisions.c.line_id == line_id)
+                .order_by(decisions.c.decided_at, decisions.c.decision_id)
+            )
+        ).all()
+        return [_decision_from_row(row) for row in rows]
+
     async def add_suspense_posting(
         self, tenant_id: str, posting: SuspensePosting, at: datetime
     ) -> None:

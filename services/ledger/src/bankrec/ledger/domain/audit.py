@@ -39,6 +39,9 @@ class ManualAction(StrEnum):
     LINK_BANK_ACCOUNT = "link_bank_account"
     DEACTIVATE_ACCOUNT = "deactivate_account"
     REACTIVATE_ACCOUNT = "reactivate_account"
+    # the ledger's own, on a reversal_pair decision (actor bankrec-ledger)
+    SETTLE_REVERSAL_PAIR = "settle_reversal_pair"
+    NOTE_REVERSAL_PAIR = "note_reversal_pair"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,21 @@ money in is Dr bank / Cr X, money out is Dr X / Cr bank.
   payment); a registered payment or journal line is already on the bank GL account, so it
   gets no posting and is only marked paid. What the allocations leave of the line amount
   goes bank vs interim, so the bank account always moves by the statement line amount.
+  A decision's ``differences`` (a deducted fee, a rounding difference within the tenant's
+  tolerance) are posted to their role's account: allocations + differences = line amount
+  (Dr bank 990, Dr fees 10, Cr receivable 1000).
 - suspense, proposal: bank vs interim (2900).
 - on_account: bank vs receivable (money in) or payable (money out), with the counterparty
   and no open item.
 - rule_posting: bank vs the decision's GL account; a decision naming a posting rule version
   is posted as that version's action says: one bank line, and the line amount split over
   the rule's accounts (``domain/posting_rules.py``).
-- reversal_pair: no posting (the two lines cancel out on the statement).
+- reversal_pair: bank vs interim, like suspense. The paired line was decided before and has
+  moved the bank account already (to the interim account when it was suspense, which the pair
+  then nets to zero); the reversing line must move it back, or the bank GL account and the
+  reconciler's reconciled balance would differ from the statement by the line amount. A
+  returned payment whose earlier line was matched leaves the reversal on the interim account
+  for a person (the invoice stays paid until they unmatch it).
 
 Every bank-side line carries the bank account id and the statement line id.
 """
@@ -67,6 +75,9 @@ DECISION_FIELD_LENGTH_MAX: dict[str, int] = {
     "posting_rule_id": 100,
 }
 """Longest identifiers the books store; a longer one is refused, never cut short."""
+
+DIFFERENCE_ROLES = (AccountRole.BANK_FEES, AccountRole.ROUNDING)
+"""The chart roles a match's difference may be posted to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,22 @@ def post_decision(
             elif item.kind is OpenItemKind.BILL:
                 lines.bank_vs(chart.for_role(AccountRole.PAYABLE), amount.amount, **refs)
             # a registered payment or journal line is on the bank GL already: no posting
+        for difference in decision.differences:
+            amount = money_of(difference.amount, what=f"{difference.role.value} difference")
+            if amount.currency != currency:
+                raise CurrencyMismatch(
+                    f"{difference.role.value} difference is in {amount.currency}, the line in "
+                    f"{currency}"
+                )
+            if difference.role not in DIFFERENCE_ROLES:
+                raise InvalidDecision(
+                    f"decision {decision.decision_id} posts a difference to the "
+                    f"{difference.role.value} account; only "
+                    f"{', '.join(r.value for r in DIFFERENCE_ROLES)} take differences"
+                )
+            # signed as the line: a fee short of money in is Dr fees / Cr bank
+            lines.bank_vs(chart.for_role(difference.role), amount.amount)
+            allocated += amount.amount
         if allocated * line_amount.amount < 0 or abs(allocated) > abs(line_amount.amount):
             raise InvalidDecision(
                 f"decision {decision.decision_id} allocates {allocated} {currency}, more than "
@@ -234,7 +261,7 @@ def post_decision(
             )
         lines.bank_vs(account, line_amount.amount)
     elif kind is DecisionKind.REVERSAL_PAIR:
-        pass  # the line and its reversal cancel out: nothing to post
+        lines.bank_vs(chart.for_role(AccountRole.INTERIM), line_amount.amount)
     else:  # pragma: no cover - a new DecisionKind must be given its posting here
         raise InvalidDecision(f"decision kind {kind.value} has no posting rule")
 

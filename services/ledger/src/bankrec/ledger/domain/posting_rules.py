@@ -1,44 +1,45 @@
-"""Posting rules (seed 004): which statement lines a tenant's rule catches, and what it posts.
+"""Posting rules (seed 004): which rules the ledger keeps, and what a rule's line posts.
 
-Pure functions over the contract's ``PostingRule`` and ``StatementLine``, so whoever
-evaluates the rules (the matcher) and the ledger that posts them agree:
+Pure functions over the contract's ``PostingRule`` and ``StatementLine``:
 
 - ``validated_rule``: a rule as the ledger accepts it (conditions, a safe regex, GL accounts
   in the chart);
-- ``rule_catches`` / ``first_rule_catching``: the conditions (AND) against one line, and the
-  first active rule by priority (ties by rule id);
+- ``rule_catches`` / ``first_rule_catching`` / ``rule_text``: the condition semantics, kept in
+  ``bankrec.contracts.posting_rule_conditions`` so the matcher that evaluates the rules and
+  the ledger agree (re-exported here); ``compiled_regex`` / ``regex_cost`` are those limits
+  with the ledger's ``InvalidPostingRule`` (see that module for the regex limits);
 - ``rule_posting_parts``: the line amount divided over the action's GL accounts; the parts
   always add up to the line amount (the remainder account absorbs rounding);
 - ``next_version`` / ``deleted_version``: versions are immutable; a change is a new one.
-
-The regex condition is limited so that no rule can make evaluation slow (Python's ``re``
-backtracks and has no timeout): at most ``REGEX_LENGTH_MAX`` characters, no backreferences,
-lookarounds or conditionals, no repetition of a group that repeats or alternates inside
-(``(a+)+``, ``(a|b)*``), and an estimated backtracking cost (text length times the product
-of the repetition bounds, an unbounded one counting as the text length) of at most
-``REGEX_COST_MAX``; the regex sees at most ``RULE_TEXT_LENGTH_MAX`` characters of a line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from bankrec.contracts import (
     AccountRole,
-    AmountSign,
     Money,
     PostingRule,
     PostingRuleAction,
     PostingRuleActionKind,
     PostingRuleConditions,
     PostingRuleStatus,
-    StatementLine,
     currency_exponent,
     normalize_account_number,
+)
+from bankrec.contracts import posting_rule_conditions as conditions_semantics
+from bankrec.contracts.posting_rule_conditions import (
+    REGEX_COST_MAX,
+    REGEX_LENGTH_MAX,
+    RULE_TEXT_LENGTH_MAX,
+    PostingRuleRegexError,
+    first_rule_catching,
+    rule_catches,
+    rule_text,
 )
 from bankrec.ledger.domain.amounts import AMOUNT_ABS_LIMIT
 from bankrec.ledger.domain.chart import Chart
@@ -50,154 +51,46 @@ PRIORITY_MAX = 1_000_000
 COUNTERPARTY_ACCOUNTS_MAX = 20
 ACCOUNT_NUMBER_LENGTH_MAX = 34
 SPLITS_MAX = 10
-REGEX_LENGTH_MAX = 200
-RULE_TEXT_LENGTH_MAX = 300
-REGEX_COST_MAX = 10**7
 
-_GROUP_PREFIXES_REFUSED = {
-    "(?=": "lookahead",
-    "(?!": "negative lookahead",
-    "(?<=": "lookbehind",
-    "(?<!": "negative lookbehind",
-    "(?P=": "backreference",
-    "(?(": "conditional",
-}
-_BOUNDED = re.compile(r"\{(\d{0,4})(,(\d{0,4}))?\}")
-
-
-@dataclass
-class _Group:
-    repeats: bool = False  # something inside repeats more than once
-    alternates: bool = False  # '|' inside
-
-
-def _regex_error(message: str) -> InvalidPostingRule:
-    return InvalidPostingRule("conditions.text_regex", message)
-
-
-def _quantifier_at(pattern: str, index: int) -> tuple[int | None, int] | None:
-    """(most repetitions, None = unbounded; characters used) of a quantifier at ``index``."""
-    char = pattern[index]
-    if char in "*+":
-        bound, used = None, 1
-    elif char == "?":
-        bound, used = 1, 1
-    elif char == "{":
-        found = _BOUNDED.match(pattern, index)
-        if found is None or (found.group(1) == "" and found.group(2) is None):
-            return None  # a literal '{'
-        low = int(found.group(1) or 0)
-        upper = found.group(3)
-        unbounded = found.group(2) is not None and not upper
-        bound = None if unbounded else int(upper) if upper else low
-        used = found.end() - index
-    else:
-        return None
-    if index + used < len(pattern) and pattern[index + used] in "?+":
-        used += 1  # lazy or possessive
-    return bound, used
-
-
-def _class_end(pattern: str, index: int) -> int:
-    """The index after the character class that starts at ``index`` ('[')."""
-    position = index + 1
-    if position < len(pattern) and pattern[position] == "^":
-        position += 1
-    if position < len(pattern) and pattern[position] == "]":
-        position += 1
-    while position < len(pattern):
-        if pattern[position] == "\\":
-            position += 2
-            continue
-        if pattern[position] == "]":
-            return position + 1
-        position += 1
-    raise _regex_error("has a character class '[' that is never closed")
-
-
-def regex_cost(pattern: str) -> int:
-    """The backtracking cost estimate of a pattern (see the module docstring); raises
-    ``InvalidPostingRule`` for what is refused outright."""
-    stack: list[_Group] = [_Group()]
-    cost = RULE_TEXT_LENGTH_MAX
-    previous_group: _Group | None = None  # the group just closed, if it is the last atom
-    has_atom = False
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        quantifier = _quantifier_at(pattern, index) if has_atom else None
-        if quantifier is not None:
-            bound, used = quantifier
-            repeats = bound is None or bound > 1
-            if (
-                repeats
-                and previous_group is not None
-                and (previous_group.repeats or previous_group.alternates)
-            ):
-                raise _regex_error(
-                    "repeats a group that repeats or alternates inside (like (a+)+ or (a|b)*), "
-                    "which can take exponential time; rewrite it without the nesting"
-                )
-            if repeats:
-                stack[-1].repeats = True
-                cost *= RULE_TEXT_LENGTH_MAX if bound is None else bound
-                if cost > REGEX_COST_MAX:
-                    raise _regex_error(
-                        "repeats too much: one unbounded repetition (*, +, {n,}) with small "
-                        "bounded ones is the most a rule may use; bound the others, e.g. "
-                        r"\s{1,5} for \s+ and \d{1,12} for \d+"
-                    )
-            previous_group, has_atom = None, False
-            index += used
-            continue
-        previous_group = None
-        if char == "\\":
-            following = pattern[index + 1 : index + 2]
-            if not following:
-                raise _regex_error("ends with a lone backslash")
-            if (following.isdigit() and following != "0") or following == "g":
-                raise _regex_error("uses a backreference, which is not allowed in a rule")
-            has_atom = True
-            index += 2
-        elif char == "[":
-            index = _class_end(pattern, index)
-            has_atom = True
-        elif char == "(":
-            for prefix, what in _GROUP_PREFIXES_REFUSED.items():
-                if pattern.startswith(prefix, index):
-                    raise _regex_error(f"uses a {what}, which is not allowed in a rule")
-            stack.append(_Group())
-            has_atom = False
-            index += 1
-        elif char == ")":
-            if len(stack) == 1:
-                raise _regex_error("closes a group ')' that was never opened")
-            closed = stack.pop()
-            if closed.repeats:
-                stack[-1].repeats = True
-            previous_group, has_atom = closed, True
-            index += 1
-        elif char == "|":
-            stack[-1].alternates = True
-            has_atom = False
-            index += 1
-        else:
-            has_atom = True
-            index += 1
-    return cost
+__all__ = [
+    "ACCOUNT_NUMBER_LENGTH_MAX",
+    "COUNTERPARTY_ACCOUNTS_MAX",
+    "NAME_LENGTH_MAX",
+    "PRIORITY_MAX",
+    "REGEX_COST_MAX",
+    "REGEX_LENGTH_MAX",
+    "RULE_ID_PATTERN",
+    "RULE_TEXT_LENGTH_MAX",
+    "SPLITS_MAX",
+    "RulePostingPart",
+    "compiled_regex",
+    "deleted_version",
+    "first_rule_catching",
+    "next_version",
+    "regex_cost",
+    "rule_catches",
+    "rule_posting_parts",
+    "rule_text",
+    "validated_rule",
+]
 
 
 def compiled_regex(pattern: str) -> re.Pattern[str]:
-    """A rule's regex, checked against the limits and compiled case-insensitively."""
-    if not pattern.strip():
-        raise _regex_error("is empty; leave it out instead")
-    if len(pattern) > REGEX_LENGTH_MAX:
-        raise _regex_error(f"is {len(pattern)} characters long; at most {REGEX_LENGTH_MAX}")
-    regex_cost(pattern)
+    """A rule's regex, checked against the limits (``bankrec.contracts``' shared condition
+    semantics) and compiled; raises ``InvalidPostingRule`` naming ``conditions.text_regex``."""
     try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise _regex_error(f"is not a valid regular expression: {exc}") from exc
+        return conditions_semantics.compiled_regex(pattern)
+    except PostingRuleRegexError as exc:
+        raise InvalidPostingRule("conditions.text_regex", exc.message) from exc
+
+
+def regex_cost(pattern: str) -> int:
+    """The backtracking cost estimate of a pattern; raises ``InvalidPostingRule`` for what is
+    refused outright."""
+    try:
+        return conditions_semantics.regex_cost(pattern)
+    except PostingRuleRegexError as exc:
+        raise InvalidPostingRule("conditions.text_regex", exc.message) from exc
 
 
 def _check_amount(value: Decimal, currency: str, field: str) -> None:
@@ -333,66 +226,7 @@ def validated_rule(rule: PostingRule, chart: Chart) -> PostingRule:
     return rule.model_copy(update={"name": name, "conditions": conditions, "action": action})
 
 
-# --- evaluation -------------------------------------------------------------------------
-
-
-def rule_text(line: StatementLine) -> str:
-    """The text a rule's text conditions look at, at most ``RULE_TEXT_LENGTH_MAX`` long."""
-    parts = [line.remittance_text, line.additional_info, *line.referred_documents]
-    return "\n".join(part for part in parts if part)[:RULE_TEXT_LENGTH_MAX]
-
-
-def rule_catches(rule: PostingRule, line: StatementLine) -> bool:
-    """Whether every condition of an active rule holds for the line."""
-    if rule.status is not PostingRuleStatus.ACTIVE:
-        return False
-    conditions = rule.conditions
-    amount = line.amount
-    if conditions.currency is not None and amount.currency != conditions.currency:
-        return False
-    if conditions.sign is AmountSign.POSITIVE and amount.amount <= 0:
-        return False
-    if conditions.sign is AmountSign.NEGATIVE and amount.amount >= 0:
-        return False
-    if conditions.amount_min is not None and abs(amount.amount) < conditions.amount_min:
-        return False
-    if conditions.amount_max is not None and abs(amount.amount) > conditions.amount_max:
-        return False
-    counterparty = line.counterparty
-    if conditions.counterparty_name_contains is not None:
-        name = (counterparty.name if counterparty else None) or ""
-        if conditions.counterparty_name_contains.casefold() not in name.casefold():
-            return False
-    if conditions.counterparty_accounts:
-        number = counterparty.account_number if counterparty else None
-        if not number or normalize_account_number(number) not in conditions.counterparty_accounts:
-            return False
-    code = conditions.bank_transaction_code
-    if code is not None:
-        given = line.bank_transaction_code
-        for field in ("domain", "family", "sub_family", "proprietary"):
-            wanted = getattr(code, field)
-            actual = getattr(given, field) if given else None
-            if wanted is not None and (actual or "").casefold() != wanted.casefold():
-                return False
-    text = rule_text(line)
-    if (
-        conditions.text_contains is not None
-        and conditions.text_contains.casefold() not in text.casefold()
-    ):
-        return False
-    return not (
-        conditions.text_regex is not None
-        and compiled_regex(conditions.text_regex).search(text) is None
-    )
-
-
-def first_rule_catching(rules: Iterable[PostingRule], line: StatementLine) -> PostingRule | None:
-    """The first active rule (by priority, then rule id) whose conditions hold."""
-    for rule in sorted(rules, key=lambda r: (r.priority, r.rule_id)):
-        if rule_catches(rule, line):
-            return rule
-    return None
+# --- posting ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

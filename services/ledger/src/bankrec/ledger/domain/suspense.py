@@ -11,6 +11,12 @@ reopens what the allocation paid.
 A posting is allocated off the account it was parked on: when the interim role has moved
 to another account since, the old account is emptied as its postings are worked off.
 
+A line that reverses an earlier one (a ``reversal_pair`` decision) is posted bank vs interim
+like suspense. When the earlier line's money is still wholly parked, the two postings settle
+each other (``settle_reversal_pair``: both ``settled_by_reversal``, nothing left, no entry:
+the interim account nets to zero already). When the earlier line was matched (a returned
+payment), the reversal stays open for a person, with ``returned_payment_note`` saying why.
+
 Invariants:
 - ``amount`` and ``remaining`` have the same sign (+ money in, - money out) or remaining is 0;
 - amount - remaining = the sum of the posting's allocations;
@@ -19,6 +25,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -44,6 +51,7 @@ from bankrec.ledger.domain.open_items import apply_allocation, restore_allocatio
 from bankrec.ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
+    InvalidDecision,
     InvalidManualAction,
     OverAllocation,
     SuspenseAllocated,
@@ -58,6 +66,7 @@ class SuspenseStatus(StrEnum):
     PARTLY_ALLOCATED = "partly_allocated"
     ALLOCATED = "allocated"
     REVERSED = "reversed"  # its entry was reversed with the decision that made it
+    SETTLED_BY_REVERSAL = "settled_by_reversal"  # cancelled by its line's reversal (a pair)
 
 
 class AllocationTarget(StrEnum):
@@ -162,6 +171,7 @@ def reverse_suspense(posting: SuspensePosting) -> SuspensePosting:
     would take from the interim account what is no longer there."""
     if posting.status is SuspenseStatus.REVERSED:
         raise AlreadyReversed(f"suspense posting {posting.suspense_id} is reversed already")
+    _refuse_settled(posting)
     if posting.remaining != posting.amount:
         raise SuspenseAllocated(
             f"suspense posting {posting.suspense_id} has {posting.amount - posting.remaining} "
@@ -171,6 +181,14 @@ def reverse_suspense(posting: SuspensePosting) -> SuspensePosting:
     return replace(
         posting, remaining=zero, status=SuspenseStatus.REVERSED, version=posting.version + 1
     )
+
+
+def _refuse_settled(posting: SuspensePosting) -> None:
+    if posting.status is SuspenseStatus.SETTLED_BY_REVERSAL:
+        raise SuspenseAllocated(
+            f"suspense posting {posting.suspense_id} was settled by the reversal of its line "
+            "(see its audit trail); nothing of it is left on the interim account"
+        )
 
 
 def _counter_account(
@@ -255,6 +273,7 @@ def allocate_suspense(
         raise AlreadyReversed(
             f"suspense posting {posting.suspense_id} was reversed with the decision that made it"
         )
+    _refuse_settled(posting)
     target_id = target_id.strip()
     if not target_id or len(target_id) > TARGET_ID_LENGTH_MAX:
         raise InvalidManualAction(
@@ -380,4 +399,110 @@ def reverse_allocation(
         entry=reversal,
         suspense=updated,
         item=new_item,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReversalSettlement:
+    """The two suspense postings of a reversal pair after they settled each other."""
+
+    original: SuspensePosting
+    reversing: SuspensePosting
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierDecision:
+    """A decision the ledger applied for the line a reversal pairs with (for the note)."""
+
+    decision_id: str
+    kind: str
+
+
+def wholly_parked(posting: SuspensePosting) -> bool:
+    """Open with nothing allocated: all of the line's money is still on the interim account."""
+    return posting.status is SuspenseStatus.OPEN and posting.remaining == posting.amount
+
+
+def reversal_counterpart(
+    posting: SuspensePosting, candidates: Iterable[SuspensePosting]
+) -> SuspensePosting | None:
+    """The first of ``candidates`` (postings of the other line of a reversal pair) that
+    ``posting`` cancels: both wholly parked, same currency, opposite amounts."""
+    if not wholly_parked(posting):
+        return None
+    for candidate in candidates:
+        if (
+            candidate.suspense_id != posting.suspense_id
+            and wholly_parked(candidate)
+            and candidate.amount.currency == posting.amount.currency
+            and candidate.amount.amount == -posting.amount.amount
+        ):
+            return candidate
+    return None
+
+
+def settle_reversal_pair(
+    original: SuspensePosting, reversing: SuspensePosting
+) -> ReversalSettlement:
+    """Both postings of a reversal pair leave the interim account's open list: nothing is
+    left on either (``settled_by_reversal``). No entry: the credit of the one and the debit
+    of the other net to zero on the interim account already."""
+    for posting in (original, reversing):
+        if not wholly_parked(posting):
+            raise SuspenseAllocated(
+                f"suspense posting {posting.suspense_id} is {posting.status.value} with "
+                f"{posting.remaining} of {posting.amount} left; only wholly parked postings "
+                "settle each other"
+            )
+    if (
+        original.amount.currency != reversing.amount.currency
+        or original.amount.amount != -reversing.amount.amount
+    ):
+        raise InvalidDecision(
+            f"suspense postings {original.suspense_id} ({original.amount}) and "
+            f"{reversing.suspense_id} ({reversing.amount}) do not cancel each other"
+        )
+
+    def settled(posting: SuspensePosting) -> SuspensePosting:
+        zero = Money(amount=posting.amount.amount * 0, currency=posting.amount.currency)
+        return replace(
+            posting,
+            remaining=zero,
+            status=SuspenseStatus.SETTLED_BY_REVERSAL,
+            version=posting.version + 1,
+        )
+
+    return ReversalSettlement(original=settled(original), reversing=settled(reversing))
+
+
+def reversal_pair_note(
+    reversing: SuspensePosting,
+    paired_line_id: str,
+    *,
+    earlier: Sequence[EarlierDecision],
+    paired_postings: Sequence[SuspensePosting],
+) -> str:
+    """Why the reversal of ``paired_line_id`` stays on the interim account, and what a person
+    does about it (the earlier line's money is no longer wholly parked)."""
+    line = reversing.statement_line_id or reversing.suspense_id
+    if not earlier:
+        return (
+            f"line {line} reverses line {paired_line_id}, of which the ledger has no decision; "
+            "allocate this posting by hand"
+        )
+    latest = earlier[-1]
+    head = (
+        f"line {line} reverses line {paired_line_id}, decided {latest.kind} by {latest.decision_id}"
+    )
+    taken = [p for p in paired_postings if p.status is not SuspenseStatus.REVERSED]
+    if taken:
+        states = ", ".join(f"{p.suspense_id} {p.status.value}" for p in taken)
+        return (
+            f"{head}; its suspense posting is no longer wholly parked ({states}): reverse its "
+            "allocations to reopen what they paid, and the ledger settles the two postings "
+            "with each other"
+        )
+    return (
+        f"{head} (a returned payment): unmatch {latest.decision_id} to reopen what it paid, "
+        "and the ledger settles this posting with the one the unmatch parks"
     )
