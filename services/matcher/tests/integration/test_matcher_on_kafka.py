@@ -66,11 +66,17 @@ async def read_topic(
 
 
 @asynccontextmanager
-async def running_matcher(bootstrap: str, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
+async def running_matcher(
+    bootstrap: str, tenant_id: str, database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
     """The matcher app, started by its own lifespan, with an HTTP client on it that sends
     the tenant's API key."""
     app = create_app(
-        MatcherSettings(kafka_bootstrap_servers=bootstrap, index_catch_up_seconds=60),
+        MatcherSettings(
+            kafka_bootstrap_servers=bootstrap,
+            index_catch_up_seconds=60,
+            database_url=database_url,
+        ),
         tenant_keys=TENANT_KEYS,
     )
     async with app.router.lifespan_context(app):
@@ -107,8 +113,9 @@ def open_item_messages(book: Book) -> list[tuple[Topic, str, bytes]]:
 
 
 async def test_lines_get_their_decisions_on_the_decisions_topic(
-    kafka_bootstrap: str, tenant_id: str
+    kafka_bootstrap: str, tenant_id: str, database_url: Callable[[str], str]
 ) -> None:
+    matcher_db = database_url("matcher")
     book = Book.for_tenant(tenant_id)
     await ensure_topics(kafka_bootstrap, TOPICS)
     await publish(kafka_bootstrap, open_item_messages(book))  # before the matcher starts
@@ -122,11 +129,12 @@ async def test_lines_get_their_decisions_on_the_decisions_topic(
         book.line("l6", "-15000.00", text="Bill-1"),  # the supplier bill, by its number
     ]
     envelopes = [book.envelope(line, correlation_id="camt-file-1") for line in lines]
-    async with running_matcher(kafka_bootstrap, tenant_id) as client:
+    async with running_matcher(kafka_bootstrap, tenant_id, matcher_db) as client:
         await wait_for(client, "/health", {"status": "ok", "index": "ready"})
         assert (await client.get(f"/v1/tenants/{tenant_id}/index")).json() == {
             "open_items": 6,
             "open": 5,
+            "pending_lines": 0,
         }
         await publish(
             kafka_bootstrap,
@@ -137,7 +145,7 @@ async def test_lines_get_their_decisions_on_the_decisions_topic(
             ],
         )
         found = await read_topic(
-            kafka_bootstrap, DECISIONS, len(lines), lambda m: m["tenant_id"] == tenant_id
+            kafka_bootstrap, DECISIONS, len(lines), lambda m: m.get("tenant_id") == tenant_id
         )
         last = await client.get(f"/v1/tenants/{tenant_id}/decisions/l6")
         assert last.status_code == 200
@@ -187,24 +195,29 @@ async def test_lines_get_their_decisions_on_the_decisions_topic(
 
 
 async def test_a_restarted_matcher_has_the_whole_index_before_it_matches(
-    kafka_bootstrap: str, tenant_id: str
+    kafka_bootstrap: str, tenant_id: str, database_url: Callable[[str], str]
 ) -> None:
+    matcher_db = database_url("matcher")
     book = Book.for_tenant(tenant_id)
     await ensure_topics(kafka_bootstrap, TOPICS)
     await publish(kafka_bootstrap, open_item_messages(book))
-    async with running_matcher(kafka_bootstrap, tenant_id) as client:
-        await wait_for(client, f"/v1/tenants/{tenant_id}/index", {"open_items": 6, "open": 5})
+    async with running_matcher(kafka_bootstrap, tenant_id, matcher_db) as client:
+        await wait_for(
+            client,
+            f"/v1/tenants/{tenant_id}/index",
+            {"open_items": 6, "open": 5, "pending_lines": 0},
+        )
 
     late = book.item("INV-9", "42.00")
     await publish(
         kafka_bootstrap,
         [(OPEN_ITEMS, f"{tenant_id}:INV-9", encode_envelope(book.envelope(late)))],
     )
-    async with running_matcher(kafka_bootstrap, tenant_id) as client:
+    async with running_matcher(kafka_bootstrap, tenant_id, matcher_db) as client:
         await wait_for(client, "/health", {"status": "ok", "index": "ready"})
         # no waiting here: "ready" means everything the topic held at start-up is indexed
         index = await client.get(f"/v1/tenants/{tenant_id}/index")
-        assert index.json() == {"open_items": 7, "open": 6}
+        assert index.json() == {"open_items": 7, "open": 6, "pending_lines": 0}
         explained = await client.post(
             f"/v1/tenants/{tenant_id}/explain",
             json=book.line("l1", "42.00", text="Faktura INV-9").model_dump(mode="json"),

@@ -1,4 +1,5 @@
-"""The HTTP contract: health, index figures, last decision, explain, and the error shape."""
+"""The HTTP contract: health, index figures, last decision, explain, matching settings, and
+the error shape."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from matcher_factories import TENANT_KEYS, Book, auth_headers
 
-from bankrec.matcher.adapters import RecentDecisions, RecordingPublisher
+from bankrec.matcher.adapters import MemoryStore
 from bankrec.matcher.api import install_api
 from bankrec.matcher.catch_up import IndexCatchUp
 from bankrec.matcher.use_cases import Matcher
@@ -21,7 +22,8 @@ class Service:
     def __init__(self) -> None:
         self.ready = True
         self.catch_up = IndexCatchUp()
-        self.matcher = Matcher(RecordingPublisher(), RecentDecisions(), catch_up=self.catch_up)
+        self.store = MemoryStore()
+        self.matcher = Matcher(self.store.units_of_work(), catch_up=self.catch_up)
         self.app = FastAPI()
         install_api(self.app, self.matcher, ready=lambda: self.ready, tenant_keys=TENANT_KEYS)
 
@@ -59,13 +61,16 @@ async def test_index_counts_items_held_and_items_open(
     assert (await client.get(f"/v1/tenants/{book.tenant_id}/index")).json() == {
         "open_items": 0,
         "open": 0,
+        "pending_lines": 0,
     }
     paid = book.item("INV-1", "5.00")
     for item in (paid, book.paid(paid), book.item("INV-2", "7.00")):
-        service.matcher.record_open_item(book.envelope(item))
+        await service.matcher.record_open_item(book.envelope(item))
+    await service.matcher.decide_line(book.envelope(book.line("l1", "1.00")))
     assert (await client.get(f"/v1/tenants/{book.tenant_id}/index")).json() == {
         "open_items": 2,
         "open": 1,
+        "pending_lines": 1,
     }
 
 
@@ -77,7 +82,9 @@ async def test_the_last_decision_of_a_line_or_404(
     assert missing.json()["error"]["code"] == "decision_not_found"
     assert "l1" in missing.json()["error"]["message"]
 
-    service.matcher.record_open_item(book.envelope(book.item("INV-1", "500.00", reference=KID)))
+    await service.matcher.record_open_item(
+        book.envelope(book.item("INV-1", "500.00", reference=KID))
+    )
     await service.matcher.decide_line(book.envelope(book.line("l1", "200.00", reference=KID)))
     found = await client.get(f"/v1/tenants/{book.tenant_id}/decisions/l1")
     assert found.status_code == 200
@@ -100,7 +107,9 @@ async def test_the_last_decision_of_a_line_or_404(
 async def test_explain_returns_the_decision_without_publishing(
     service: Service, client: httpx.AsyncClient, book: Book
 ) -> None:
-    service.matcher.record_open_item(book.envelope(book.item("INV-1", "500.00", reference=KID)))
+    await service.matcher.record_open_item(
+        book.envelope(book.item("INV-1", "500.00", reference=KID))
+    )
     line = book.line("l1", "500.00", reference=KID)
     response = await client.post(
         f"/v1/tenants/{book.tenant_id}/explain", json=line.model_dump(mode="json")
@@ -144,3 +153,40 @@ async def test_a_bad_tenant_id_and_an_unknown_path_get_the_error_shape(
     assert bad.json()["error"]["code"] == "invalid_request"
     unknown = await client.get("/v1/nothing")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+
+
+async def test_matching_settings_are_read_replaced_and_checked(
+    service: Service, client: httpx.AsyncClient, book: Book
+) -> None:
+    path = f"/v1/tenants/{book.tenant_id}/matching-settings"
+    defaults = (await client.get(path)).json()
+    assert (defaults["auto_confirm"], defaults["auto_confirm_threshold"], defaults["version"]) == (
+        True,
+        "0.9",
+        1,
+    )
+
+    saved = await client.put(
+        path,
+        json={"auto_confirm_threshold": "0.95", "date_tolerance_days": 3, "updated_by": "ops"},
+    )
+    assert saved.status_code == 200
+    body = saved.json()
+    assert (body["auto_confirm_threshold"], body["date_tolerance_days"], body["version"]) == (
+        "0.95",
+        3,
+        1,
+    )
+    assert (await client.get(path)).json() == body
+    assert service.matcher.policy(book.tenant_id).date_tolerance_days == 3
+
+    for wrong, message in (
+        ({"auto_confirm_threshold": "1.2"}, "auto_confirm_threshold 1.2 must be between 0 and 1"),
+        ({"date_tolerance_days": -1}, "date_tolerance_days"),
+        ({"auto_confirm_threshold": 0.9}, "decimal strings"),
+        ({"threshold": "0.9"}, "threshold"),
+    ):
+        refused = await client.put(path, json=wrong)
+        assert refused.status_code == 422, wrong
+        assert message in refused.json()["error"]["message"], refused.json()
+    assert (await client.get(path)).json()["version"] == 1

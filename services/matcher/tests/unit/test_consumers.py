@@ -1,11 +1,16 @@
-"""Consumer wiring with FastStream's TestKafkaBroker: open items reach the index, each line
-gets its decision on the decisions topic, bad messages are dead-lettered and do not stop the
+"""Consumer wiring with FastStream's TestKafkaBroker: open items reach the index (and match
+a pending line), posting rules reach the index, each line gets its decision on the decisions
+topic (through the SQLite outbox and the relay), a refused decision is decided again, a
+person's allocation ends a line's wait, bad messages are dead-lettered and do not stop the
 consumer. Also the whole app (``create_app``) under TestKafkaBroker, through its HTTP API."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,36 +24,74 @@ from bankrec.contracts import (
     CREDENTIALS,
     DEAD_LETTERS,
     DECISIONS,
+    MATCHING_SETTINGS,
     OPEN_ITEMS,
+    POSTING_RULES,
+    POSTINGS,
+    REFUSED_DECISIONS,
     STATEMENT_LINES,
+    AccountRole,
     DeadLetter,
     DecisionKind,
+    DecisionRefused,
+    EntrySource,
     Envelope,
+    JournalEntryPosted,
     MatchDecision,
+    MatchingSettings,
+    PostingLine,
+    PostingRule,
     Topic,
     envelope_for,
 )
 from bankrec.matcher import create_app
-from bankrec.matcher.adapters import KafkaDecisionPublisher, RecentDecisions
-from bankrec.matcher.consumers import open_items_options, register_consumers
+from bankrec.matcher.adapters import matcher_engine, outbox, sql_units_of_work
+from bankrec.matcher.bootstrap import MIGRATIONS_DIR
+from bankrec.matcher.consumers import (
+    group_for,
+    open_items_options,
+    posting_rules_options,
+    register_consumers,
+)
 from bankrec.matcher.settings import MatcherSettings
 from bankrec.matcher.use_cases import Matcher
-from bankrec.runtime import JSON_HEADERS, create_broker, decode_payload, encode_envelope
+from bankrec.runtime import (
+    JSON_HEADERS,
+    OutboxRelay,
+    create_broker,
+    decode_payload,
+    encode_envelope,
+    session_factory,
+    upgrade_database,
+)
 
 KID = "1002345005"
+POSTING_RULE: dict[str, Any] = {
+    "rule_id": "r1",
+    "version": 1,
+    "name": "bank fees",
+    "priority": 10,
+    "conditions": {"text_contains": "gebyr"},
+    "action": {"kind": "post_to_account", "gl_account": "7770"},
+    "changed_at": "2026-11-24T08:00:00+00:00",
+}
 
 
 @dataclass
 class Wired:
     broker: KafkaBroker
     matcher: Matcher
+    relay: OutboxRelay
     decisions: list[tuple[bytes | None, Envelope[MatchDecision]]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    settings: list[Envelope[MatchingSettings]] = field(default_factory=list)
 
     async def send(
         self, topic: Topic, value: bytes, key: str = "k", headers: dict[str, str] | None = None
     ) -> None:
+        """Publish, then relay what the handler staged (the app's relay runs on its own)."""
         await self.broker.publish(value, topic=topic.name, key=key.encode(), headers=headers)
+        await self.relay.relay_all()
 
 
 def listen(broker: KafkaBroker, wired: Wired) -> None:
@@ -59,20 +102,30 @@ def listen(broker: KafkaBroker, wired: Wired) -> None:
     async def on_dead_letter(message: KafkaMessage) -> None:
         wired.dead_letters.append(decode_payload(DeadLetter, message.body).payload)
 
+    async def on_settings(message: KafkaMessage) -> None:
+        wired.settings.append(decode_payload(MatchingSettings, message.body))
+
     broker.subscriber(DECISIONS.name)(on_decision)
     broker.subscriber(DEAD_LETTERS.name)(on_dead_letter)
+    broker.subscriber(MATCHING_SETTINGS.name)(on_settings)
 
 
 @pytest.fixture
-async def wired() -> AsyncIterator[Wired]:
+async def wired(tmp_path: Path) -> AsyncIterator[Wired]:
+    url = f"sqlite:///{tmp_path}/matcher.sqlite"
+    upgrade_database(url, MIGRATIONS_DIR)
+    engine = matcher_engine(url)
+    sessions = session_factory(engine)
     broker = create_broker("127.0.0.1:9", client_id="bankrec-matcher-test")
-    matcher = Matcher(KafkaDecisionPublisher(broker), RecentDecisions())
+    relay = OutboxRelay(broker, sessions, outbox)
+    matcher = Matcher(sql_units_of_work(sessions))
     register_consumers(broker, matcher)
-    result = Wired(broker, matcher)
+    result = Wired(broker, matcher, relay)
     listen(broker, result)
     async with TestKafkaBroker(broker) as test_broker:
         result.broker = test_broker
         yield result
+    await engine.dispose()
 
 
 def encoded(envelope: Envelope[Any]) -> bytes:
@@ -153,12 +206,15 @@ async def test_malformed_json_with_a_json_content_type_is_dead_lettered(
 
 
 @pytest.fixture
-async def app_client(tenant_id: str) -> AsyncIterator[tuple[httpx.AsyncClient, Wired]]:
+async def app_client(
+    tenant_id: str, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, Wired]]:
     """The whole app; the tenant's API key reaches it on the credentials topic, as in
     production (no key ring is passed in)."""
     broker = create_broker("127.0.0.1:9", client_id="bankrec-matcher-test")
-    app = create_app(MatcherSettings(), broker=broker, kafka_admin=False)
-    wired = Wired(broker, app.state.matcher)
+    settings = MatcherSettings(database_url=f"sqlite:///{tmp_path}/matcher.sqlite")
+    app = create_app(settings, broker=broker, kafka_admin=False)
+    wired = Wired(broker, app.state.matcher, app.state.relay)
     listen(broker, wired)
     api_key, record = api_key_record(tenant_id)
     async with TestKafkaBroker(broker) as test_broker:
@@ -187,7 +243,7 @@ async def test_the_app_wires_consumers_and_api_together(
     for item in (book.item("INV-1", "500.00"), book.item("INV-2", "500.00")):
         await wired.send(OPEN_ITEMS, encoded(book.envelope(item)))
     index = await client.get(f"/v1/tenants/{book.tenant_id}/index")
-    assert index.json() == {"open_items": 2, "open": 2}
+    assert index.json() == {"open_items": 2, "open": 2, "pending_lines": 0}
 
     line = book.line("l1", "500.00")
     explained = await client.post(
@@ -202,3 +258,109 @@ async def test_the_app_wires_consumers_and_api_together(
     last = await client.get(f"/v1/tenants/{book.tenant_id}/decisions/l1")
     assert last.status_code == 200
     assert last.json()["decision_id"] == wired.decisions[0][1].payload.decision_id
+
+    settings = await client.put(
+        f"/v1/tenants/{book.tenant_id}/matching-settings", json={"auto_confirm": False}
+    )
+    assert settings.status_code == 200
+    await wired.relay.relay_all()
+    [published] = wired.settings
+    assert (published.tenant_id, published.payload.auto_confirm) == (book.tenant_id, False)
+
+
+def test_the_posting_rules_reader_reads_the_whole_topic_and_groups_are_per_topic() -> None:
+    options = posting_rules_options()
+    assert (options["group_id"], options["ack_policy"]) == (None, AckPolicy.MANUAL)
+    assert group_for(STATEMENT_LINES) == "bankrec-matcher"
+    assert group_for(REFUSED_DECISIONS) == f"bankrec-matcher.{REFUSED_DECISIONS.name}"
+
+
+async def test_a_late_invoice_matches_the_suspense_line_on_the_topic(
+    wired: Wired, book: Book
+) -> None:
+    line = book.envelope(book.line("l1", "750.00", reference=KID))
+    await wired.send(STATEMENT_LINES, encoded(line), book.key)
+    item = book.item("INV-1", "750.00", reference=KID)
+    await wired.send(OPEN_ITEMS, encoded(book.envelope(item)), f"{book.tenant_id}:INV-1")
+
+    [(_, parked), (key, matched)] = wired.decisions
+    assert parked.payload.kind is DecisionKind.SUSPENSE
+    assert matched.payload.kind is DecisionKind.MATCH
+    assert matched.payload.supersedes_decision_id == parked.payload.decision_id
+    assert key == book.key.encode()
+
+
+async def test_a_refused_decision_is_decided_again_on_the_topic(wired: Wired, book: Book) -> None:
+    await wired.send(OPEN_ITEMS, encoded(book.envelope(book.item("INV-1", "90.00", reference=KID))))
+    await wired.send(
+        STATEMENT_LINES,
+        encoded(book.envelope(book.line("l1", "90.00", reference=KID))),
+        book.key,
+    )
+    [(_, first)] = wired.decisions
+    refused = DecisionRefused(
+        decision_id=first.payload.decision_id,
+        decision_message_id=first.message_id,
+        kind=first.payload.kind,
+        line_id="l1",
+        statement_id=first.payload.statement_id,
+        account=first.payload.account,
+        amount=first.payload.amount,
+        reason_code="decision_no_longer_fits",
+        reason="INV-1 was paid meanwhile",
+        allocations=first.payload.allocations,
+        open_items=[book.paid(book.item("INV-1", "90.00", reference=KID))],
+        refused_at=datetime(2026, 11, 24, tzinfo=UTC),
+    )
+    await wired.send(REFUSED_DECISIONS, encoded(book.envelope(refused)), book.key)
+
+    [_, (_, again)] = wired.decisions
+    assert again.payload.kind is DecisionKind.SUSPENSE
+    assert again.payload.decision_id != first.payload.decision_id
+    assert again.causation_id is not None
+
+
+async def test_a_persons_allocation_on_the_postings_topic_ends_the_wait(
+    wired: Wired, book: Book
+) -> None:
+    await wired.send(
+        STATEMENT_LINES, encoded(book.envelope(book.line("l1", "40.00", reference=KID))), book.key
+    )
+    assert wired.matcher.pending_count(book.tenant_id) == 1
+    entry = JournalEntryPosted(
+        entry_id="je-1",
+        idempotency_key="suspense-allocation:act-1",
+        posting_date=datetime(2026, 11, 24, tzinfo=UTC).date(),
+        source=EntrySource.MANUAL,
+        source_ref="act-1",
+        description="allocated by a person",
+        lines=[
+            PostingLine(
+                account_code="2900",
+                account_role=AccountRole.INTERIM,
+                debit=Decimal("40.00"),
+                credit=Decimal(0),
+                currency="NOK",
+            ),
+            PostingLine(
+                account_code="3000",
+                account_role=AccountRole.OTHER,
+                debit=Decimal(0),
+                credit=Decimal("40.00"),
+                currency="NOK",
+            ),
+        ],
+        statement_line_id="l1",
+    )
+    await wired.send(POSTINGS, encoded(book.envelope(entry)), book.key)
+    assert wired.matcher.pending_count(book.tenant_id) == 0
+    await wired.send(OPEN_ITEMS, encoded(book.envelope(book.item("INV-1", "40.00", reference=KID))))
+    assert len(wired.decisions) == 1  # no later match for a line a person dealt with
+
+
+async def test_a_posting_rule_reaches_the_tenants_index(wired: Wired, book: Book) -> None:
+    rule = PostingRule.model_validate(POSTING_RULE)
+    await wired.send(POSTING_RULES, encoded(book.envelope(rule)), f"{book.tenant_id}:r1")
+    assert wired.dead_letters == []
+    index = wired.matcher._indexes.for_tenant(book.tenant_id)  # what the engine reads
+    assert [r.rule_id for r in index.posting_rules.rules] == ["r1"]

@@ -326,7 +326,7 @@ def test_the_real_engine_is_scored_on_a_generated_case() -> None:
         assert score.total.lines == 300
         assert sum(tally.lines for tally in score.by_scenario.values()) == 300
         assert score.total.correct + score.total.wrong == score.total.auto_confirmed
-        assert score.total.payable == sum(t.payable for t in case.truths.values())
+        assert score.total.payable == sum(t.matchable for t in case.truths.values())
     assert report.baseline.by_scenario[Scenario.AMOUNT_DECOY].wrong > 0
     assert report.baseline.total.proposal == 0
     assert json.loads(json.dumps(report.as_json()))["lines"] == 300

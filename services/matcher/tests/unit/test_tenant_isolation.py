@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +23,10 @@ from bankrec.runtime import create_broker
 TENANT_PREFIX = "/v1/tenants/{tenant_id}/"
 OPEN_PATHS = {
     "/health",
+    "/health/live",  # runtime's install_operations: liveness, readiness, metrics, AsyncAPI page
+    "/health/ready",
+    "/metrics",
+    "/asyncapi",
     "/asyncapi.json",
     "/openapi.json",
     "/docs",
@@ -54,9 +59,10 @@ def url_of(path: str, tenant_id: str) -> str:
 
 
 @pytest.fixture
-async def app() -> AsyncIterator[FastAPI]:
+async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     broker = create_broker("127.0.0.1:1", client_id="bankrec-matcher-test")
-    app = create_app(MatcherSettings(), broker=broker, kafka_admin=False, tenant_keys=TENANT_KEYS)
+    settings = MatcherSettings(database_url=f"sqlite:///{tmp_path}/matcher.sqlite")
+    app = create_app(settings, broker=broker, kafka_admin=False, tenant_keys=TENANT_KEYS)
     async with TestKafkaBroker(broker), app.router.lifespan_context(app):
         yield app
 

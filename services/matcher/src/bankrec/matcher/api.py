@@ -1,4 +1,5 @@
-"""The matcher's HTTP API: health, index figures, a line's last decision, explain a line.
+"""The matcher's HTTP API: health, index figures, a line's last decision, explain a line,
+the tenant's matching settings.
 
 Every ``/v1/tenants/{tenant_id}/...`` route takes an API key of that tenant
 (``Authorization: Bearer <key>`` or ``X-API-Key``), checked against the keys read from the
@@ -9,23 +10,32 @@ Errors are ``{"error": {"code": ..., "message": ...}}``, mapped here in one plac
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bankrec.contracts import MatchDecision, StatementLine
-from bankrec.matcher.errors import DecisionNotFoundError, IndexNotReadyError, MatcherError
+from bankrec.contracts import Amount, MatchDecision, MatchingSettings, StatementLine
+from bankrec.matcher.errors import (
+    ConcurrentDecisionError,
+    DecisionNotFoundError,
+    IndexNotReadyError,
+    InvalidMatchingSettingsError,
+    MatcherError,
+)
 from bankrec.matcher.use_cases import Matcher
 from bankrec.runtime import TenantKeyRing, include_tenant_routes
 
 ERROR_STATUS: dict[type[MatcherError], int] = {
     DecisionNotFoundError: 404,
     IndexNotReadyError: 503,  # the same request succeeds once the index has caught up
+    InvalidMatchingSettingsError: 422,
+    ConcurrentDecisionError: 409,  # settings changed meanwhile: read them and try again
 }
 
 TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -39,6 +49,22 @@ class IndexFigures(BaseModel):
 
     open_items: int
     open: int
+    pending_lines: int
+
+
+class MatchingSettingsRequest(BaseModel):
+    """The settings a tenant wants (each optional: a missing one keeps its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_confirm: bool = True
+    auto_confirm_threshold: Amount = Decimal("0.9")
+    date_tolerance_days: int = 5
+    amount_tolerance: Amount = Decimal(0)
+    amount_tolerance_percent: Amount = Decimal(0)
+    name_similarity_threshold: int = 90
+    text_similarity_threshold: int = 90
+    updated_by: str | None = Field(default=None, max_length=200)
 
 
 def build_open_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRouter:
@@ -51,7 +77,7 @@ def build_open_router(matcher: Matcher, *, ready: Callable[[], bool]) -> APIRout
         index has caught up with the topic (lines wait until it has)."""
         if not ready():
             return JSONResponse({"status": "starting"}, status_code=503)
-        index = "ready" if matcher.catch_up.ready else "catching_up"
+        index = "ready" if matcher.ready else "catching_up"
         return JSONResponse({"status": "ok", "index": index})
 
     return router
@@ -65,12 +91,16 @@ def build_router(matcher: Matcher) -> APIRouter:
     async def index(tenant_id: TenantId) -> IndexFigures:
         """The tenant's open-item index: items held (any status) and items open."""
         summary = matcher.index_summary(tenant_id)
-        return IndexFigures(open_items=summary.open_items, open=summary.open)
+        return IndexFigures(
+            open_items=summary.open_items,
+            open=summary.open,
+            pending_lines=matcher.pending_count(tenant_id),
+        )
 
     @router.get(f"{TENANT_PATH}/decisions/{{line_id}}")
     async def decision(tenant_id: TenantId, line_id: LineId) -> MatchDecision:
-        """The last decision taken for the line (recent decisions are kept in memory)."""
-        return matcher.last_decision(tenant_id, line_id)
+        """The last decision taken for the line (a later one supersedes a suspense)."""
+        return await matcher.last_decision(tenant_id, line_id)
 
     @router.post(f"{TENANT_PATH}/explain")
     async def explain(tenant_id: TenantId, line: StatementLine) -> MatchDecision:
@@ -78,7 +108,34 @@ def build_router(matcher: Matcher) -> APIRouter:
         booked in the index."""
         return matcher.explain(tenant_id, line)
 
+    @router.get(f"{TENANT_PATH}/matching-settings")
+    async def get_matching_settings(tenant_id: TenantId) -> MatchingSettings:
+        """The tenant's matching settings (the defaults, version 1, until first saved)."""
+        return await matcher.matching_settings(tenant_id)
+
+    @router.put(f"{TENANT_PATH}/matching-settings")
+    async def put_matching_settings(
+        tenant_id: TenantId, request: MatchingSettingsRequest
+    ) -> MatchingSettings:
+        """Replace the tenant's matching settings; lines decided from now on use them, and
+        the change is published on the settings topic."""
+        wanted = request.model_dump(exclude={"updated_by"})
+        try:
+            settings = MatchingSettings.model_validate(wanted)
+        except ValidationError as exc:
+            raise InvalidMatchingSettingsError(_problems(exc.errors())) from exc
+        return await matcher.save_matching_settings(
+            tenant_id, settings, updated_by=request.updated_by
+        )
+
     return router
+
+
+def _problems(errors: Sequence[Any]) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in errors
+    )
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

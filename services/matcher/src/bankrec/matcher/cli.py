@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         "--open-items", type=Path, required=True, help="CSV in the ledger's import format"
     )
     run.add_argument("--settings", type=Path, help="matching settings (TOML)")
+    run.add_argument(
+        "--posting-rules",
+        type=Path,
+        dest="posting_rules",
+        help="the tenant's posting rules: a JSON list of PostingRule objects",
+    )
     run.add_argument("--tenant", default=OFFLINE_TENANT, help="tenant the ids are derived for")
     args = parser.parse_args(argv)
 
@@ -126,7 +132,11 @@ def _quality(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         for record in run_offline(
-            args.statement, args.open_items, settings=args.settings, tenant_id=args.tenant
+            args.statement,
+            args.open_items,
+            settings=args.settings,
+            posting_rules=args.posting_rules,
+            tenant_id=args.tenant,
         ):
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()

@@ -1,4 +1,6 @@
-"""FastStream subscribers: open items keep the index, statement lines get decisions.
+"""FastStream subscribers: open items and posting rules keep the index (and open items wake
+the pending lines they may explain), statement lines get decisions, refused decisions are
+decided again, a person's allocation of a suspense posting ends the line's wait.
 
 A message that is not a valid envelope goes to the dead-letter topic with its reason and is
 acknowledged. Any other failure (the broker refused the decision) is raised: the line's
@@ -15,7 +17,20 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
 from pydantic import BaseModel
 
-from bankrec.contracts import OPEN_ITEMS, STATEMENT_LINES, Envelope, OpenItem, StatementLine, Topic
+from bankrec.contracts import (
+    OPEN_ITEMS,
+    POSTING_RULES,
+    POSTINGS,
+    REFUSED_DECISIONS,
+    STATEMENT_LINES,
+    DecisionRefused,
+    Envelope,
+    JournalEntryPosted,
+    OpenItem,
+    PostingRule,
+    StatementLine,
+    Topic,
+)
 from bankrec.matcher.use_cases import CONSUMER_GROUP, Matcher
 from bankrec.runtime import (
     MessageDecodeError,
@@ -27,8 +42,17 @@ from bankrec.runtime.kafka import whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
-CONSUMED_TOPICS: tuple[Topic, ...] = (OPEN_ITEMS, STATEMENT_LINES)
+CONSUMED_TOPICS: tuple[Topic, ...] = (
+    OPEN_ITEMS,
+    POSTING_RULES,
+    STATEMENT_LINES,
+    REFUSED_DECISIONS,
+    POSTINGS,
+)
+GROUP_TOPICS: tuple[Topic, ...] = (STATEMENT_LINES, REFUSED_DECISIONS, POSTINGS)
+"""The topics read by consumer groups (the others by whole-topic readers)."""
 INDEX_READER = f"{CONSUMER_GROUP}-index"  # how dead letters name the open-items reader
+RULES_READER = f"{CONSUMER_GROUP}-posting-rules"
 
 
 def open_items_options() -> dict[str, Any]:
@@ -38,18 +62,39 @@ def open_items_options() -> dict[str, Any]:
     return whole_topic_reader_options(INDEX_READER)
 
 
+def group_for(topic: Topic) -> str:
+    """The consumer group reading ``topic``: one group per topic (as in the reconciler), so a
+    rebalance of one never pauses the others; the lines keep the group they always had."""
+    return CONSUMER_GROUP if topic is STATEMENT_LINES else f"{CONSUMER_GROUP}.{topic.name}"
+
+
+def posting_rules_options() -> dict[str, Any]:
+    """The posting-rules reader: like the open-items reader, the whole topic at every start."""
+    return whole_topic_reader_options(RULES_READER)
+
+
 def register_consumers(broker: KafkaBroker, matcher: Matcher) -> None:
-    """Subscribe the open-items reader and the line consumer group."""
+    """Subscribe the open-items and posting-rules readers and the consumer group."""
 
     async def on_open_item(message: KafkaMessage) -> None:
         """An open item's latest state updates the tenant's index."""
         try:
             envelope = await _decoded(broker, message, OPEN_ITEMS, OpenItem, INDEX_READER)
             if envelope is not None:
-                matcher.record_open_item(envelope)
+                await matcher.record_open_item(envelope)
         finally:  # read is read: a record that failed must not hold back the start-up gate
             if (record := _record(message)) is not None:
                 matcher.open_item_read(record.partition, record.offset)
+
+    async def on_posting_rule(message: KafkaMessage) -> None:
+        """A posting rule's latest version goes into the tenant's index."""
+        try:
+            envelope = await _decoded(broker, message, POSTING_RULES, PostingRule, RULES_READER)
+            if envelope is not None:
+                matcher.record_posting_rule(envelope)
+        finally:
+            if (record := _record(message)) is not None:
+                matcher.posting_rule_read(record.partition, record.offset)
 
     async def on_statement_line(message: KafkaMessage) -> None:
         """A statement line gets one decision, published before its offset is committed."""
@@ -57,8 +102,30 @@ def register_consumers(broker: KafkaBroker, matcher: Matcher) -> None:
         if envelope is not None:
             await matcher.decide_line(envelope)
 
+    async def on_decision_refused(message: KafkaMessage) -> None:
+        """A decision the ledger refused is decided again (or left for a person)."""
+        envelope = await _decoded(
+            broker, message, REFUSED_DECISIONS, DecisionRefused, group_for(REFUSED_DECISIONS)
+        )
+        if envelope is not None:
+            await matcher.record_refusal(envelope)
+
+    async def on_entry_posted(message: KafkaMessage) -> None:
+        """A person's allocation of a line's suspense ends the line's wait for its item."""
+        envelope = await _decoded(
+            broker, message, POSTINGS, JournalEntryPosted, group_for(POSTINGS)
+        )
+        if envelope is not None:
+            await matcher.record_posting(envelope)
+
     broker.subscriber(OPEN_ITEMS.name, **open_items_options())(on_open_item)
-    broker.subscriber(STATEMENT_LINES.name, **subscriber_options(CONSUMER_GROUP))(on_statement_line)
+    broker.subscriber(POSTING_RULES.name, **posting_rules_options())(on_posting_rule)
+    for topic, handler in (
+        (STATEMENT_LINES, on_statement_line),
+        (REFUSED_DECISIONS, on_decision_refused),
+        (POSTINGS, on_entry_posted),
+    ):
+        broker.subscriber(topic.name, **subscriber_options(group_for(topic)))(handler)
 
 
 async def _decoded(

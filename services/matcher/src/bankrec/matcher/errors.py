@@ -29,3 +29,15 @@ class IndexNotReadyError(MatcherError):
     """The open-items index is still reading the topic after a start; try again shortly."""
 
     code = "index_not_ready"
+
+
+class ConcurrentDecisionError(MatcherError):
+    """Another instance decided the line meanwhile; its decision stands."""
+
+    code = "concurrent_decision"
+
+
+class InvalidMatchingSettingsError(MatcherError):
+    """Matching settings that cannot work (a threshold out of range, a negative tolerance)."""
+
+    code = "invalid_matching_settings"

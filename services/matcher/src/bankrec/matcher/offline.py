@@ -21,7 +21,20 @@ Matching settings (``--settings FILE``, TOML, top-level keys; each optional, def
 - ``name_similarity_threshold`` and ``text_similarity_threshold`` (integer 1..100): how alike
   counterparty names, and texts and document numbers, must be.
 
+- ``reversal_tolerance_days`` (integer >= 0): how many days a reversal may follow its line.
+
 Decimals may be written as TOML numbers (read exactly, never as binary floats) or strings.
+
+Posting rules (``--posting-rules FILE``): a JSON list of ``PostingRule`` objects (the
+ledger's posting-rules topic payloads: rule_id, version, name, priority, conditions, action,
+status, changed_at), put in the tenant's rule book before the first line (the newest
+version of a rule wins, a deleted one is left out), exactly as the service keeps them.
+
+Reversal pairs: the run works on the whole statement, so a line and the later line that
+reverses it are ONE decision (``reversal_pair``) printed where the reversing line is: its
+``bank_reference`` is the list [reversing line's, earlier line's], ``line_id`` the reversing
+line's, ``paired_line_id`` and ``line_ids`` name both; the earlier line gets no record of
+its own. Every line is covered by exactly one record (``covers_lines`` says how many).
 """
 
 from __future__ import annotations
@@ -38,9 +51,10 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from bankrec.contracts import DecisionKind, MatchDecision, OpenItem, StatementLine
+from bankrec.contracts import DecisionKind, MatchDecision, OpenItem, PostingRule, StatementLine
 from bankrec.matcher.domain import MatchEngine, OpenItemIndex
-from bankrec.matcher.domain.policy import MatchingPolicy, PolicyError
+from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy, PolicyError
+from bankrec.matcher.domain.rules.reversal_pair import ReversalPairRule
 from bankrec.matcher.errors import MatcherError
 
 OFFLINE_TENANT = "local"  # ingest's default tenant: line and account ids are derived for it
@@ -56,6 +70,7 @@ MATCHING_SETTINGS: dict[str, str] = {
     "amount_tolerance_percent": "a decimal, 0 or more",
     "name_similarity_threshold": "an integer from 1 to 100",
     "text_similarity_threshold": "an integer from 1 to 100",
+    "reversal_tolerance_days": "an integer, 0 or more",
 }
 """The keys a settings file may hold, with what each takes (the fields of MatchingPolicy)."""
 
@@ -260,23 +275,70 @@ def read_files(
 # ---------------------------------------------------------------------------- the run
 
 
+def read_posting_rules(path: Path) -> list[PostingRule]:
+    """The posting rules of a JSON file: a list of ``PostingRule`` objects."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OfflineRunError(f"cannot read posting rules {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise OfflineRunError(f"posting rules {path} is not JSON: {exc}") from exc
+    if not isinstance(document, list):
+        raise OfflineRunError(f"posting rules {path}: expected a JSON list of posting rules")
+    rules: list[PostingRule] = []
+    for number, rule in enumerate(document):
+        try:
+            rules.append(PostingRule.model_validate(rule))
+        except ValidationError as exc:
+            raise OfflineRunError(
+                f"posting rules {path}: rule {number} is not a posting rule: {exc}"
+            ) from exc
+    return rules
+
+
+def reversal_pairs_in(
+    tenant_id: str,
+    lines: Sequence[StatementLine],
+    policy: MatchingPolicy | None = None,
+) -> dict[str, str]:
+    """Reversing line id -> the earlier line of the file it reverses, found by the engine's
+    own reversal rule over the file in order (the first pass of ``decide_lines``)."""
+    engine = MatchEngine((ReversalPairRule(),))
+    index = OpenItemIndex()
+    pairs: dict[str, str] = {}
+    for line in lines:
+        decision = engine.decide(tenant_id, line, index, policy or DEFAULT_POLICY)
+        if decision.kind is DecisionKind.REVERSAL_PAIR and decision.paired_line_id:
+            pairs[line.line_id] = decision.paired_line_id
+    return pairs
+
+
 def decide_lines(
     tenant_id: str,
     lines: Sequence[StatementLine],
     items: Sequence[OpenItem],
     policy: MatchingPolicy | None = None,
     engine: MatchEngine | None = None,
+    posting_rules: Sequence[PostingRule] = (),
+    *,
+    pairs: dict[str, str] | None = None,
 ) -> Iterator[MatchDecision]:
-    """One decision per line, in order, by the engine over one index holding the items."""
+    """One decision per line, in order, by the engine over one index holding the items and
+    the posting rules; an earlier line of a reversal pair in ``pairs`` (see
+    ``reversal_pairs_in``) is only remembered, its pair's decision covers it."""
     engine = engine or MatchEngine()
+    policy = policy or DEFAULT_POLICY
     index = OpenItemIndex()
     for item in items:
         index.apply(item)
+    for rule in posting_rules:
+        index.posting_rules.apply(rule)
+    reversed_lines = set((pairs or {}).values())
     for line in lines:
-        if policy is None:
-            yield engine.decide(tenant_id, line, index)
-        else:
-            yield engine.decide(tenant_id, line, index, policy)
+        if line.line_id in reversed_lines:
+            index.recent_lines.remember(line)  # decided with its reversal
+            continue
+        yield engine.decide(tenant_id, line, index, policy)
 
 
 def decision_record(
@@ -285,8 +347,11 @@ def decision_record(
     """What ``run`` prints for a decision: the line's bank reference (both lines' for a
     reversal pair), the decision's kind, items, rule, confidence and explanation."""
     bank_reference: str | list[str | None] | None = line.bank_reference
+    line_ids = [line.line_id]
     if decision.kind is DecisionKind.REVERSAL_PAIR:
         bank_reference = [line.bank_reference, paired.bank_reference if paired else None]
+        if paired is not None:
+            line_ids.append(paired.line_id)
     return {
         "bank_reference": bank_reference,
         "line_id": line.line_id,
@@ -306,6 +371,8 @@ def decision_record(
         "rule": decision.rule,
         "confidence": format(decision.confidence, "f"),
         "explanation": decision.explanation,
+        "line_ids": line_ids,
+        "covers_lines": len(line_ids),
     }
 
 
@@ -314,14 +381,20 @@ def run_offline(
     open_items: Path,
     *,
     settings: Path | None = None,
+    posting_rules: Path | None = None,
     tenant_id: str = OFFLINE_TENANT,
 ) -> Iterator[dict[str, Any]]:
-    """Read both files, then yield one decision record per statement line, in file order."""
+    """Read the files, then yield one decision record per statement line (a reversal pair's
+    covers both of its lines), in file order."""
     policy = None
     if settings is not None:
         policy = matching_policy(read_matching_settings(settings), source=str(settings))
+    rules = read_posting_rules(posting_rules) if posting_rules is not None else []
     lines, items = read_files(statement, open_items, tenant_id)
     by_id = {line.line_id: line for line in lines}
-    for line, decision in zip(lines, decide_lines(tenant_id, lines, items, policy), strict=True):
+    pairs = reversal_pairs_in(tenant_id, lines, policy)
+    decided = [line for line in lines if line.line_id not in set(pairs.values())]
+    decisions = decide_lines(tenant_id, lines, items, policy, posting_rules=rules, pairs=pairs)
+    for line, decision in zip(decided, decisions, strict=True):
         paired = by_id.get(decision.paired_line_id) if decision.paired_line_id else None
         yield decision_record(decision, line, paired)

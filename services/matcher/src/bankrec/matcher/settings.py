@@ -9,15 +9,20 @@ from bankrec.runtime import ServiceSettings
 
 
 class MatcherSettings(ServiceSettings):
-    """Defaults run the local demo: HTTP on port 8003, no database (the index is in memory)."""
+    """Defaults run the local demo: SQLite under ``var/``, HTTP on port 8003 (the open-item
+    index is in memory, rebuilt from the topic at every start)."""
 
     model_config = SettingsConfigDict(
         env_prefix="BANKREC_MATCHER_", env_file=".env", extra="ignore"
     )
 
     http_port: int = 8003
-    decisions_kept: int = Field(
-        default=100_000, ge=1, description="Recent decisions kept for GET .../decisions/{line_id}"
+    database_url: str = "sqlite:///var/matcher.sqlite"
+    refused_attempts_max: int = Field(
+        default=3,
+        ge=1,
+        description="Refusals of a line's decisions by the ledger (the items changed under "
+        "them) after which the line goes to suspense instead of being decided again.",
     )
     index_catch_up_seconds: float = Field(
         default=120.0,

@@ -1,11 +1,20 @@
-"""Adapters of the matcher's ports: Kafka (real) and in memory."""
+"""Adapters of the matcher's ports: SQL (the service's database), in memory (tests), Kafka."""
 
-from bankrec.matcher.adapters.kafka import KafkaDecisionPublisher, readable_end_offsets
-from bankrec.matcher.adapters.memory import RecentDecisions, RecordingPublisher
+from bankrec.matcher.adapters.kafka import readable_end_offsets
+from bankrec.matcher.adapters.memory import MemoryStore, MemoryUnitOfWork, StagedMessage
+from bankrec.matcher.adapters.sql import SqlUnitOfWork, matcher_engine, sql_units_of_work
+from bankrec.matcher.adapters.tables import SCHEMA, metadata, outbox, schema_for
 
 __all__ = [
-    "KafkaDecisionPublisher",
-    "RecentDecisions",
-    "RecordingPublisher",
+    "SCHEMA",
+    "MemoryStore",
+    "MemoryUnitOfWork",
+    "SqlUnitOfWork",
+    "StagedMessage",
+    "matcher_engine",
+    "metadata",
+    "outbox",
     "readable_end_offsets",
+    "schema_for",
+    "sql_units_of_work",
 ]

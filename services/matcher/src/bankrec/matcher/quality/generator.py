@@ -18,7 +18,7 @@ scenario appears at least once, and the rounding remainder goes to ``kid_full``)
 | ``multi_invoice`` | 4% | one line pays 2 to 4 invoices of one customer named in text ("inv 10234/10235"); 10% also carry the first invoice's KID | every invoice, in full |
 | ``partial`` | 4% | a part (1/4 to 3/4) of an invoice, by KID (60%) or text ("Delbetaling faktura 10234") | the invoice, the part |
 | ``instalments`` | 4% | 2 or 3 lines on different days pay one invoice in full (KID 75%, else "Avdrag 2 faktura 10234") | the invoice, each its part |
-| ``fee_deducted`` | 4% | the invoice amount less a bank fee of 5 to 50 NOK (reference 50%, else text) | the invoice, the amount received |
+| ``fee_deducted`` | 4% | the invoice amount less a bank fee of 5 to 50 NOK (reference 50%, else text) | the invoice settled in full, the fee to bank fees |
 | ``late_payment`` | 4% | paid 45 to 150 days after the due date: text 50%, only name and amount 30%, KID 20% | the invoice |
 | ``amount_decoy`` | 4% | another customer has an open invoice of exactly the line's amount: either both invoices have it, or the payer paid less (fee, part) than the invoice named in text | the named invoice |
 | ``duplicate_amounts`` | 3% | the payer has 2 or 3 open invoices of the same amount (subscriptions); the line pays one, by KID or text | that invoice |
@@ -44,7 +44,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from bankrec.contracts import (
@@ -54,9 +54,14 @@ from bankrec.contracts import (
     EntryStatus,
     Money,
     OpenItem,
+    PostingRule,
+    PostingRuleAction,
+    PostingRuleActionKind,
+    PostingRuleConditions,
     ReferenceKind,
     StatementLine,
     StructuredReference,
+    TransactionCodeCondition,
     account_id_for,
 )
 from bankrec.matcher.quality import bank_numbers, party_names
@@ -163,6 +168,26 @@ CODE_OUTGOING = BankTransactionCode(domain="PMNT", family="ICDT", sub_family="DM
 CODE_RETURN = BankTransactionCode(domain="PMNT", family="RCDT", sub_family="RRTN")
 CODE_FEE = BankTransactionCode(domain="ACMT", family="MDOP", sub_family="CHRG")
 CODE_INTEREST = BankTransactionCode(domain="ACMT", family="MDOP", sub_family="INTR")
+
+
+QUALITY_POSTING_RULES = tuple(
+    PostingRule(
+        rule_id=rule_id,
+        version=1,
+        name=name,
+        priority=priority,
+        conditions=PostingRuleConditions(
+            bank_transaction_code=TransactionCodeCondition(domain="ACMT", sub_family=sub_family)
+        ),
+        action=PostingRuleAction(kind=PostingRuleActionKind.POST_TO_ACCOUNT, gl_account=gl),
+        changed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    for rule_id, name, priority, sub_family, gl in (
+        ("bank-fees", "Bank fees", 10, "CHRG", "7770"),
+        ("interest", "Interest", 20, "INTR", "8050"),
+    )
+)
+"""The generated tenant's posting rules: the bank's fee and interest lines by their code."""
 
 
 class CaseSizeError(ValueError):
@@ -382,6 +407,7 @@ class _Generation:
             account=self.account,
             items=tuple(self.items),
             statements=tuple(statements),
+            posting_rules=QUALITY_POSTING_RULES,
             truths={
                 line_id: LineTruth(
                     line_id=line_id,
@@ -705,7 +731,8 @@ class _Generation:
         day = self._day()
         item = self._invoice(customer, day, amount=invoice_amount(self.rng) + Decimal(500))
         received = item.amount.amount - self.rng.choice(DEDUCTED_FEES)
-        truth = self._pays(Scenario.FEE_DEDUCTED, (item, received))
+        # the invoice is settled in full, the fee posted to bank fees (the tenant's tolerance)
+        truth = self._pays(Scenario.FEE_DEDUCTED, (item, item.amount.amount))
         reference = self._reference(item)
         if reference is not None and self.rng.random() < 0.5:
             return self._incoming(day, customer, received, truth, reference=reference)
@@ -739,7 +766,8 @@ class _Generation:
             paid = item.amount.amount - self.rng.choice(DEDUCTED_FEES)
             text = self._phrase(item, customer)
         self._invoice(decoy_customer, day, amount=paid)
-        truth = self._pays(Scenario.AMOUNT_DECOY, (item, paid))
+        # paid short by a deducted fee: the invoice is settled in full (the tenant's tolerance)
+        truth = self._pays(Scenario.AMOUNT_DECOY, (item, item.amount.amount))
         return self._incoming(day, customer, paid, truth, text=text)
 
     def _duplicate_amounts(self, _left: int) -> int:

@@ -12,8 +12,15 @@ what the truth says: for a line that pays items, a match or partial allocating e
 truth's items and amounts (and, for a mistyped KID, not by the ``structured_reference``
 rule); for a fee or interest line, a rule posting without allocations; for a reversal, a
 reversal pair (with the truth's other line, when the decision names one); never for an
-unknown payer. **Precision** is correct / auto-confirmed; the **auto-matched share** is the
-payable lines (truth names items) confirmed correctly / all payable lines.
+unknown payer. The earlier line of a reversal pair is decided before its reversal arrives
+(suspense, as the service does); it counts as confirmed correctly when a confirmed
+``reversal_pair`` decision names it with its truth's other line. **Precision** is correct /
+auto-confirmed; the **auto-matched share** is the matchable lines (truth names items, or
+one line of a reversal pair) confirmed correctly / all matchable lines.
+
+The generated tenant sets ``QUALITY_POLICY`` (an amount tolerance of 50 NOK, its largest
+deducted fee, so a fee-deducted payment settles its invoice) and its posting rules for the
+bank's fee and interest lines, unless a policy is given.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bankrec.contracts import DecisionKind, MatchDecision, OpenItem, StatementLine
+from bankrec.contracts import DecisionKind, MatchDecision, OpenItem, PostingRule, StatementLine
 from bankrec.matcher.domain import MatchEngine, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.quality.baseline import ExactAmountBaseline
@@ -40,6 +47,7 @@ AUTO_CONFIRMED_KINDS = frozenset(
         DecisionKind.REVERSAL_PAIR,
     }
 )
+QUALITY_POLICY = MatchingPolicy(amount_tolerance=Decimal(50))
 REFERENCE_RULE = "structured_reference"  # the rule a mistyped KID must never match by
 WRONG_SHOWN_MAX = 20
 ENGINE = "engine"
@@ -67,6 +75,7 @@ class EngineDecider:
         items: Iterable[OpenItem],
         engine: MatchEngine | None = None,
         policy: MatchingPolicy | None = None,
+        posting_rules: Iterable[PostingRule] = (),
     ) -> None:
         self.tenant_id = tenant_id
         self.engine = engine or MatchEngine()
@@ -74,6 +83,8 @@ class EngineDecider:
         self.index = OpenItemIndex()
         for item in items:
             self.index.apply(item)
+        for rule in posting_rules:
+            self.index.posting_rules.apply(rule)
 
     def decide(self, line: StatementLine) -> MatchDecision:
         return self.engine.decide(self.tenant_id, line, self.index, self.policy)
@@ -87,8 +98,17 @@ def allocated(decision: MatchDecision) -> dict[str, Decimal]:
     return dict(found)
 
 
-def verdict(decision: MatchDecision, truth: LineTruth) -> Verdict:
-    """Whether an auto-confirmed decision does what the truth says (module docstring)."""
+def verdict(
+    decision: MatchDecision, truth: LineTruth, paired_by: MatchDecision | None = None
+) -> Verdict:
+    """Whether an auto-confirmed decision does what the truth says (module docstring);
+    ``paired_by``: the confirmed reversal pair naming this line, if one does."""
+    if (
+        paired_by is not None
+        and truth.outcome is Outcome.REVERSAL
+        and truth.paired_line_id == paired_by.line_id
+    ):
+        return Verdict.CORRECT
     if decision.kind not in AUTO_CONFIRMED_KINDS:
         return Verdict.NOT_CONFIRMED
     decided = allocated(decision)
@@ -126,12 +146,12 @@ class Tally:
 
     def add(self, decision: MatchDecision, truth: LineTruth, found: Verdict) -> None:
         self.lines += 1
-        self.payable += truth.payable
+        self.payable += truth.matchable
         if found is not Verdict.NOT_CONFIRMED:
             self.auto_confirmed += 1
         self.correct += found is Verdict.CORRECT
         self.wrong += found is Verdict.WRONG
-        self.payable_matched += truth.payable and found is Verdict.CORRECT
+        self.payable_matched += truth.matchable and found is Verdict.CORRECT
         self.proposal += decision.kind is DecisionKind.PROPOSAL
         self.suspense += decision.kind is DecisionKind.SUSPENSE
 
@@ -248,9 +268,14 @@ def score_decisions(
     if len(decided) != len(decisions) or decided != set(lines):
         raise ValueError(f"{name}: expected exactly one decision for each of {len(lines)} lines")
     score = MatcherScore(name=name, by_scenario={scenario: Tally() for scenario in Scenario})
+    paired_by = {
+        decision.paired_line_id: decision
+        for decision in decisions
+        if decision.kind is DecisionKind.REVERSAL_PAIR and decision.paired_line_id
+    }
     for decision in decisions:
         truth = case.truths[decision.line_id]
-        found = verdict(decision, truth)
+        found = verdict(decision, truth, paired_by.get(decision.line_id))
         score.total.add(decision, truth, found)
         score.by_scenario[truth.scenario].add(decision, truth, found)
         if found is not Verdict.NOT_CONFIRMED:
@@ -266,7 +291,10 @@ def score_case(
 ) -> QualityReport:
     """The engine's and the exact-amount baseline's scores on the case."""
     engine = engine or MatchEngine()
-    engine_decisions = decide_all(case, EngineDecider(case.tenant_id, case.items, engine, policy))
+    decider = EngineDecider(
+        case.tenant_id, case.items, engine, policy or QUALITY_POLICY, case.posting_rules
+    )
+    engine_decisions = decide_all(case, decider)
     baseline_decisions = decide_all(case, ExactAmountBaseline(case.tenant_id, case.items))
     return QualityReport(
         lines=len(engine_decisions),

@@ -28,6 +28,7 @@ from bankrec.contracts import (
     BankAccountRef,
     BankTransactionCode,
     OpenItem,
+    PostingRule,
     ReferenceKind,
     StatementLine,
 )
@@ -92,6 +93,12 @@ class LineTruth:
         """Whether the truth names open items."""
         return self.outcome is Outcome.ITEMS
 
+    @property
+    def matchable(self) -> bool:
+        """Whether a matcher can settle the line without a person: it pays open items, or it
+        is one line of a reversal pair (the pair's decision settles both)."""
+        return self.outcome in (Outcome.ITEMS, Outcome.REVERSAL)
+
     def allocated(self) -> dict[str, Decimal]:
         """Item id -> amount the line pays it."""
         found: dict[str, Decimal] = defaultdict(Decimal)
@@ -153,6 +160,7 @@ class QualityCase:
     items: tuple[OpenItem, ...]
     statements: tuple[GeneratedStatement, ...]
     truths: dict[str, LineTruth] = field(repr=False)
+    posting_rules: tuple[PostingRule, ...] = ()  # the tenant's, for its fee and interest lines
 
     @property
     def lines(self) -> tuple[StatementLine, ...]:
@@ -172,6 +180,9 @@ class QualityCase:
             "account_iban": self.account.iban,
             "lines": [self.truths[line.line_id].as_json() for line in self.iter_lines()],
         }
+
+
+FEE_MAX = Decimal(50)  # the largest fee a generated payer's bank deducts
 
 
 class TruthError(AssertionError):
@@ -207,7 +218,12 @@ def check_truth(case: QualityCase) -> None:
                 raise TruthError(f"{line_id}: pays {paid_item.item_id} in another currency")
             total += allocation.amount
             paid[allocation.item_id] += allocation.amount
-        if abs(total) > abs(amount):
+        # a deducted fee: the invoice is settled in full, the line is short by the fee
+        short_by_fee = (
+            truth.scenario in (Scenario.FEE_DEDUCTED, Scenario.AMOUNT_DECOY)
+            and 0 < total - amount <= FEE_MAX
+        )
+        if abs(total) > abs(amount) and not short_by_fee:
             raise TruthError(f"{line_id}: allocates {total}, more than the line's {amount}")
         if truth.outcome is Outcome.REVERSAL:
             pair = case.truths.get(truth.paired_line_id or "")

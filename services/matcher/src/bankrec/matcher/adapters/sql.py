@@ -1,0 +1,194 @@
+"""The matcher's books and outbox in SQL (SQLite or PostgreSQL) through SQLAlchemy 2 async."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bankrec.contracts import Envelope, MatchDecision, MatchingSettings, StatementLine, Topic
+from bankrec.matcher.adapters.tables import decided_lines, matching_settings, outbox, schema_for
+from bankrec.matcher.errors import ConcurrentDecisionError
+from bankrec.matcher.ports import DecidedLine, UnitOfWorkFactory
+from bankrec.runtime import create_engine, stage_message
+
+
+def matcher_engine(url: str) -> AsyncEngine:
+    """An async engine whose default schema is the matcher's own on PostgreSQL."""
+    engine = create_engine(url)
+    schema = schema_for(engine.dialect.name)
+    if schema is None:
+        return engine
+    return engine.execution_options(schema_translate_map={None: schema})
+
+
+def sql_units_of_work(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWorkFactory:
+    return lambda: SqlUnitOfWork(sessions)
+
+
+class SqlUnitOfWork:
+    """One database transaction; rolled back on exit unless committed."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self.lines = SqlLineBook(self._require_session)
+        self.settings = SqlSettingsBook(self._require_session)
+
+    def _require_session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self._require_session()
+        try:
+            await session.rollback()  # nothing left after a commit
+        finally:
+            await session.close()
+            self._session = None
+
+    async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
+        await stage_message(self._require_session(), outbox, topic, key, envelope)
+
+    async def commit(self) -> None:
+        try:
+            await self._require_session().commit()
+        except IntegrityError as exc:  # another instance inserted the same line first
+            raise ConcurrentDecisionError(
+                f"the line was decided by another instance: {exc}"
+            ) from exc
+
+
+class SqlLineBook:
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: str, line_id: str) -> DecidedLine | None:
+        row = (
+            await self._session().execute(
+                select(decided_lines).where(
+                    decided_lines.c.tenant_id == tenant_id, decided_lines.c.line_id == line_id
+                )
+            )
+        ).first()
+        return None if row is None else _decided(row)
+
+    async def save(self, decided: DecidedLine, *, replacing: int | None = None) -> None:
+        values = {
+            "account_id": decided.line.account.account_id,
+            "decision_id": decided.decision.decision_id,
+            "kind": decided.decision.kind.value,
+            "attempt": decided.attempt,
+            "pending": decided.pending,
+            "parked_decision_id": decided.parked_decision_id,
+            "refusals": json.dumps(list(decided.refusals)),
+            "line": decided.line.model_dump_json(),
+            "decision": decided.decision.model_dump_json(),
+            "decided_at": datetime.now(UTC),
+        }
+        session = self._session()
+        if replacing is None:
+            await session.execute(
+                insert(decided_lines).values(
+                    tenant_id=decided.tenant_id, line_id=decided.line_id, **values
+                )
+            )
+            return
+        result = await session.execute(
+            update(decided_lines)
+            .where(
+                decided_lines.c.tenant_id == decided.tenant_id,
+                decided_lines.c.line_id == decided.line_id,
+                decided_lines.c.attempt == replacing,
+            )
+            .values(**values)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentDecisionError(
+                f"line {decided.line_id} is no longer at attempt {replacing}: another instance "
+                "decided it meanwhile"
+            )
+
+    async def pending(self) -> list[DecidedLine]:
+        rows = (
+            await self._session().execute(
+                select(decided_lines)
+                .where(decided_lines.c.pending.is_(True))
+                .order_by(decided_lines.c.tenant_id, decided_lines.c.line_id)
+            )
+        ).all()
+        return [_decided(row) for row in rows]
+
+
+class SqlSettingsBook:
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: str) -> MatchingSettings | None:
+        row = (
+            await self._session().execute(
+                select(matching_settings.c.settings).where(
+                    matching_settings.c.tenant_id == tenant_id
+                )
+            )
+        ).first()
+        return None if row is None else MatchingSettings.model_validate_json(row.settings)
+
+    async def save(self, tenant_id: str, settings: MatchingSettings) -> None:
+        values = {
+            "version": settings.version,
+            "settings": settings.model_dump_json(),
+            "updated_at": settings.updated_at or datetime.now(UTC),
+        }
+        session = self._session()
+        if settings.version == 1:
+            await session.execute(insert(matching_settings).values(tenant_id=tenant_id, **values))
+            return
+        result = await session.execute(
+            update(matching_settings)
+            .where(
+                matching_settings.c.tenant_id == tenant_id,
+                matching_settings.c.version == settings.version - 1,
+            )
+            .values(**values)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise ConcurrentDecisionError(
+                f"the matching settings of {tenant_id} were changed meanwhile; read them again"
+            )
+
+    async def all(self) -> dict[str, MatchingSettings]:
+        rows = (
+            await self._session().execute(
+                select(matching_settings.c.tenant_id, matching_settings.c.settings)
+            )
+        ).all()
+        return {row.tenant_id: MatchingSettings.model_validate_json(row.settings) for row in rows}
+
+
+def _decided(row: Row[Any]) -> DecidedLine:
+    return DecidedLine(
+        tenant_id=row.tenant_id,
+        line=StatementLine.model_validate_json(row.line),
+        decision=MatchDecision.model_validate_json(row.decision),
+        attempt=row.attempt,
+        pending=bool(row.pending),
+        parked_decision_id=row.parked_decision_id,
+        refusals=tuple(json.loads(row.refusals)),
+    )
