@@ -2,4 +2,5 @@
 -- (bankrec), so bankrec owns every database.
 CREATE DATABASE bankrec_ingest;
 CREATE DATABASE bankrec_ledger;
+CREATE DATABASE bankrec_matcher;
 CREATE DATABASE bankrec_reconciler;
