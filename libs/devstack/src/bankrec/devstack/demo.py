@@ -60,6 +60,28 @@ def render_decisions(decisions: list[dict[str, Any]]) -> str:
     )
 
 
+def render_topic_counters(config: StackConfig) -> str:
+    """FastStream's received/published counters of every running service, per topic."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    rows: list[str] = []
+    for name in ("ingest", "matcher", "reconciler", "ledger"):
+        text = httpx.get(f"{config.base_url(name)}/metrics", timeout=10.0).text
+        for family in text_string_to_metric_families(text):
+            direction = {
+                "faststream_received_messages": ("in ", "handler"),
+                "faststream_published_messages": ("out", "destination"),
+            }.get(family.name)
+            if direction is None:
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    topic = sample.labels.get(direction[1], "?")
+                    rows.append(f"  {name:<10} {direction[0]} {topic:<42} {sample.value:>6.0f}")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -68,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open-items", type=Path, default=DEMO_DIR / "open-items.csv")
     parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / "var" / "demo")
     parser.add_argument("--tenant", default=None, help="default: a new demo tenant per run")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="before stopping, print each service's messages in/out per topic from its /metrics",
+    )
     args = parser.parse_args(argv)
 
     # A new tenant per run: the broker keeps earlier runs' messages, the databases are new.
@@ -124,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             print(client.report_text(statement["account_id"]))
         trial = client.get("ledger", "/trial-balance")
         print(f"ledger journal balanced: {trial['balanced']}")
+        if args.metrics:
+            print("\nmessages per topic, from each service's GET /metrics:")
+            print(render_topic_counters(config))
         return 0
     except (ServiceStartError, ServiceCallError, WaitTimeoutError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

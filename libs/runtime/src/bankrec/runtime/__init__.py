@@ -14,6 +14,7 @@ from bankrec.runtime.database import (
     sync_url,
     upgrade_database,
 )
+from bankrec.runtime.health import install_health_routes
 from bankrec.runtime.kafka import (
     JSON_HEADERS,
     MessageDecodeError,
@@ -26,6 +27,7 @@ from bankrec.runtime.kafka import (
     subscriber_options,
     whole_topic_reader_options,
 )
+from bankrec.runtime.log_masking import SensitiveDataFilter, mask_text
 from bankrec.runtime.messaging import (
     OutboxRelay,
     RawPublisher,
@@ -35,7 +37,9 @@ from bankrec.runtime.messaging import (
     publish_dead_letter,
     stage_message,
 )
-from bankrec.runtime.service import configure_logging, serve
+from bankrec.runtime.metrics import ServiceMetrics, metrics_of
+from bankrec.runtime.operations import install_operations
+from bankrec.runtime.service import JsonLogFormatter, configure_logging, serve
 from bankrec.runtime.settings import ServiceSettings
 from bankrec.runtime.tenant_keys import (
     TenantKeyReader,
@@ -43,18 +47,23 @@ from bankrec.runtime.tenant_keys import (
     TenantKeyRing,
     include_tenant_routes,
 )
+from bankrec.runtime.tracing import TracingConfigurationError, tracing_to
 
 __all__ = [
     "JSON_HEADERS",
     "DatabaseUrlError",
+    "JsonLogFormatter",
     "MessageDecodeError",
     "OutboxRelay",
     "RawPublisher",
+    "SensitiveDataFilter",
+    "ServiceMetrics",
     "ServiceSettings",
     "TenantKeyReader",
     "TenantKeyRefused",
     "TenantKeyRing",
     "TopicCatchUp",
+    "TracingConfigurationError",
     "async_url",
     "asyncapi_document",
     "claim_inbox",
@@ -68,6 +77,10 @@ __all__ = [
     "inbox_table",
     "include_tenant_routes",
     "install_asyncapi_route",
+    "install_health_routes",
+    "install_operations",
+    "mask_text",
+    "metrics_of",
     "outbox_table",
     "publish_dead_letter",
     "publish_envelope",
@@ -77,6 +90,7 @@ __all__ = [
     "stage_message",
     "subscriber_options",
     "sync_url",
+    "tracing_to",
     "upgrade_database",
     "whole_topic_reader_options",
 ]

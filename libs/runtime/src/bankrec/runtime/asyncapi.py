@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
 
 from bankrec.contracts import Envelope, Topic
 
@@ -26,18 +27,18 @@ def declare_publishers(broker: KafkaBroker, topics: tuple[Topic, ...]) -> None:
         )
 
 
+def asyncapi_specification(broker: KafkaBroker, *, service: str, version: str) -> Any:
+    return AsyncAPI(
+        broker,
+        title=f"bankrec-{service}",
+        version=version,
+        description=f"Messages the bankrec {service} service consumes and produces.",
+    ).to_specification()
+
+
 def asyncapi_document(broker: KafkaBroker, *, service: str, version: str) -> Any:
     """The service's AsyncAPI 3.0 document as JSON-ready data."""
-    return (
-        AsyncAPI(
-            broker,
-            title=f"bankrec-{service}",
-            version=version,
-            description=f"Messages the bankrec {service} service consumes and produces.",
-        )
-        .to_specification()
-        .to_jsonable()
-    )
+    return asyncapi_specification(broker, service=service, version=version).to_jsonable()
 
 
 def install_asyncapi_route(app: FastAPI, broker: KafkaBroker, *, service: str) -> None:
@@ -46,3 +47,13 @@ def install_asyncapi_route(app: FastAPI, broker: KafkaBroker, *, service: str) -
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi() -> JSONResponse:
         return JSONResponse(asyncapi_document(broker, service=service, version=app.version))
+
+
+def install_asyncapi_page(app: FastAPI, broker: KafkaBroker, *, service: str) -> None:
+    """FastStream's AsyncAPI viewer at ``GET /asyncapi`` (it loads its script from a CDN;
+    the JSON document needs nothing from outside). No "try it" button: it would publish."""
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_page() -> HTMLResponse:
+        specification = asyncapi_specification(broker, service=service, version=app.version)
+        return HTMLResponse(get_asyncapi_html(specification, try_it_out_path=None))

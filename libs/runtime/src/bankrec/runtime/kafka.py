@@ -6,37 +6,127 @@ ack before the handler runs); each option below is set on purpose.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from typing import Any, TypeVar
+import logging
+import os
+from typing import Any, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 
-from bankrec.contracts import Envelope, Topic
+from bankrec.contracts import Envelope, MatchDecision, Topic
+from bankrec.runtime.metrics import metrics_of
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
+log = logging.getLogger(__name__)
 
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
-    """A FastStream broker whose producer never loses or doubles a message it accepted."""
+# Producer batching, measured with `make bench` (README, Performance). Each can be changed per
+# process through the environment (BANKREC_KAFKA_PRODUCER_*) without touching the guarantees.
+PRODUCER_LINGER_MS = int(os.environ.get("BANKREC_KAFKA_PRODUCER_LINGER_MS", "5"))
+PRODUCER_MAX_BATCH_BYTES = int(os.environ.get("BANKREC_KAFKA_PRODUCER_MAX_BATCH_BYTES", "16384"))
+Compression = Literal["gzip", "snappy", "lz4", "zstd"]
+COMPRESSIONS: tuple[Compression, ...] = ("gzip", "snappy", "lz4", "zstd")
+
+
+def _compression(name: str | None) -> Compression | None:
+    """A compression codec by name; empty or "none" is none."""
+    if not name or name == "none":
+        return None
+    for known in COMPRESSIONS:
+        if name == known:
+            return known
+    raise ValueError(
+        f"BANKREC_KAFKA_PRODUCER_COMPRESSION={name!r} is not one of {', '.join(COMPRESSIONS)} "
+        "or none"
+    )
+
+
+PRODUCER_COMPRESSION = _compression(os.environ.get("BANKREC_KAFKA_PRODUCER_COMPRESSION"))
+
+
+def create_broker(
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    linger_ms: int | None = None,
+    max_batch_size: int | None = None,
+    compression_type: Compression | None = None,
+) -> KafkaBroker:
+    """A FastStream broker whose producer never loses or doubles a message it accepted.
+
+    ``linger_ms``, ``max_batch_size`` and ``compression_type`` tune batching only (defaults:
+    the ``PRODUCER_*`` settings above); acks and idempotence are not negotiable.
+    """
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
         acks="all",  # a write survives only when every in-sync replica has it
         enable_idempotence=True,  # retries cannot duplicate within a producer session
-        linger_ms=5,  # small batches without hurting single-line latency much
-        compression_type=None,  # lines are small; revisit with the benchmark
+        linger_ms=PRODUCER_LINGER_MS if linger_ms is None else linger_ms,
+        max_batch_size=PRODUCER_MAX_BATCH_BYTES if max_batch_size is None else max_batch_size,
+        compression_type=compression_type or PRODUCER_COMPRESSION,
         request_timeout_ms=30_000,
         allow_auto_create_topics=True,  # topics are also created explicitly at start-up
         graceful_timeout=15.0,  # finish the message in hand before stopping
         ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the handler; a failure redelivers
         apply_types=True,
     )
+
+
+PRODUCER_STOP_SECONDS = 30.0
+"""How long a replaced producer may take to flush what others still have in it."""
+_RETIRED_PRODUCERS: set[asyncio.Task[None]] = set()  # stopping in the background
+
+
+async def renew_producer(broker: KafkaBroker) -> bool:
+    """Give the broker a new idempotent producer (new producer id, sequences from 0).
+
+    aiokafka 0.14 fails a batch whose partition had no leader for ``request_timeout_ms`` even
+    after the batch got its sequence number; the partition's next batch then leaves a gap the
+    broker refuses with OutOfOrderSequenceNumber, and so is every later one, for good: the
+    producer never bumps its epoch (aio-libs/aiokafka#1017). A new producer is the way out.
+    The old one stops in the background, so sends others have in it still complete or fail.
+    Returns False when the broker has no real producer (a test double) or the new one cannot
+    reach Kafka yet (the old one stays; call again later).
+    """
+    from aiokafka import AIOKafkaProducer
+    from faststream.kafka.publisher.producer import AioKafkaFastProducerImpl
+    from faststream.kafka.publisher.state import RealProducer
+
+    fast = broker.config.producer
+    connection: dict[str, Any] | None = getattr(broker, "_connection_kwargs", None)
+    if not isinstance(fast, AioKafkaFastProducerImpl) or not connection:
+        return False
+    current = fast._producer
+    if not isinstance(current, RealProducer):
+        return False  # not started, or stopping: nothing to renew
+    producer = AIOKafkaProducer(**connection)
+    try:
+        await producer.start()
+    except Exception:
+        await producer.stop()  # closes the half-open client
+        return False
+    fast._producer = RealProducer(producer)
+    retiring = asyncio.create_task(
+        asyncio.wait_for(current.stop(), timeout=PRODUCER_STOP_SECONDS), name="retire-producer"
+    )
+    _RETIRED_PRODUCERS.add(retiring)
+    retiring.add_done_callback(_forget_retired_producer)
+    return True
+
+
+def _forget_retired_producer(task: asyncio.Task[None]) -> None:
+    _RETIRED_PRODUCERS.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a replaced Kafka producer did not stop cleanly: %r", task.exception())
 
 
 async def raw_body(message: StreamMessage[Any]) -> Any:
@@ -137,6 +227,8 @@ async def publish_envelope(
         key=key_bytes(key),
         headers={**JSON_HEADERS, "bankrec-type": envelope.type},
     )
+    if isinstance(envelope.payload, MatchDecision) and (metrics := metrics_of(broker)):
+        metrics.record_decision(str(envelope.payload.kind), envelope.payload.rule)
 
 
 class MessageDecodeError(ValueError):

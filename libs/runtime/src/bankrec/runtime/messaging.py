@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import inspect
+import json
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
     update,
@@ -32,10 +36,28 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bankrec.contracts import DEAD_LETTERS, DeadLetter, Envelope, Topic, envelope_for
-from bankrec.runtime.kafka import JSON_HEADERS, encode_envelope, key_bytes
+from bankrec.contracts import DEAD_LETTERS, DECISIONS, DeadLetter, Envelope, Topic, envelope_for
+from bankrec.runtime.kafka import JSON_HEADERS, encode_envelope, key_bytes, renew_producer
+from bankrec.runtime.metrics import metrics_of
+from bankrec.runtime.tracing import STAGED_TRACE_CONTEXTS, message_id_of
 
 log = logging.getLogger(__name__)
+
+DEAD_LETTER_VALUE_CHARS_MAX = 100_000
+"""Longest original value a dead letter carries: even escaped six-fold in JSON it stays under
+the producer's 1 MiB request limit."""
+ORIGINAL_SHA256_HEADER = "bankrec-original-sha256"
+ORIGINAL_HEADERS_HEADER = "bankrec-original-headers"
+ACKNOWLEDGEMENT_SECONDS_MAX = 45.0
+"""Longest the relay waits for the broker to acknowledge a batch: longer than the producer's
+request timeout (30 s), so only a wedged producer reaches it."""
+RELAY_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
+"""Waits after consecutive failed relay passes (the last one repeats): short, so the relay
+resumes within seconds of the broker or the database coming back."""
+
+
+class AcknowledgementTimeoutError(TimeoutError):
+    """The broker did not acknowledge an outbox batch in time; the batch is sent again."""
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -91,7 +113,9 @@ async def claim_inbox(session: AsyncSession, inbox: Table, consumer: str, messag
 async def stage_message(
     session: AsyncSession, outbox: Table, topic: Topic, key: str, envelope: Envelope[Any]
 ) -> None:
-    """Stage a message in the caller's transaction; the relay publishes it after commit."""
+    """Stage a message in the caller's transaction; the relay publishes it after commit,
+    in the trace this runs in (when tracing is on)."""
+    STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
     await session.execute(
         insert(outbox).values(
             topic=topic.name,
@@ -182,47 +206,108 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            acknowledgements: list[Any] = []
+            traced = bool(STAGED_TRACE_CONTEXTS)
+            message_ids: list[str] = []
             try:
-                for row in rows:
-                    acknowledgements.append(
-                        await self._broker.publish(
-                            bytes(row.value),
-                            topic=row.topic,
-                            key=key_bytes(row.message_key),
-                            headers={**JSON_HEADERS, "bankrec-type": row.message_type},
-                            no_confirm=True,  # the producer keeps per-partition order
-                        )
-                    )
-            finally:
-                # every acknowledgement is observed, even when handing over failed
-                outcomes = await asyncio.gather(
-                    *(a for a in acknowledgements if inspect.isawaitable(a)),
-                    return_exceptions=True,
-                )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+                await self._publish(rows, message_ids, traced)
+            except Exception:
+                # a broker restart can leave the idempotent producer refusing every later
+                # batch (OutOfOrderSequenceNumber): the next pass sends through a new one
+                if isinstance(self._broker, KafkaBroker) and await renew_producer(self._broker):
+                    log.warning("outbox relay: Kafka producer replaced after a failed batch")
+                raise
             await session.execute(
                 update(self._outbox)
                 .where(self._outbox.c.id.in_([row.id for row in rows]))
                 .values(published_at=datetime.now(UTC))
             )
             await session.commit()
+            STAGED_TRACE_CONTEXTS.forget(message_ids)
+            self._count_relayed(rows)
             return len(rows)
 
+    async def _publish(self, rows: Any, message_ids: list[str], traced: bool) -> None:
+        """Hand every row to the producer, then wait (bounded) until the broker has them all."""
+        acknowledgements: list[Any] = []
+        try:
+            for row in rows:
+                value = bytes(row.value)
+                message_id = message_id_of(value) if traced else None
+                if message_id is not None:
+                    message_ids.append(message_id)
+                with STAGED_TRACE_CONTEXTS.resumed(message_id):
+                    acknowledgements.append(
+                        await self._broker.publish(
+                            value,
+                            topic=row.topic,
+                            key=key_bytes(row.message_key),
+                            headers={**JSON_HEADERS, "bankrec-type": row.message_type},
+                            no_confirm=True,  # the producer keeps per-partition order
+                        )
+                    )
+        finally:
+            # every acknowledgement is observed, even when handing over failed
+            outcomes = await _acknowledgements(acknowledgements, ACKNOWLEDGEMENT_SECONDS_MAX)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    def _count_relayed(self, rows: Any) -> None:
+        metrics = metrics_of(self._broker) or metrics_of(self)
+        if metrics is None:
+            return
+        for topic, count in Counter(row.topic for row in rows).items():
+            metrics.outbox_relayed.labels(topic=topic).inc(count)
+        for row in rows:
+            if row.topic == DECISIONS.name:  # decisions staged in an outbox, not published
+                decision = _decision_kind_and_rule(bytes(row.value))
+                if decision is not None:
+                    metrics.record_decision(*decision)
+
+    async def pending(self) -> int:
+        """How many staged messages wait to be published."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(func.count())
+                .select_from(self._outbox)
+                .where(self._outbox.c.published_at.is_(None))
+            )
+            return int(found.scalar_one())
+
     async def run(self) -> None:
+        """Relay until ``stop``: every failure (broker or database away, a producer that must
+        be replaced) is logged and retried after a short backoff; only cancelling the task
+        ends it early. Without a wake-up it still looks every ``idle_seconds * 20``."""
+        failures = 0
         while not self._stopping:
             # cleared before the batch, so a wake() or stop() during it is not lost
             self._wake.clear()
             try:
                 published = await self.relay_once()
             except asyncio.CancelledError:
-                raise
-            except Exception:  # the broker or database is away; try again shortly
-                log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(1.0)
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # stopping
+                published = -1  # a cancelled future inside a pass: a failure like any other
+                error: BaseException = asyncio.CancelledError()
+            except Exception as exc:
+                published, error = -1, exc
+            if published < 0:
+                backoff = RELAY_BACKOFF_SECONDS[min(failures, len(RELAY_BACKOFF_SECONDS) - 1)]
+                failures += 1
+                log.warning(
+                    "outbox relay pass %d failed (%s: %s); retrying in %.1f s",
+                    failures,
+                    type(error).__name__,
+                    str(error)[:300],
+                    backoff,
+                    exc_info=error if failures == 1 else None,  # the traceback once a streak
+                )
+                await asyncio.sleep(backoff)
                 continue
+            if failures:
+                log.warning("outbox relay resumed after %d failed passes", failures)
+                failures = 0
             if published == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds * 20)
@@ -230,6 +315,38 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+
+def _decision_kind_and_rule(value: bytes) -> tuple[str, str] | None:
+    try:
+        payload = json.loads(value)["payload"]
+        return str(payload["kind"]), str(payload.get("rule") or "")
+    except (ValueError, KeyError, TypeError):
+        return None  # not a decision envelope: nothing to count
+
+
+async def _acknowledgements(handed_over: list[Any], timeout_seconds: float) -> list[Any]:
+    """The outcome of each acknowledgement (a result or an exception), waiting at most
+    ``timeout_seconds``: an idempotent aiokafka producer retries a batch without end, so an
+    unbounded wait could hold the relay (and its lock) for ever."""
+    waiting = [asyncio.ensure_future(a) for a in handed_over if inspect.isawaitable(a)]
+    if not waiting:
+        return []
+    _done, late = await asyncio.wait(waiting, timeout=timeout_seconds)
+    for future in late:
+        # no one awaits it any more: observe its eventual exception so none goes unretrieved
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    late_error = AcknowledgementTimeoutError(
+        f"{len(late)} of {len(waiting)} outbox messages not acknowledged by Kafka within "
+        f"{timeout_seconds:.0f} s; they are sent again"
+    )
+    return [late_error if future in late else _outcome(future) for future in waiting]
+
+
+def _outcome(future: asyncio.Future[Any]) -> Any:
+    if future.cancelled():  # raising CancelledError here would end the relay's task
+        return AcknowledgementTimeoutError("the producer dropped an outbox message unsent")
+    return future.exception() or future.result()
 
 
 async def publish_dead_letter(
@@ -245,11 +362,19 @@ async def publish_dead_letter(
     offset: int | None = None,
     tenant_id: str = "unknown",
 ) -> None:
-    """Send a refused message to the dead-letter topic with the reason."""
-    if isinstance(raw_value, bytes | bytearray):
-        text = bytes(raw_value).decode("utf-8", errors="replace")
-    else:
-        text = str(raw_value)
+    """Send a refused message to the dead-letter topic with the reason.
+
+    The original's Kafka headers (of the message the handler is consuming) and the SHA-256 of
+    its bytes travel as headers of the dead letter, so a replay can restore the message and
+    tell whether ``original_value`` still holds it exactly (it does not when the bytes were
+    not UTF-8 or were cut to ``DEAD_LETTER_VALUE_CHARS_MAX``)."""
+    raw = bytes(raw_value) if isinstance(raw_value, bytes | bytearray) else str(raw_value).encode()
+    text = raw.decode("utf-8", errors="replace")
+    if len(text) > DEAD_LETTER_VALUE_CHARS_MAX:
+        # a value near the broker's size limit made a dead letter over it: publishing failed,
+        # so the message was never acknowledged and came again for ever
+        reason = f"{reason[:1500]} (original value cut from {len(raw)} bytes)"
+        text = text[:DEAD_LETTER_VALUE_CHARS_MAX]
     key = raw_key.decode("utf-8", errors="replace") if raw_key else None
     dead = DeadLetter(
         source_topic=source_topic,
@@ -263,10 +388,39 @@ async def publish_dead_letter(
         failed_at=datetime.now(UTC),
     )
     envelope = envelope_for(dead, tenant_id=tenant_id, correlation_id=f"{source_topic}:{offset}")
-    await broker.publish(
-        encode_envelope(envelope),
-        topic=DEAD_LETTERS.name,
-        key=key_bytes(key or "unknown"),
-        headers=JSON_HEADERS,
-    )
+    try:
+        await broker.publish(
+            encode_envelope(envelope),
+            topic=DEAD_LETTERS.name,
+            key=key_bytes(key or "unknown"),
+            headers={
+                **JSON_HEADERS,
+                ORIGINAL_SHA256_HEADER: hashlib.sha256(raw).hexdigest(),
+                ORIGINAL_HEADERS_HEADER: json.dumps(_consumed_headers(broker)),
+            },
+        )
+    except Exception:
+        # the message comes again (not acknowledged); a wedged producer must not refuse it
+        # for ever (see renew_producer)
+        if isinstance(broker, KafkaBroker):
+            await renew_producer(broker)
+        raise
+    metrics = metrics_of(broker)
+    if metrics is not None:
+        metrics.dead_letters.labels(
+            consumer=consumer, source_topic=source_topic, reason_code=reason_code
+        ).inc()
     log.warning("dead-lettered message from %s: %s (%s)", source_topic, reason_code, reason[:200])
+
+
+def _consumed_headers(broker: KafkaBroker) -> dict[str, str]:
+    """The Kafka headers of the message the calling handler consumes ({} outside a handler)."""
+    context = getattr(broker, "context", None)  # a recording stand-in in tests has none
+    message = context.get_local("message") if context is not None else None
+    record = getattr(message, "raw_message", None)
+    headers = getattr(record, "headers", None) or ()
+    return {
+        str(name): bytes(value).decode("utf-8", errors="replace")
+        for name, value in headers
+        if isinstance(value, bytes | bytearray)
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,4 +22,14 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("BANKREC_LOG_LEVEL", "log_level")
+    )
+    otel_exporter: Literal["none", "otlp", "console"] = Field(
+        default="none",  # tracing is off unless asked for
+        validation_alias=AliasChoices("BANKREC_OTEL_EXPORTER", "otel_exporter"),
+        description="Where trace spans go: none (off), otlp (OTLP over HTTP) or console",
+    )
+    otel_endpoint: str | None = Field(
+        default=None,  # unset: the OTLP exporter's own (OTEL_EXPORTER_OTLP_ENDPOINT, :4318)
+        validation_alias=AliasChoices("BANKREC_OTEL_ENDPOINT", "otel_endpoint"),
+        description="OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces",
     )

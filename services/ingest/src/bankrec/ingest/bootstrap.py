@@ -38,6 +38,7 @@ from bankrec.runtime import (
     declare_publishers,
     ensure_topics,
     install_asyncapi_route,
+    install_operations,
     session_factory,
     upgrade_database,
 )
@@ -142,6 +143,7 @@ def create_app(
     app.state.ingest = ingest
     app.state.bank_pulls = bank_pulls
     install_asyncapi_route(app, kafka, service="ingest")
+    install_operations(app, kafka, service="ingest", settings=settings, engine=engine, relay=relay)
     install_api(app, ingest, settings=settings)
     install_bank_pull_api(app, ingest, bank_pulls, scheduled=settings.bank_pull_enabled)
     return app
