@@ -18,7 +18,8 @@ def test_each_service_gets_the_broker_its_port_and_its_database(tmp_path: Path) 
     assert (
         reconciler["BANKREC_RECONCILER_DATABASE_URL"] == f"sqlite:///{tmp_path}/reconciler.sqlite"
     )
-    assert "BANKREC_MATCHER_DATABASE_URL" not in ServiceProcess("matcher", config).environment()
+    matcher = ServiceProcess("matcher", config).environment()
+    assert matcher["BANKREC_MATCHER_DATABASE_URL"] == f"sqlite:///{tmp_path}/matcher.sqlite"
 
 
 def test_free_port_is_bindable() -> None:
@@ -34,15 +35,20 @@ def test_json_object_skips_what_is_not_an_envelope() -> None:
 
 
 def test_the_demo_knows_every_services_consumer_groups() -> None:
-    from bankrec.contracts import DECISIONS, STATEMENT_LINES
+    from bankrec.contracts import ADJUSTMENT_REQUESTS, DECISIONS, MATCH_REQUESTS
     from bankrec.devstack.processes import SERVICE_CONSUMER_GROUPS
+    from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER
+    from bankrec.ledger.match_requests import MATCH_CONSUMER
     from bankrec.ledger.use_cases import CONSUMER as LEDGER_GROUP
-    from bankrec.matcher.use_cases import CONSUMER_GROUP as MATCHER_GROUP
+    from bankrec.matcher.consumers import GROUP_TOPICS as MATCHER_TOPICS
+    from bankrec.matcher.consumers import group_for as matcher_group_for
     from bankrec.reconciler.consumers import CONSUMED_TOPICS, group_for
 
     expected = {
         LEDGER_GROUP: (DECISIONS.name,),
-        MATCHER_GROUP: (STATEMENT_LINES.name,),
+        ADJUSTMENT_CONSUMER: (ADJUSTMENT_REQUESTS.name,),
+        MATCH_CONSUMER: (MATCH_REQUESTS.name,),
+        **{matcher_group_for(topic): (topic.name,) for topic in MATCHER_TOPICS},
         **{group_for(topic): (topic.name,) for topic in CONSUMED_TOPICS},
     }
     assert expected == SERVICE_CONSUMER_GROUPS

@@ -16,9 +16,14 @@ from typing import IO
 import httpx
 
 from bankrec.contracts import (
+    ADJUSTMENT_REQUESTS,
     ALL_TOPICS,
     DECISIONS,
+    MATCH_OUTCOMES,
+    MATCH_REQUESTS,
     POSTINGS,
+    REFUSED_ADJUSTMENTS,
+    REFUSED_DECISIONS,
     STATEMENT_LINES,
     STATEMENTS,
 )
@@ -30,7 +35,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "matcher": 8003,
     "reconciler": 8004,
 }
-SERVICES_WITH_DATABASE: tuple[str, ...] = ("ingest", "ledger", "reconciler")
+SERVICES_WITH_DATABASE: tuple[str, ...] = ("ingest", "ledger", "matcher", "reconciler")
 
 
 # Each service's Kafka consumer groups and the topics they read (the open-items reader of
@@ -38,10 +43,20 @@ SERVICES_WITH_DATABASE: tuple[str, ...] = ("ingest", "ledger", "reconciler")
 # tests/test_devstack.py checks these against the services' own constants.
 SERVICE_CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
     "bankrec-ledger": (DECISIONS.name,),
+    "bankrec-ledger.adjustment-requests": (ADJUSTMENT_REQUESTS.name,),
+    "bankrec-ledger.match-requests": (MATCH_REQUESTS.name,),
     "bankrec-matcher": (STATEMENT_LINES.name,),
+    **{f"bankrec-matcher.{topic.name}": (topic.name,) for topic in (REFUSED_DECISIONS, POSTINGS)},
     **{
         f"bankrec-reconciler.{topic.name}": (topic.name,)
-        for topic in (STATEMENTS, STATEMENT_LINES, DECISIONS, POSTINGS)
+        for topic in (
+            STATEMENTS,
+            STATEMENT_LINES,
+            DECISIONS,
+            POSTINGS,
+            REFUSED_ADJUSTMENTS,
+            MATCH_OUTCOMES,
+        )
     },
 }
 

@@ -1,0 +1,549 @@
+"""A bounded soak: the four services as processes, signed bank webhooks at a fixed rate on
+loopback for a fixed time, each service's memory and every consumer group's lag sampled.
+
+``make soak`` (``python tests/soak/soak.py --minutes 10 --rate 20``). It runs on a Kafka broker
+of its own (deploy/local/kafka.sh on free ports) unless ``--bootstrap-servers`` names one: the
+services' consumer groups have fixed names, so on a broker other stacks use they would share
+(and steal) each other's partitions. Databases are new PostgreSQL ones (dropped afterwards),
+or SQLite files with ``--database sqlite``.
+
+Each webhook is a new camt.053 statement (the demo's six entries) of one of ``--tenants``
+tenants x ``--accounts`` accounts, each account's statements chained (sequence numbers,
+opening = previous closing, new bank references), so every line is new and nothing is a
+duplicate. Printed at the end, and written to ``--json``: webhooks sent and accepted, errors
+(refused or failed webhooks, ERROR log lines, dead letters), lines published and decisions
+made, RSS at start, end and maximum per service, and consumer lag (maximum, at the end of the
+posting and after draining).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bankrec.contracts import DEAD_LETTERS, DECISIONS, STATEMENT_LINES, Topic
+from bankrec.devstack import ServiceStack, StackConfig, free_port
+from bankrec.devstack.client import BankrecClient
+from bankrec.devstack.processes import SERVICE_NAMES, start_groups_at_end
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO = REPO_ROOT / "deploy" / "demo"
+STATEMENT_NET_AMOUNT = 14225  # the demo statement's closing minus opening balance (NOK)
+IN_FLIGHT_MAX = 64  # webhooks awaiting an answer at once; beyond it the rate is not kept
+
+
+# -- the load
+
+
+def norwegian_iban(rng: random.Random) -> str:
+    """A made-up Norwegian IBAN with valid check digits (MOD11 account, MOD97 IBAN)."""
+    while True:
+        body = "".join(str(rng.randrange(10)) for _ in range(10))
+        remainder = sum(
+            int(d) * w for d, w in zip(body, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True)
+        )
+        check = (11 - remainder % 11) % 11
+        if check != 10:
+            bban = f"{body}{check}"
+            return f"NO{98 - int(f'{bban}232400') % 97:02d}{bban}"
+
+
+@dataclass
+class StatementSource:
+    """Chained statements per account: the demo statement with new numbers each time."""
+
+    tenants: list[str]
+    accounts_per_tenant: int
+    seed: int
+    template: str = field(init=False)
+    accounts: list[tuple[str, str]] = field(init=False)  # (tenant, IBAN)
+    sent: dict[int, int] = field(default_factory=dict)  # account index -> statements so far
+
+    def __post_init__(self) -> None:
+        self.template = (DEMO / "statement-2026-11.camt053.xml").read_text(encoding="utf-8")
+        rng = random.Random(self.seed)
+        self.accounts = [
+            (tenant, norwegian_iban(rng))
+            for tenant in self.tenants
+            for _ in range(self.accounts_per_tenant)
+        ]
+
+    def next(self, number: int) -> tuple[str, bytes]:
+        """(tenant, statement file) of the ``number``-th webhook: accounts in turn."""
+        index = number % len(self.accounts)
+        tenant, iban = self.accounts[index]
+        k = self.sent.get(index, 0)
+        self.sent[index] = k + 1
+        opening = 100_000 + STATEMENT_NET_AMOUNT * k
+        text = (
+            self.template.replace("NO9386011117947", iban)
+            .replace("NVAS-20261120-0001", f"SOAK-{index}-{k}")
+            .replace("2026-11-20-00321", f"SOAK-{index:05d}-{k:07d}")
+            .replace("<ElctrncSeqNb>321<", f"<ElctrncSeqNb>{k + 1}<")
+            .replace("<LglSeqNb>321<", f"<LglSeqNb>{k + 1}<")
+            .replace(">100000.00<", f">{opening}.00<")
+            .replace(">114225.00<", f">{opening + STATEMENT_NET_AMOUNT}.00<")
+            .replace("20261120000", f"9{index:05d}{k:07d}")  # the bank references: new lines
+        )
+        return tenant, text.encode()
+
+
+def signed(secret: str, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return {
+        "x-bankrec-timestamp": timestamp,
+        "x-bankrec-signature": f"sha256={mac.hexdigest()}",
+        "content-type": "application/octet-stream",
+    }
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0
+    failed: int = 0
+    late: int = 0  # webhooks that left more than a second after their slot
+    skipped: int = 0  # slots with no webhook: IN_FLIGHT_MAX were unanswered until the end
+
+
+async def post_webhooks(
+    config: StackConfig,
+    source: StatementSource,
+    secrets: dict[str, str],
+    rate: float,
+    seconds: float,
+    counts: Counts,
+) -> None:
+    """Post webhooks at ``rate`` per second for ``seconds``, each at its own slot."""
+    gate = asyncio.Semaphore(IN_FLIGHT_MAX)
+    ingest = config.base_url("ingest")
+    limits = httpx.Limits(max_connections=IN_FLIGHT_MAX)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+
+        async def post(tenant: str, body: bytes) -> None:
+            try:
+                response = await http.post(
+                    f"{ingest}/v1/webhooks/{tenant}/statements",
+                    content=body,
+                    headers=signed(secrets[tenant], body),
+                )
+            except httpx.HTTPError:
+                counts.failed += 1
+            else:
+                if response.status_code == 202:
+                    counts.accepted += 1
+                else:
+                    counts.refused += 1
+            finally:
+                gate.release()
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + seconds
+        tasks: set[asyncio.Task[None]] = set()
+        number = 0
+        try:
+            while (slot := started + number / rate) < deadline:
+                await asyncio.sleep(max(0.0, slot - loop.time()))
+                try:  # bounded in time: no webhook leaves after the deadline
+                    await asyncio.wait_for(gate.acquire(), max(0.001, deadline - loop.time()))
+                except TimeoutError:
+                    break
+                if loop.time() - slot > 1.0:
+                    counts.late += 1
+                tenant, body = source.next(number)
+                task = asyncio.create_task(post(tenant, body))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                counts.sent += 1
+                number += 1
+            counts.skipped = int(seconds * rate) - counts.sent
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+# -- the samples
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of a process (Linux /proc), None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+async def group_lags(bootstrap: str) -> dict[str, int]:
+    """Every bankrec consumer group's lag: end offsets minus committed, over its partitions."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bankrec-soak")
+    await admin.start()
+    try:
+        groups = sorted(
+            str(g[0])
+            for g in await admin.list_consumer_groups()
+            if str(g[0]).startswith("bankrec-")
+        )
+        committed = {g: await admin.list_consumer_group_offsets(g) for g in groups}
+    finally:
+        await admin.close()
+    partitions = {tp for offsets in committed.values() for tp in offsets}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="bankrec-soak")
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(partitions)) if partitions else {}
+    finally:
+        await consumer.stop()
+    return {
+        group: sum(
+            max(0, ends[tp] - meta.offset) for tp, meta in offsets.items() if meta.offset >= 0
+        )
+        for group, offsets in committed.items()
+    }
+
+
+async def topic_total(bootstrap: str, topic: Topic) -> int:
+    """Messages a topic holds: the sum of its end offsets (the soak counts the difference)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="bankrec-soak")
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class Samples:
+    rss: dict[str, list[int]] = field(default_factory=dict)
+    lag: list[tuple[float, int, dict[str, int]]] = field(default_factory=list)
+
+    def take_rss(self, stack: ServiceStack) -> None:
+        for name, service in stack.services.items():
+            pid = service.process.pid if service.process is not None else None
+            found = rss_bytes(pid) if pid is not None else None
+            if found is not None:
+                self.rss.setdefault(name, []).append(found)
+
+    async def take_lag(self, bootstrap: str, since: float) -> int:
+        try:
+            lags = await group_lags(bootstrap)
+        except Exception as exc:  # a sample missed is reported, not fatal
+            print(f"  lag sample failed: {exc}", file=sys.stderr)
+            return -1
+        total = sum(lags.values())
+        self.lag.append((time.monotonic() - since, total, lags))
+        return total
+
+
+async def sample_while(
+    stack: ServiceStack, bootstrap: str, samples: Samples, every: float, stop: asyncio.Event
+) -> None:
+    started = time.monotonic()
+    while not stop.is_set():
+        samples.take_rss(stack)
+        total = await samples.take_lag(bootstrap, started)
+        mib = {n: round(v[-1] / 2**20) for n, v in samples.rss.items() if v}
+        print(f"  t={time.monotonic() - started:6.0f}s lag={total:6d} rss_mib={mib}", flush=True)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+# -- the infrastructure
+
+
+@contextmanager
+def private_kafka() -> Iterator[str]:
+    port, controller_port = free_port(), free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="bankrec-soak-kafka-"))
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller_port),
+        "KAFKA_DATA_DIR": str(data_dir),
+    }
+    script = REPO_ROOT / "deploy" / "local" / "kafka.sh"
+    subprocess.run(["bash", str(script), "start"], env=env, check=True)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=env, check=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_databases(run: str) -> Iterator[dict[str, str]]:
+    """A new PostgreSQL database per service (deploy/local/postgres.sh), dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    script = REPO_ROOT / "deploy" / "local" / "postgres.sh"
+    admin_url = (
+        os.environ.get("BANKREC_TEST_POSTGRES_URL")
+        or subprocess.run(
+            ["bash", str(script), "url", "bankrec_test"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
+    admin = make_url(admin_url)
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=admin.host,
+            port=admin.port or 5432,
+            user=admin.username,
+            password=admin.password,
+            dbname=admin.database,
+            autocommit=True,
+        )
+
+    names = {service: f"soak_{service}_{run}" for service in SERVICE_NAMES}
+    with connect() as conn:
+        for name in names.values():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {
+            service: admin.set(database=name, drivername="postgresql+psycopg").render_as_string(
+                hide_password=False
+            )
+            for service, name in names.items()
+        }
+    finally:
+        with connect() as conn:
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def error_lines(state_dir: Path) -> dict[str, int]:
+    """ERROR (and CRITICAL) log lines per service."""
+    found: dict[str, int] = {}
+    for name in SERVICE_NAMES:
+        log = state_dir / f"{name}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        found[name] = sum(
+            '"level": "ERROR"' in line or '"level": "CRITICAL"' in line
+            for line in text.splitlines()
+        )
+    return found
+
+
+# -- the run
+
+
+def prepare_tenants(config: StackConfig, tenants: list[str]) -> dict[str, str]:
+    """Each tenant's API key (known to every service), open items and webhook secret."""
+    secrets: dict[str, str] = {}
+    with httpx.Client(timeout=30.0) as http:
+        for tenant in tenants:
+            client = BankrecClient(config, tenant, key_wait_seconds=90.0)
+            try:
+                imported = client.import_open_items(DEMO / "open-items.csv")
+                client.wait_for_matcher_index(imported["imported"])
+            finally:
+                client.close()
+            answer = http.post(
+                f"{config.base_url('ingest')}/v1/admin/tenants/{tenant}/webhook-secret",
+                headers={"authorization": f"Bearer {config.admin_token}"},
+            )
+            answer.raise_for_status()
+            secrets[tenant] = str(answer.json()["webhook_secret"])
+    return secrets
+
+
+async def soak(
+    args: argparse.Namespace, config: StackConfig, stack: ServiceStack
+) -> dict[str, Any]:
+    bootstrap = config.kafka_bootstrap_servers
+    run = uuid.uuid4().hex[:6]
+    tenants = [f"soak-{run}-{i}" for i in range(args.tenants)]
+    secrets = prepare_tenants(config, tenants)
+    source = StatementSource(tenants, args.accounts, args.seed)
+    samples = Samples()
+    lines_before = await topic_total(bootstrap, STATEMENT_LINES)
+    decisions_before = await topic_total(bootstrap, DECISIONS)
+    dead_before = await topic_total(bootstrap, DEAD_LETTERS)
+    counts = Counts()
+    print(
+        f"posting {args.rate:g} webhooks/s for {args.minutes:g} min "
+        f"({len(tenants)} tenants x {args.accounts} accounts, seed {args.seed}); "
+        f"sampling every {args.sample_seconds:g} s"
+    )
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(
+        sample_while(stack, bootstrap, samples, args.sample_seconds, stop)
+    )
+    posting_started = time.monotonic()
+    drained_after: float | None = None
+    try:
+        await post_webhooks(config, source, secrets, args.rate, args.minutes * 60, counts)
+        posting_seconds = time.monotonic() - posting_started
+        lag_at_end = await samples.take_lag(bootstrap, posting_started)
+        drain_started = time.monotonic()
+        while time.monotonic() - drain_started < args.drain_seconds:
+            if await samples.take_lag(bootstrap, posting_started) == 0:
+                drained_after = time.monotonic() - drain_started
+                break
+            await asyncio.sleep(1.0)
+    finally:  # also on Ctrl-C or SIGTERM, so the stack and the broker stop behind it
+        stop.set()
+        await sampler
+    samples.take_rss(stack)
+    lines = await topic_total(bootstrap, STATEMENT_LINES) - lines_before
+    decisions = await topic_total(bootstrap, DECISIONS) - decisions_before
+    dead_letters = await topic_total(bootstrap, DEAD_LETTERS) - dead_before
+    lag_values = [total for _, total, _ in samples.lag if total >= 0]
+    return {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "minutes": args.minutes,
+        "rate_per_second": args.rate,
+        "database": args.database,
+        "seed": args.seed,
+        "posting_seconds": round(posting_seconds, 1),
+        "webhooks": vars(counts),
+        "statement_lines_published": lines,
+        "decisions_published": decisions,
+        "dead_letters": dead_letters,
+        "error_log_lines": error_lines(config.state_dir),
+        "rss_mib": {
+            name: {
+                "start": round(values[0] / 2**20, 1),
+                "end": round(values[-1] / 2**20, 1),
+                "max": round(max(values) / 2**20, 1),
+            }
+            for name, values in samples.rss.items()
+        },
+        "lag": {
+            "max": max(lag_values, default=0),
+            "at_end_of_posting": lag_at_end,
+            "drained_after_seconds": None if drained_after is None else round(drained_after, 1),
+            "after_drain": lag_values[-1] if lag_values else None,
+            "samples": len(lag_values),
+            "max_by_group": {
+                group: max(lags.get(group, 0) for _, _, lags in samples.lag)
+                for group in sorted({g for _, _, lags in samples.lag for g in lags})
+            },
+            "after_drain_by_group": samples.lag[-1][2] if samples.lag else {},
+        },
+    }
+
+
+def render(figures: dict[str, Any]) -> str:
+    w = figures["webhooks"]
+    errors = w["refused"] + w["failed"] + sum(figures["error_log_lines"].values())
+    rows = [
+        f"soak: {figures['minutes']:g} min at {figures['rate_per_second']:g} webhooks/s "
+        f"({figures['database']}, seed {figures['seed']})",
+        f"  messages in:  {w['sent']} webhooks sent, {w['accepted']} accepted (202), "
+        f"{figures['statement_lines_published']} statement lines published, "
+        f"{figures['decisions_published']} decisions",
+        f"  errors:       {errors} ({w['refused']} refused, {w['failed']} failed, ERROR log lines "
+        f"{figures['error_log_lines']}); {figures['dead_letters']} dead letters; "
+        f"{w['late']} webhooks over 1 s late, {w['skipped']} slots skipped (ingest saturated)",
+        "  RSS MiB (start / end / max):",
+        *(
+            f"    {name:<11} {v['start']:7.1f} {v['end']:7.1f} {v['max']:7.1f}"
+            for name, v in figures["rss_mib"].items()
+        ),
+        f"  consumer lag (messages, all groups): max {figures['lag']['max']}, at the end of "
+        f"posting {figures['lag']['at_end_of_posting']}, drained after "
+        f"{figures['lag']['drained_after_seconds']} s (then {figures['lag']['after_drain']})",
+        *(
+            f"    {group:<58} max {lag:6d}, last {figures['lag']['after_drain_by_group'].get(g)}"
+            for g, lag in figures["lag"]["max_by_group"].items()
+            if (group := g.removeprefix("bankrec-"))
+        ),
+    ]
+    return "\n".join(rows)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="posting time (default 10)")
+    parser.add_argument("--rate", type=float, default=20.0, help="webhooks per second (20)")
+    parser.add_argument("--tenants", type=int, default=4, help="tenants (default 4)")
+    parser.add_argument("--accounts", type=int, default=25, help="accounts per tenant (25)")
+    parser.add_argument("--sample-seconds", type=float, default=5.0, help="sampling period (5)")
+    parser.add_argument("--drain-seconds", type=float, default=120.0, help="lag drain wait (120)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the made-up accounts (1)")
+    parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument(
+        "--bootstrap-servers",
+        help="an existing broker (default: one of its own; never a broker other stacks use)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=REPO_ROOT / "var" / "soak" / "soak.json",
+        help="where the figures are written (default var/soak/soak.json)",
+    )
+    return parser.parse_args(argv)
+
+
+def _interrupted(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: services, broker, databases go
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with & (ignored)
+    run = uuid.uuid4().hex[:8]
+    with ExitStack() as resources:
+        bootstrap = args.bootstrap_servers or resources.enter_context(private_kafka())
+        databases = (
+            resources.enter_context(postgres_databases(run)) if args.database == "postgres" else {}
+        )
+        state_dir = Path(
+            resources.enter_context(tempfile.TemporaryDirectory(prefix="bankrec-soak-"))
+        )
+        config = StackConfig(
+            kafka_bootstrap_servers=bootstrap,
+            state_dir=state_dir,
+            ports={name: free_port() for name in SERVICE_NAMES},
+            database_urls=databases,
+            log_level="INFO",
+        )
+        asyncio.run(start_groups_at_end(bootstrap))
+        with ServiceStack(config) as stack:
+            figures = asyncio.run(soak(args, config, stack))
+    print(render(figures))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"figures written to {args.json}")
+    failed = figures["webhooks"]["refused"] + figures["webhooks"]["failed"]
+    return 1 if failed or figures["lag"]["after_drain"] not in (0, None) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
