@@ -30,11 +30,15 @@ KID = "1002345005"
 
 def test_the_default_cascade_is_reference_payment_number_counterparty_then_amount() -> None:
     assert ENGINE.rule_names == (
+        "reversal_pair",
+        "amount_difference",
         "structured_reference",
         "registered_payment",
         "document_number",
         "counterparty",
+        "counterparty_subset",
         "amount_text_date",
+        "posting_rule",
     )
     assert MatchEngine(DEFAULT_RULES).rule_names == ENGINE.rule_names
 

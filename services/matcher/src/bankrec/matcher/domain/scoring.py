@@ -38,6 +38,19 @@ ON_ACCOUNT_BY_ACCOUNT = Decimal("0.8")  # known account, no item fits: on their 
 AMOUNT_TEXT_DATE = Decimal("0.95")  # amount, text and date agree, one item only
 AMOUNT_TEXT = Decimal("0.85")  # amount and text agree, the date is outside the tolerance
 
+# proofs: amount_difference (the item proved by reference or number, a difference in tolerance)
+REFERENCE_DIFFERENCE = Decimal("0.95")  # valid KID/RF names one item, difference in tolerance
+DOCUMENT_DIFFERENCE = Decimal("0.92")  # "Faktura 10234" names one item, difference in tolerance
+
+# proofs: reversal_pair (a line cancels an earlier line of the same account)
+REVERSAL_FLAG_REFERENCE = Decimal("1.0")  # flagged reversal, same reference, opposite amount
+REVERSAL_REFERENCE = Decimal("0.95")  # same reference, opposite amount, within the days
+REVERSAL_FLAG_AMOUNT = Decimal("0.92")  # flagged reversal, the only opposite amount in the days
+
+# proofs: posting_rule (the tenant's own standing instruction caught the line)
+POSTING_RULE = Decimal("0.95")
+POSTING_RULE_YIELDS_TO = Decimal("0.5")  # a proposal this sure: the line may pay an open item
+
 NO_PROOF = Decimal("0")  # suspense: no rule proved anything
 
 # proposals
@@ -59,3 +72,11 @@ AMOUNT_TEXT_AMBIGUOUS = Decimal("0.6")  # several items with the amount and an a
 AMOUNT_DATE = Decimal("0.55")  # the only item with the amount, date agrees, no text agrees
 AMOUNT_ONLY = Decimal("0.5")  # the only item with the line's amount, nothing else agrees
 AMOUNT_AMBIGUOUS = Decimal("0.4")  # one of several open items with the line's amount
+COUNTERPARTY_SUBSET_AMBIGUOUS = Decimal("0.4")  # one of several sets of their items adding up
+
+# proofs: counterparty_subset (a known payer, the only set of their open items adding up to
+# the line; amount-sum evidence, so a proposal unless the set is the payer's oldest items)
+COUNTERPARTY_SUBSET_OLDEST = Decimal("0.9")  # known account, the set is their oldest items
+COUNTERPARTY_SUBSET = Decimal("0.7")  # known account, the only set the line pays exactly
+COUNTERPARTY_SUBSET_NAME_OLDEST = Decimal("0.8")  # alike name, the set is their oldest items
+COUNTERPARTY_SUBSET_NAME = Decimal("0.6")  # alike name, the only set the line pays exactly

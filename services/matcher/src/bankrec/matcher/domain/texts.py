@@ -58,8 +58,16 @@ def _informative(words: tuple[str, ...]) -> bool:
     return len(" ".join(words)) >= TEXT_LENGTH_MIN
 
 
-def _digits_equal(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
-    return [w for w in first if not w.isalpha()] == [w for w in second if not w.isalpha()]
+@lru_cache(maxsize=65536)  # a line's texts are compared with every candidate's: judge each once
+def _compared_words(text: str) -> tuple[str, ...] | None:
+    """The informative words of a text, or None when they are too short to compare."""
+    words = folded_words(text)
+    return words if _informative(words) else None
+
+
+def _numbers(words: Sequence[str]) -> list[str]:
+    """The words with a digit (or another non-letter), which must be equal, not alike."""
+    return [word for word in words if not word.isalpha()]
 
 
 def text_agreement(first: str | None, second: str | None, threshold: int) -> TextAgreement | None:
@@ -69,16 +77,26 @@ def text_agreement(first: str | None, second: str | None, threshold: int) -> Tex
     """
     if not first or not second:
         return None
-    words_first, words_second = folded_words(first), folded_words(second)
-    short, long = sorted((words_first, words_second), key=len)
-    if not _informative(short) or not _informative(long):
+    return _text_agreement(first, second, threshold)
+
+
+# a line's text meets the same item texts again and again (descriptions repeat across the
+# candidates of one amount); the agreement is frozen, so each pair is compared once
+@lru_cache(maxsize=65536)
+def _text_agreement(first: str, second: str, threshold: int) -> TextAgreement | None:
+    words_first, words_second = _compared_words(first), _compared_words(second)
+    if words_first is None or words_second is None:
         return None
+    short, long = sorted((words_first, words_second), key=len)
     short_text = " ".join(short)
+    short_numbers = _numbers(short)
+    if short_numbers and not set(short_numbers).issubset(long):
+        return None  # a number of the shorter text is nowhere in the longer: no window has it
     size = len(short)
     best: TextAgreement | None = None
     for start in range(len(long) - size + 1):
         window = long[start : start + size]
-        if not _digits_equal(short, window):
+        if _numbers(window) != short_numbers:
             continue
         passage = " ".join(window)
         score = fuzz.ratio(short_text, passage, score_cutoff=threshold)
@@ -110,10 +128,10 @@ def field_agreement(
     document no.); and whether any pair had enough text on both sides to compare at all."""
     comparable = False
     for line_field, line_value in line_texts:
-        if not line_value or not _informative(folded_words(line_value)):
+        if not line_value or _compared_words(line_value) is None:
             continue
         for item_field, item_value in item_texts:
-            if not item_value or not _informative(folded_words(item_value)):
+            if not item_value or _compared_words(item_value) is None:
                 continue
             comparable = True
             agreement = text_agreement(line_value, item_value, threshold)

@@ -26,8 +26,10 @@ from typing import Protocol
 from bankrec.contracts import (
     Allocation,
     DecisionKind,
+    Difference,
     Evidence,
     Money,
+    PostingRule,
     Proposal,
     ReferenceKind,
     StatementLine,
@@ -52,6 +54,11 @@ class Proof:
     allocations: tuple[Allocation, ...]
     explanation: str
     counterparty_id: str | None = None  # whose account an on_account decision posts to
+    # what the allocations leave of the line within the tolerance (a deducted fee, rounding)
+    differences: tuple[Difference, ...] = ()
+    gl_account: str | None = None  # a rule posting's account
+    posting_rule: PostingRule | None = None  # the posting rule version that decided
+    paired_line_id: str | None = None  # the line a reversal pair cancels
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +94,18 @@ def _minor_unit(currency: str) -> Decimal:
 def shown(money: Money) -> str:
     """An amount as a person reads it: ``500.00 NOK`` (the currency's minor unit)."""
     try:  # quantized here rather than by Money.quantized: no model to build for a string
-        return f"{money.amount.quantize(_minor_unit(money.currency)):f} {money.currency}"
+        if not money.amount:  # 0 and -0 are equal keys but shown apart: not cached
+            return f"{money.amount.quantize(_minor_unit(money.currency)):f} {money.currency}"
+        return _shown(money.amount, money.currency)
     except ArithmeticError:  # more digits than a Decimal context holds: show it as it is
         return str(money)
+
+
+# one line's amount is shown in several pieces of evidence and the explanation; equal
+# non-zero amounts (500.0 and 500.00) quantize alike, so either may be the cached one
+@lru_cache(maxsize=4096)
+def _shown(amount: Decimal, currency: str) -> str:
+    return f"{amount.quantize(_minor_unit(currency)):f} {currency}"
 
 
 def sign(amount: Decimal) -> int:

@@ -45,6 +45,7 @@ from bankrec.matcher.domain.texts import FieldAgreement, field_agreement
 
 NAME = "amount_text_date"
 CANDIDATES_COMPARED_MAX = 200  # beyond this many items of one amount, texts are not compared
+PROPOSED_MAX = 10  # per confidence; at least the engine's PROPOSALS_MAX (a test holds it)
 
 
 def item_texts(entry: IndexedItem) -> list[tuple[str, str | None]]:
@@ -151,9 +152,12 @@ class AmountTextDateRule:
     def _proposals(
         self, line: StatementLine, compared: Sequence[_Compared], confidence: Decimal
     ) -> tuple[Proposal, ...]:
+        # a decision keeps the engine's PROPOSALS_MAX most confident proposals, by item id
+        # on a tie; of one confidence, only the first that many candidates (by item id, as
+        # the index gives them) can be among them, so the others are not built
         return tuple(
             proposal_of(self.name, found.entry, confidence, self._evidence(line, found))
-            for found in compared
+            for found in compared[:PROPOSED_MAX]
         )
 
     def _evidence(self, line: StatementLine, found: _Compared) -> list[Evidence]:

@@ -61,7 +61,7 @@ BY_NAME = "name"
 
 
 @dataclass(frozen=True, slots=True)
-class _Identified:
+class IdentifiedPayer:
     """Who paid, how we know (account or name), what was compared and how alike."""
 
     counterparty: str
@@ -76,6 +76,22 @@ class _Identified:
         return None if self.counterparty.startswith("item:") else self.counterparty
 
 
+_PayerQuestion = tuple[str, StatementLine, OpenItemIndex, int, MatchingPolicy]
+_PayerAnswer = tuple["IdentifiedPayer | None", Evidence | None]
+_last_payer: tuple[_PayerQuestion, _PayerAnswer] | None = None
+
+
+def _same_question(asked: _PayerQuestion, now: _PayerQuestion) -> bool:
+    # the very objects (``is``): an equal but rebuilt line or policy is asked afresh
+    return (
+        asked[0] == now[0]
+        and asked[1] is now[1]
+        and asked[2] is now[2]
+        and asked[3] == now[3]
+        and asked[4] is now[4]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CounterpartyRule:
     name: str = NAME
@@ -86,7 +102,7 @@ class CounterpartyRule:
         party = line.counterparty
         if party is None or not (party.account_number or party.name) or line.reversal:
             return RuleOutcome()  # nothing to compare; a reversal is the reversal rule's
-        identified, note = self._identify(line, index, policy)
+        identified, note = self.identify_payer(line, index, policy)
         if identified is None:
             return RuleOutcome(notes=(note,) if note else ())
         counterparty = identified.counterparty
@@ -114,9 +130,24 @@ class CounterpartyRule:
             )
         return self._pays_no_single_item(line, index, identified)
 
+    def identify_payer(
+        self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy
+    ) -> tuple[IdentifiedPayer | None, Evidence | None]:
+        """Who paid the line (or why nobody is known). The ``counterparty_subset`` rule asks
+        the same of the same line right after this rule did; the answer of the last line is
+        kept while the line, the index (unchanged since) and the policy are the same."""
+        global _last_payer
+        key = (self.name, line, index, index.changes, policy)
+        last = _last_payer
+        if last is not None and _same_question(last[0], key):
+            return last[1]
+        found = self._identify(line, index, policy)
+        _last_payer = (key, found)
+        return found
+
     def _identify(
         self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy
-    ) -> tuple[_Identified | None, Evidence | None]:
+    ) -> tuple[IdentifiedPayer | None, Evidence | None]:
         party = line.counterparty
         assert party is not None
         account = party.account_number
@@ -127,14 +158,14 @@ class CounterpartyRule:
                 owners.setdefault(owner, key)
         if len(owners) == 1:
             [(owner, key)] = owners.items()
-            return _Identified(owner, BY_ACCOUNT, field, account or "", key), None
+            return IdentifiedPayer(owner, BY_ACCOUNT, field, account or "", key), None
         by_name = self._by_name(party.name, index, policy)  # only when the account says nothing
         if len(owners) > 1:
             # a shared account: the name may say which of its owners paid
             named = {c: s for c, s in by_name.items() if c in owners}
             if len(named) == 1:
                 [owner] = named
-                return _Identified(owner, BY_ACCOUNT, field, account or "", owners[owner]), None
+                return IdentifiedPayer(owner, BY_ACCOUNT, field, account or "", owners[owner]), None
             return None, Evidence(
                 rule=self.name,
                 field=field,
@@ -145,7 +176,7 @@ class CounterpartyRule:
             )
         if len(by_name) == 1:
             [(owner, (key, score))] = by_name.items()
-            return _Identified(
+            return IdentifiedPayer(
                 owner, BY_NAME, "counterparty.name", party.name or "", key, score
             ), None
         if len(by_name) > 1:
@@ -205,7 +236,7 @@ class CounterpartyRule:
         return found
 
     def _pays_one(
-        self, line: StatementLine, identified: _Identified, entry: IndexedItem
+        self, line: StatementLine, identified: IdentifiedPayer, entry: IndexedItem
     ) -> RuleOutcome:
         confidence = (
             scoring.COUNTERPARTY_ACCOUNT_AMOUNT
@@ -230,7 +261,7 @@ class CounterpartyRule:
         )
 
     def _pays_no_single_item(
-        self, line: StatementLine, index: OpenItemIndex, identified: _Identified
+        self, line: StatementLine, index: OpenItemIndex, identified: IdentifiedPayer
     ) -> RuleOutcome:
         counterparty = identified.counterparty
         count = index.count_open_of_counterparty(counterparty)
@@ -300,10 +331,10 @@ class CounterpartyRule:
         )
 
     @staticmethod
-    def _who(identified: _Identified) -> str:
+    def _who(identified: IdentifiedPayer) -> str:
         return identified.counterparty_id or "an item's counterparty"
 
-    def _identity(self, identified: _Identified, entry: IndexedItem | None) -> Evidence:
+    def _identity(self, identified: IdentifiedPayer, entry: IndexedItem | None) -> Evidence:
         if identified.by == BY_ACCOUNT:
             accounts = entry.item.counterparty_accounts if entry is not None else []
             value = next((a for a in accounts if identified.key in account_keys(a)), None)
@@ -330,7 +361,7 @@ class CounterpartyRule:
             self.name, line, entry, note or ("equal" if same else "differs from the line amount")
         )
 
-    def _note(self, identified: _Identified, note: str) -> Evidence:
+    def _note(self, identified: IdentifiedPayer, note: str) -> Evidence:
         return Evidence(
             rule=self.name,
             field=identified.line_field,
