@@ -10,8 +10,9 @@ UV_VERSION := 0.13.9
 KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 export KAFKA_BOOTSTRAP_SERVERS
 
-.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas kcat bench-parse bench-ledger \
-	bench-match bench-match-quality
+.PHONY: help install kafka postgres stack stop demo test test-unit lint schemas docs kcat bench-parse \
+	bench-ledger bench-match bench-match-quality deploy-check bench-reconcile soak \
+	bench-reconcile-consume
 
 help:
 	@echo "make demo   - install, start Kafka, run the four services on a sample statement, print the report"
@@ -102,6 +103,11 @@ export AUDIT_VERDICT
 schemas: install
 	@$(UV) run --locked bankrec-contracts export-schemas --out contracts/schemas
 
+# Every service's OpenAPI and AsyncAPI documents, as served, into docs/api/ (committed; a test
+# fails when they are stale). Builds each app without starting it: needs no broker or database.
+docs: install
+	@$(UV) run --all-packages --locked python -m bankrec.devstack.api_documents export --out docs/api
+
 # KAFKA_BOOTSTRAP_SERVERS is not passed to pytest unless the caller set it: without it the
 # test session starts its own broker on free ports, so it never clashes with a demo broker.
 # kcat is the outside Kafka client the tests read every topic with (Debian package).
@@ -109,7 +115,13 @@ kcat:
 	@command -v kcat >/dev/null || { apt-get update -qq && apt-get install -y -qq kcat >/dev/null; } \
 		|| echo "could not install kcat; its test will be skipped"
 
-test: install postgres kcat
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+.PHONY: browser
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+		|| echo "could not install chromium; the dashboard's browser test will be skipped"
+
+test: install postgres kcat browser
 	@bash deploy/local/kafka.sh fetch
 	@$(MAKE) --no-print-directory lint
 	@env -u KAFKA_BOOTSTRAP_SERVERS $(if $(filter command line environment,$(origin KAFKA_BOOTSTRAP_SERVERS)),KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP_SERVERS),) \
@@ -117,6 +129,14 @@ test: install postgres kcat
 
 test-unit: install
 	@$(UV) run --locked pytest -m "not integration"
+
+# The Dockerfiles, the compose file and the Kubernetes manifests cannot run here (no Docker
+# engine, no cluster): the consistency test always runs (topics, settings, consumer groups,
+# ports against the code), then each validator that is installed (deploy/k8s/validate.sh says
+# how to install them and skips an absent one with a message).
+deploy-check: install
+	@$(UV) run --locked pytest tests/deploy -q -p no:randomly
+	@bash deploy/k8s/validate.sh
 
 # Parse speed and memory of ingest's streaming camt.053 reader on generated 10 MB and 200 MB
 # files, as ratios to bare lxml iterparse in the same run; figures in var/bench/parse.json.
@@ -137,3 +157,51 @@ bench-match-quality: install
 # a naive scan of every item per line (on a sample); figures in var/bench/match.json.
 bench-match: install
 	@$(UV) run --locked python services/matcher/bench/match_bench.py
+
+# Recomputing a 10,000-line period's difference after one new decision: the running sums
+# (incremental) beside a full recount of the same period; figures in var/bench/reconcile.json.
+bench-reconcile: install
+	@$(UV) run --locked python services/reconciler/bench/recompute_bench.py
+
+# The reconciler consuming lines, decisions and postings on PostgreSQL (1,000 and 10,000 lines,
+# 1 and 10 accounts), one message and a batch per transaction, beside plain Core inserts of the
+# inbox row + one row per message; figures in var/bench/reconcile-consume.json.
+bench-reconcile-consume: install postgres
+	@$(UV) run --locked python services/reconciler/bench/consume_bench.py
+
+# End to end on a broker of its own (free ports) and fresh PostgreSQL databases: a 100,000-line
+# statement from upload to applied decisions beside a raw aiokafka hop, webhook-to-posting
+# latency at 100 lines/s, the per-stage benches above, peak memory per service. Prints one
+# table; figures in var/bench/e2e.json, plot in docs/bench.png. BENCH_ARGS="--lines 5000" for
+# a quick run (`python -m bankrec.devstack.bench --help` lists the options).
+.PHONY: bench
+bench: install postgres
+	@bash deploy/local/kafka.sh fetch
+	@$(UV) run --all-packages --locked python -m bankrec.devstack.bench $(BENCH_ARGS)
+
+# A bounded soak: the four services as processes on a broker of their own and fresh PostgreSQL
+# databases, signed webhooks at a fixed rate on loopback; RSS per service and consumer lag are
+# sampled, figures in var/soak/soak.json. `make soak SOAK_ARGS="--minutes 3 --rate 20"`.
+SOAK_ARGS ?= --minutes 10 --rate 20
+soak: install postgres
+	@bash deploy/local/kafka.sh fetch
+	@$(UV) run --all-packages --locked python tests/soak/soak.py $(SOAK_ARGS)
+
+# The long fault run (tests/fault): FAULT_LINES statement lines uploaded over FAULT_LOAD_SECONDS
+# while every service is killed with SIGKILL FAULT_KILLS times and the broker and PostgreSQL
+# restart, on a private broker and cluster (never the shared ones); then the audit and the
+# figures. The same FAULT_SEED gives the same schedule.
+FAULT_SEED ?= 1
+FAULT_LINES ?= 20000
+FAULT_KILLS ?= 5
+FAULT_RESTARTS ?= 2
+FAULT_LOAD_SECONDS ?= 900
+FAULT_SETTLE_SECONDS ?= 1800
+.PHONY: fault
+fault: install postgres
+	@bash deploy/local/kafka.sh fetch
+	@BANKREC_FAULT_SEED=$(FAULT_SEED) BANKREC_FAULT_LINES=$(FAULT_LINES) \
+		BANKREC_FAULT_KILLS_PER_SERVICE=$(FAULT_KILLS) BANKREC_FAULT_BROKER_RESTARTS=$(FAULT_RESTARTS) \
+		BANKREC_FAULT_DATABASE_RESTARTS=$(FAULT_RESTARTS) BANKREC_FAULT_LOAD_SECONDS=$(FAULT_LOAD_SECONDS) \
+		BANKREC_FAULT_SETTLE_SECONDS=$(FAULT_SETTLE_SECONDS) \
+		$(UV) run --locked pytest tests/fault -q -p no:randomly -s -m fault

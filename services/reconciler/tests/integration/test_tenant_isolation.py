@@ -23,6 +23,10 @@ from bankrec.runtime import create_broker
 TENANT_PREFIX = "/v1/tenants/{tenant_id}/"
 OPEN_PATHS = {
     "/health",
+    "/health/live",  # runtime's install_operations: liveness, readiness, metrics, AsyncAPI page
+    "/health/ready",
+    "/metrics",
+    "/asyncapi",
     "/asyncapi.json",
     "/openapi.json",
     "/docs",

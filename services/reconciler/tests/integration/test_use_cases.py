@@ -344,8 +344,61 @@ async def test_postgresql_tables_live_in_the_reconciler_schema(
         "period_removed_lines",
         "period_item_marks",
         "period_adjustments",
+        "period_match_requests",
         "period_audit",
         "inbox",
         "outbox",
     }
     assert tables == dict.fromkeys(expected, "reconciler")
+
+
+async def test_batches_store_what_one_message_at_a_time_does(
+    backend: Backend, messages: Messages
+) -> None:
+    """A month's messages shuffled, then recorded in batches (runs of one topic, up to 5):
+    the stored period is the one the messages give one at a time, with one event per change."""
+    seed = int(os.environ.get("RECONCILER_TEST_SEED", random.randrange(2**32)))
+    print(f"{backend.name}: RECONCILER_TEST_SEED={seed}")
+    rng = random.Random(seed)
+    envelopes = month_of_messages(messages, rng)
+    want = expected_period(messages, envelopes)
+    rng.shuffle(envelopes)
+    batches: list[list[Envelope[Any]]] = []
+    for envelope in envelopes:
+        last = batches[-1] if batches else None
+        if last and type(last[0].payload) is type(envelope.payload) and len(last) < 5:
+            last.append(envelope)
+        else:
+            batches.append([envelope])
+
+    outcomes = [o for batch in batches for o in await backend.reconciler.record_batch(batch)]
+
+    stored = await backend.reconciler.period(messages.tenant_id, messages.account_id)
+    assert stored == want, "the stored period reads back exactly (ids, amounts, dates, times)"
+    assert figures(stored) == figures(want)
+    assert len(await backend.staged_events()) == outcomes.count(Outcome.APPLIED)
+    again = await backend.reconciler.record_batch(batches[0])
+    assert again == [Outcome.DUPLICATE] * len(batches[0])
+
+
+async def test_a_batch_claims_each_message_once_and_hands_back_refusals(
+    backend: Backend, messages: Messages
+) -> None:
+    before = messages.envelope(messages.line("l0", "5.00"))
+    await record(backend, before)
+    sek = Messages(tenant_id=messages.tenant_id, iban=messages.iban, currency="SEK")
+    line = messages.envelope(messages.line("l1", "1.00"))
+    refused = sek.envelope(sek.line("l2", "2.00"))
+    batch = [line, refused, messages.envelope(messages.line("l3", "3.00")), line, before]
+
+    results = await backend.reconciler.record_batch(batch)
+
+    assert results[0] is Outcome.APPLIED
+    assert isinstance(results[1], CurrencyMismatchError)
+    assert results[2:] == [Outcome.APPLIED, Outcome.DUPLICATE, Outcome.DUPLICATE]
+    period = await backend.reconciler.period(messages.tenant_id, messages.account_id)
+    assert set(period.lines) == {"l0", "l1", "l3"}
+    assert figures(period).lines == 3
+    with pytest.raises(CurrencyMismatchError):  # its claim was taken back: refused again
+        await record(backend, refused)
+    assert len(await backend.staged_events()) == 3

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -29,6 +29,7 @@ from bankrec.reconciler.domain import (
     HistoryRow,
     ItemKind,
     ItemRef,
+    MatchRequest,
     PeriodItem,
     PeriodLine,
     adjustment_views,
@@ -36,7 +37,10 @@ from bankrec.reconciler.domain import (
     detail_csv,
     figures,
     history_csv,
+    match_requests_of,
+    request_state,
 )
+from bankrec.reconciler.domain.report_pdf import history_report_pdf, period_report_pdf
 from bankrec.reconciler.errors import (
     InvalidCommandError,
     ItemNotFoundError,
@@ -148,6 +152,32 @@ class ManualLineCommand(ReasonCommand):
     line_id: StrictStr | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
+class MatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: StrictStr = Field(min_length=1, max_length=100, description="The open item")
+    amount: StrictStr = Field(
+        pattern=AMOUNT_PATTERN, description="The part of the line it gets, signed as the line"
+    )
+
+
+class MatchCommand(ReasonCommand):
+    """Match a statement line in suspense to one or several open items."""
+
+    line_id: StrictStr = Field(min_length=1, max_length=200, description="The statement line")
+    items: list[MatchItem] = Field(min_length=1, max_length=50)
+    currency: StrictStr | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    request_id: StrictStr | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Default: the period's next"
+    )
+
+
+class UnmatchCommand(ReasonCommand):
+    request_id: StrictStr | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Default: the period's next"
+    )
+
+
 # ------------------------------------------------------------------------------ views
 
 
@@ -199,8 +229,15 @@ class AdjustmentOut(BaseModel):
     requested_by: str
     requested_at: datetime
     reason: str
+    refusal_code: str | None = Field(
+        default=None, description="Set when the ledger refused to post it (state refused)"
+    )
+    refusal_reason: str | None = None
+    refused_at: datetime | None = None
     ledger_request: dict[str, Any] = Field(
-        description="The body to POST to the ledger's /v1/tenants/{tenant_id}/adjustments"
+        description="What was sent to the ledger on bankrec.reconciler.adjustment-requests.v1, "
+        "as the body of the ledger's POST /v1/tenants/{tenant_id}/adjustments (for a manual "
+        "retry after a refusal, with a new adjustment_id)"
     )
 
     @classmethod
@@ -238,7 +275,56 @@ class AdjustmentOut(BaseModel):
             requested_by=a.requested_by,
             requested_at=a.requested_at,
             reason=a.reason,
+            refusal_code=a.refusal_code,
+            refusal_reason=a.refusal_reason,
+            refused_at=a.refused_at,
             ledger_request=request,
+        )
+
+
+class MatchItemOut(BaseModel):
+    item_id: str
+    amount: str
+
+
+class MatchRequestOut(BaseModel):
+    """A manual match (or its removal) asked of the ledger, with its state."""
+
+    request_id: str
+    kind: str = Field(description="match or unmatch")
+    line_id: str
+    state: str = Field(description="requested (waiting for the ledger), done or refused")
+    items: list[MatchItemOut]
+    undoes_request_id: str | None
+    decision_id: str = Field(description="The matcher's decision the ledger built on")
+    entry_ids: list[str] = Field(description="The entries the ledger posted (done)")
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    refusal_code: str | None
+    refusal_reason: str | None
+    settled_at: datetime | None
+
+    @classmethod
+    def of(cls, request: MatchRequest) -> MatchRequestOut:
+        return cls(
+            request_id=request.request_id,
+            kind=request.kind.value,
+            line_id=request.line_id,
+            state=request_state(request).value,
+            items=[
+                MatchItemOut(item_id=item_id, amount=amount_text(amount))
+                for item_id, amount in request.allocations
+            ],
+            undoes_request_id=request.undoes_request_id,
+            decision_id=request.decision_id,
+            entry_ids=list(request.entry_ids),
+            requested_by=request.requested_by,
+            requested_at=request.requested_at,
+            reason=request.reason,
+            refusal_code=request.refusal_code,
+            refusal_reason=request.refusal_reason,
+            settled_at=request.settled_at,
         )
 
 
@@ -269,6 +355,7 @@ class PeriodView(BaseModel):
     entries_reconciled: int
     entries_outstanding: int
     adjustments: list[AdjustmentOut]
+    match_requests: list[MatchRequestOut]
     can_release: bool
     release_blockers: list[ErrorView]
     diagnosis: list[FindingView]
@@ -301,6 +388,7 @@ class PeriodView(BaseModel):
             entries_reconciled=result.entries_reconciled,
             entries_outstanding=result.entries_outstanding,
             adjustments=[AdjustmentOut.of(v, period.account_id) for v in adjustment_views(period)],
+            match_requests=[MatchRequestOut.of(r) for r in match_requests_of(period)],
             can_release=not period.is_released and not state.release_blockers,
             release_blockers=[
                 ErrorView(code=e.code, message=e.message) for e in state.release_blockers
@@ -485,6 +573,13 @@ def build_period_router(workflow: PeriodWorkflow) -> APIRouter:
         rows = await workflow.history(tenant_id, account_id)
         return _csv(history_csv(rows), f"{account_id}-history.csv")
 
+    @router.get(PERIODS_PATH + ".pdf", response_class=Response)
+    async def history_pdf(tenant_id: TenantId, account_id: AccountId) -> Response:
+        """The history as a PDF an auditor can keep."""
+        rows = await workflow.history(tenant_id, account_id)
+        pdf = history_report_pdf(account_id, rows, printed_at=datetime.now(UTC))
+        return _pdf(pdf, f"{account_id}-history.pdf")
+
     @router.get(PERIOD_PATH)
     async def period_view(
         tenant_id: TenantId, account_id: AccountId, period: PeriodRef
@@ -547,6 +642,13 @@ def build_period_router(workflow: PeriodWorkflow) -> APIRouter:
         """The detailed report as a CSV file."""
         detail = await workflow.detail(tenant_id, account_id, _period_no(period))
         return _csv(detail_csv(detail), f"{detail.period.period_id}.csv")
+
+    @router.get(PERIOD_PATH + "/report.pdf", response_class=Response)
+    async def report_pdf(tenant_id: TenantId, account_id: AccountId, period: PeriodRef) -> Response:
+        """The detailed report as a PDF an auditor can keep."""
+        detail = await workflow.detail(tenant_id, account_id, _period_no(period))
+        pdf = period_report_pdf(detail, printed_at=datetime.now(UTC))
+        return _pdf(pdf, f"{detail.period.period_id}.pdf")
 
     @router.post(PERIOD_PATH + "/balanced")
     async def balanced(
@@ -720,6 +822,52 @@ def build_period_router(workflow: PeriodWorkflow) -> APIRouter:
         )
         return await result(tenant_id, account_id, outcome)
 
+    @router.post(PERIOD_PATH + "/matches", status_code=202)
+    async def request_match(
+        tenant_id: TenantId,
+        account_id: AccountId,
+        period: PeriodRef,
+        body: MatchCommand,
+        x_correlation_id: CorrelationId = None,
+    ) -> CommandResult:
+        """Match a statement line in suspense to open items; the ledger allocates it (the
+        request in ``match_requests`` is ``requested`` until the ledger's answer)."""
+        outcome = await workflow.request_match(
+            tenant_id,
+            account_id,
+            _period_no(period),
+            line_id=body.line_id,
+            allocations=[(item.item_id, Decimal(item.amount)) for item in body.items],
+            currency=body.currency,
+            actor=body.actor,
+            reason=body.reason,
+            request_id=body.request_id,
+            correlation_id=x_correlation_id,
+        )
+        return await result(tenant_id, account_id, outcome)
+
+    @router.delete(PERIOD_PATH + "/matches/{line_id:path}", status_code=202)
+    async def request_unmatch(
+        tenant_id: TenantId,
+        account_id: AccountId,
+        period: PeriodRef,
+        line_id: ItemId,
+        body: UnmatchCommand,
+        x_correlation_id: CorrelationId = None,
+    ) -> CommandResult:
+        """Remove a line's match (by hand or the matcher's); the ledger takes it back."""
+        outcome = await workflow.request_unmatch(
+            tenant_id,
+            account_id,
+            _period_no(period),
+            line_id=line_id,
+            actor=body.actor,
+            reason=body.reason,
+            request_id=body.request_id,
+            correlation_id=x_correlation_id,
+        )
+        return await result(tenant_id, account_id, outcome)
+
     @router.post(PERIOD_PATH + "/statement-lines", status_code=201)
     async def add_line(
         tenant_id: TenantId,
@@ -774,6 +922,15 @@ def _csv(text: str, filename: str) -> Response:
     return Response(
         content=text,
         media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", filename)
+    return Response(
+        content=content,
+        media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{safe}"'},
     )
 

@@ -13,7 +13,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from bankrec.contracts import CREDENTIALS, DEAD_LETTERS, PERIOD_EVENTS, Topic
+from bankrec.contracts import (
+    ADJUSTMENT_REQUESTS,
+    CREDENTIALS,
+    DEAD_LETTERS,
+    MATCH_REQUESTS,
+    PERIOD_EVENTS,
+    Topic,
+)
 from bankrec.reconciler.adapters import outbox, reconciler_engine, sql_units_of_work
 from bankrec.reconciler.api import install_api
 from bankrec.reconciler.consumers import CONSUMED_TOPICS, register_consumers
@@ -27,6 +34,7 @@ from bankrec.runtime import (
     declare_publishers,
     ensure_topics,
     install_asyncapi_route,
+    install_operations,
     session_factory,
     upgrade_database,
 )
@@ -34,7 +42,8 @@ from bankrec.runtime import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, CREDENTIALS, PERIOD_EVENTS, DEAD_LETTERS)
+PUBLISHES: tuple[Topic, ...] = (PERIOD_EVENTS, ADJUSTMENT_REQUESTS, MATCH_REQUESTS, DEAD_LETTERS)
+TOPICS: tuple[Topic, ...] = (*CONSUMED_TOPICS, CREDENTIALS, *PUBLISHES)
 CLIENT_ID = "bankrec-reconciler"
 RELAY_STOP_SECONDS = 10.0
 
@@ -59,8 +68,8 @@ def create_app(
     kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
     relay = OutboxRelay(kafka, sessions, outbox)
     reconciler = Reconciler(sql_units_of_work(sessions), on_committed=relay.wake)
-    register_consumers(kafka, reconciler)
-    declare_publishers(kafka, (PERIOD_EVENTS, DEAD_LETTERS))
+    register_consumers(kafka, reconciler, batch_records=settings.consume_batch_records)
+    declare_publishers(kafka, PUBLISHES)
     keys = tenant_keys if tenant_keys is not None else TenantKeyRing()
     key_reader = (
         None
@@ -102,4 +111,7 @@ def create_app(
     app.state.tenant_keys = keys
     install_api(app, reconciler, ready=lambda: kafka.running, tenant_keys=keys)
     install_asyncapi_route(app, kafka, service="reconciler")
+    install_operations(
+        app, kafka, service="reconciler", settings=settings, engine=engine, relay=relay
+    )
     return app

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="run the HTTP API and the consumers (default)")
     commands.add_parser("migrate", help="upgrade the database to the latest schema and exit")
     report = commands.add_parser("report", help="print an account's report from the database")
-    report.add_argument("--tenant", required=True)
+    report.add_argument("--tenant", required=True, help="the tenant whose account to report on")
     report.add_argument("--account", required=True, help="the opaque account id (acc-...)")
     args = parser.parse_args(argv)
     settings = ReconcilerSettings()

@@ -1,4 +1,5 @@
-"""FastStream subscribers: each decodes one topic's envelope and calls one use case.
+"""FastStream subscribers: each takes a batch of one topic's envelopes and records them in one
+transaction (``Reconciler.record_batch``).
 
 A message that is not a valid envelope, or that the reconciler refuses (a ReconcilerError, e.g.
 an amount in another currency than the account's period), goes to the dead-letter topic with
@@ -8,8 +9,9 @@ offset is not committed and the message comes again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import contextlib
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
@@ -19,18 +21,22 @@ from pydantic import BaseModel
 
 from bankrec.contracts import (
     DECISIONS,
+    MATCH_OUTCOMES,
     POSTINGS,
+    REFUSED_ADJUSTMENTS,
     STATEMENT_LINES,
     STATEMENTS,
+    AdjustmentRefused,
     Envelope,
     JournalEntryPosted,
+    ManualMatchSettled,
     MatchDecision,
     StatementHeader,
     StatementLine,
     Topic,
 )
 from bankrec.reconciler.errors import ReconcilerError
-from bankrec.reconciler.use_cases import CONSUMER_GROUP, Outcome, Reconciler
+from bankrec.reconciler.use_cases import CONSUMER_GROUP, Reconciler
 from bankrec.runtime import (
     MessageDecodeError,
     decode_payload,
@@ -38,9 +44,14 @@ from bankrec.runtime import (
     subscriber_options,
 )
 
-PayloadT = TypeVar("PayloadT", bound=BaseModel)
-
-CONSUMED_TOPICS: tuple[Topic, ...] = (STATEMENTS, STATEMENT_LINES, DECISIONS, POSTINGS)
+CONSUMED_TOPICS: tuple[Topic, ...] = (
+    STATEMENTS,
+    STATEMENT_LINES,
+    DECISIONS,
+    POSTINGS,
+    REFUSED_ADJUSTMENTS,
+    MATCH_OUTCOMES,
+)
 
 
 def group_for(topic: Topic) -> str:
@@ -48,74 +59,143 @@ def group_for(topic: Topic) -> str:
     return f"{CONSUMER_GROUP}.{topic.name}"
 
 
-def register_consumers(broker: KafkaBroker, reconciler: Reconciler) -> None:
-    """Subscribe to the four topics it reads, one consumer group per topic.
+BATCH_RECORDS_MAX = 200
+"""Records a subscriber takes at most per poll (one transaction; the setting
+``consume_batch_records``): whatever has arrived, with no wait for more, so a quiet topic keeps
+its latency and a busy one is written in batches."""
+BATCH_WAIT_MS = 100  # how long a poll waits for a first record before it looks again
+
+
+def register_consumers(
+    broker: KafkaBroker, reconciler: Reconciler, *, batch_records: int = BATCH_RECORDS_MAX
+) -> None:
+    """Subscribe to the topics it reads, one consumer group per topic, a batch at a time.
 
     One group for four differently-subscribed consumers rebalanced all four whenever one
-    joined, failing commits in flight; a group per topic keeps them independent.
+    joined, failing commits in flight; a group per topic keeps them independent. A batch is
+    one transaction (``Reconciler.record_batch``, each message claimed in the inbox on its
+    own); its offsets commit after it, and a failure (database away) brings it all again.
     """
 
     async def on_statement(message: KafkaMessage) -> None:
         """A statement opens the account's period and gives its opening and statement balance."""
-        await _consume(broker, message, STATEMENTS, StatementHeader, reconciler.record_statement)
+        await _consume(broker, reconciler, message, STATEMENTS, StatementHeader)
 
     async def on_statement_line(message: KafkaMessage) -> None:
         """A statement line becomes a line of the account's period."""
-        await _consume(broker, message, STATEMENT_LINES, StatementLine, reconciler.record_line)
+        await _consume(broker, reconciler, message, STATEMENT_LINES, StatementLine)
 
     async def on_decision(message: KafkaMessage) -> None:
         """The matcher's decision gives a line its kind (match, suspense, ...)."""
-        await _consume(broker, message, DECISIONS, MatchDecision, reconciler.record_decision)
+        await _consume(broker, reconciler, message, DECISIONS, MatchDecision)
 
     async def on_posting(message: KafkaMessage) -> None:
         """A bank-side posting that names a statement line reconciles it."""
-        await _consume(broker, message, POSTINGS, JournalEntryPosted, reconciler.record_posting)
+        await _consume(broker, reconciler, message, POSTINGS, JournalEntryPosted)
+
+    async def on_adjustment_refused(message: KafkaMessage) -> None:
+        """The ledger refused an adjustment: the period shows it refused, with the reason."""
+        await _consume(broker, reconciler, message, REFUSED_ADJUSTMENTS, AdjustmentRefused)
+
+    async def on_match_settled(message: KafkaMessage) -> None:
+        """The ledger applied or refused a manual match: the period shows it."""
+        await _consume(broker, reconciler, message, MATCH_OUTCOMES, ManualMatchSettled)
 
     for topic, handler in (
         (STATEMENTS, on_statement),
         (STATEMENT_LINES, on_statement_line),
         (DECISIONS, on_decision),
         (POSTINGS, on_posting),
+        (REFUSED_ADJUSTMENTS, on_adjustment_refused),
+        (MATCH_OUTCOMES, on_match_settled),
     ):
-        broker.subscriber(topic.name, **subscriber_options(group_for(topic)))(handler)
+        broker.subscriber(
+            topic.name,
+            batch=True,
+            max_records=batch_records,
+            batch_timeout_ms=BATCH_WAIT_MS,
+            **subscriber_options(group_for(topic)),
+        )(handler)
 
 
 async def _consume(
     broker: KafkaBroker,
+    reconciler: Reconciler,
     message: StreamKafkaMessage,
     topic: Topic,
-    payload_type: type[PayloadT],
-    use_case: Callable[[Envelope[PayloadT]], Awaitable[Outcome]],
+    payload_type: type[BaseModel],
 ) -> None:
-    try:
-        envelope = decode_payload(payload_type, message.body)
-    except MessageDecodeError as exc:
-        await _dead_letter(broker, message, topic, exc.reason_code, str(exc), "unknown")
-        return
-    try:
-        await use_case(envelope)
-    except ReconcilerError as exc:
-        await _dead_letter(broker, message, topic, exc.code, exc.message, envelope.tenant_id)
+    """Decode every record of the batch (an undecodable one is dead-lettered), record the rest
+    in one transaction, dead-letter the ones the reconciler refused."""
+    raw = message.raw_message  # a tuple of records (a list under TestKafkaBroker)
+    records: tuple[Any, ...] = tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+    bodies: list[Any] = message.body if isinstance(message.body, list) else [message.body]
+    decoded: list[tuple[Envelope[Any], ConsumerRecord[Any, Any] | None, bytes]] = []
+    for position, body in enumerate(bodies):
+        record = records[position] if position < len(records) else None
+        try:
+            envelope = decode_payload(payload_type, body)
+        except MessageDecodeError as exc:
+            await _dead_letter(broker, record, body, topic, exc.reason_code, str(exc), "unknown")
+            continue
+        decoded.append((envelope, record, body))
+    results = await reconciler.record_batch([envelope for envelope, _, _ in decoded])
+    for (envelope, record, body), result in zip(decoded, results, strict=True):
+        if isinstance(result, ReconcilerError):
+            await _dead_letter(
+                broker, record, body, topic, result.code, result.message, envelope.tenant_id
+            )
 
 
 async def _dead_letter(
     broker: KafkaBroker,
-    message: StreamKafkaMessage,
+    record: ConsumerRecord[Any, Any] | None,
+    body: bytes,
     topic: Topic,
     code: str,
     reason: str,
     tenant_id: str,
 ) -> None:
-    record = message.raw_message
-    if not isinstance(record, ConsumerRecord):  # a batch: this service consumes one at a time
+    if not isinstance(record, ConsumerRecord):  # e.g. under TestKafkaBroker
         record = None
+    context = getattr(broker, "context", None)
+    # the dead letter carries the headers of "the message being consumed": in a batch, this
+    # record's, not the batch's (which has none)
+    scope = (
+        context.scope("message", _OneRecord(record))
+        if context is not None and record is not None
+        else contextlib.nullcontext()
+    )
+    with scope:
+        await _publish_dead_letter(
+            broker, record, body, topic, code=code, reason=reason, tenant_id=tenant_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _OneRecord:
+    """One record of a batch, shaped as the message a handler consumes."""
+
+    raw_message: ConsumerRecord[Any, Any]
+
+
+async def _publish_dead_letter(
+    broker: KafkaBroker,
+    record: ConsumerRecord[Any, Any] | None,
+    body: bytes,
+    topic: Topic,
+    *,
+    code: str,
+    reason: str,
+    tenant_id: str,
+) -> None:
     await publish_dead_letter(
         broker,
         consumer=CONSUMER_GROUP,
         source_topic=topic.name,
         reason_code=code,
         reason=reason,
-        raw_value=message.body,
+        raw_value=body,
         raw_key=record.key if record is not None and isinstance(record.key, bytes) else None,
         partition=record.partition if record is not None else None,
         offset=record.offset if record is not None else None,

@@ -128,3 +128,33 @@ class LineReconciledError(PeriodWorkflowError):
     """A statement line with a ledger posting cannot be removed: unmatch it first."""
 
     code = "line_reconciled"
+
+
+class LineNotDecidedError(PeriodWorkflowError):
+    """A line the matcher has not decided yet: the ledger has nothing of it to match."""
+
+    code = "line_not_decided"
+
+
+class LineMatchedError(PeriodWorkflowError):
+    """A line that is matched already (by the matcher or by hand): remove the match first."""
+
+    code = "line_matched"
+
+
+class LineNotMatchedError(PeriodWorkflowError):
+    """A line with no match to remove (in suspense, or a kind the ledger cannot unmatch)."""
+
+    code = "line_not_matched"
+
+
+class MatchRequestPendingError(PeriodWorkflowError):
+    """A line's earlier match request still waits for the ledger's answer."""
+
+    code = "match_request_pending"
+
+
+class MatchRequestConflictError(PeriodWorkflowError):
+    """A match request id is reused for a different request."""
+
+    code = "match_request_conflict"

@@ -12,12 +12,22 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal, TypeVar
 
-from bankrec.contracts import PERIOD_EVENTS, AdjustmentKind, Money, PeriodEvent, envelope_for
+from bankrec.contracts import (
+    ADJUSTMENT_REQUESTS,
+    MATCH_REQUESTS,
+    PERIOD_EVENTS,
+    AdjustmentKind,
+    ManualMatchCommand,
+    Money,
+    PeriodEvent,
+    PostAdjustment,
+    envelope_for,
+)
 from bankrec.reconciler.domain import (
     Diagnosis,
     HistoryRow,
@@ -33,13 +43,18 @@ from bankrec.reconciler.domain import (
     enter_statement_balance,
     manual_line_id_for,
     mark_items,
+    match_command,
+    match_request_id_for,
     period_detail,
     period_history,
+    post_adjustment_command,
     put_on_hold,
     release,
     release_blockers,
     remove_line,
     request_adjustment,
+    request_match,
+    request_unmatch,
     revise_status,
     save_balanced,
     select_items,
@@ -58,6 +73,7 @@ from bankrec.reconciler.use_cases import Reconciler
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_MESSAGE_IDS = uuid.UUID("7d1c2b9e-3f4a-4c55-8e0d-5a6b7c8d9e01")
 CURRENT = None  # a period number of None names the account's current period
 BalanceKind = Literal["opening", "statement"]
 
@@ -94,6 +110,18 @@ class _Decision:
     changes: tuple[tuple[ReconciliationPeriod, ReconciliationPeriod | None], ...]
     events: tuple[PeriodEvent, ...]
     outcome: WorkflowOutcome
+    adjustments_to_post: tuple[PostAdjustment, ...] = ()  # commands for the ledger
+    matches_to_send: tuple[ManualMatchCommand, ...] = ()
+
+
+def adjustment_request_message_id(tenant_id: str, adjustment_id: str) -> str:
+    """One message id per adjustment: staged again, the ledger's inbox knows it."""
+    return str(uuid.uuid5(_MESSAGE_IDS, f"post-adjustment|{tenant_id}|{adjustment_id}"))
+
+
+def match_request_message_id(tenant_id: str, request_id: str) -> str:
+    """One message id per match request: staged again, the ledger's inbox knows it."""
+    return str(uuid.uuid5(_MESSAGE_IDS, f"manual-match|{tenant_id}|{request_id}"))
 
 
 class PeriodWorkflow:
@@ -342,10 +370,89 @@ class PeriodWorkflow:
                 description=description,
                 posting_date=posting_date,
             )
-            return _updated(period, after, f"adjustment {own_id} requested", actor)
+            decision = _updated(period, after, f"adjustment {own_id} requested", actor)
+            if after is period:
+                return decision  # asked again with the same content: sent already
+            command = post_adjustment_command(after, after.adjustments[own_id])
+            return replace(decision, adjustments_to_post=(command,))
 
         return await self._command(
             tenant_id, account_id, period_no, decide, correlation_id, with_account=True
+        )
+
+    async def request_match(
+        self,
+        tenant_id: str,
+        account_id: str,
+        period_no: int | None,
+        *,
+        line_id: str,
+        allocations: Sequence[tuple[str, Decimal]],
+        currency: str | None,
+        actor: str,
+        reason: str,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> WorkflowOutcome:
+        """Match a line in suspense to open items by hand (the ledger allocates it)."""
+
+        def change(period: ReconciliationPeriod) -> tuple[ReconciliationPeriod, str]:
+            own_id = request_id or match_request_id_for(period)
+            money = [
+                (item_id, Money(amount=amount, currency=currency or period.currency))
+                for item_id, amount in allocations
+            ]
+            after = request_match(
+                period,
+                request_id=own_id,
+                line_id=line_id,
+                allocations=money,
+                actor=actor,
+                reason=reason,
+                at=self._clock(),
+            )
+            return after, own_id
+
+        return await self._command(
+            tenant_id,
+            account_id,
+            period_no,
+            _sending_match(change, f"manual match of line {line_id} requested", actor),
+            correlation_id,
+        )
+
+    async def request_unmatch(
+        self,
+        tenant_id: str,
+        account_id: str,
+        period_no: int | None,
+        *,
+        line_id: str,
+        actor: str,
+        reason: str,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> WorkflowOutcome:
+        """Remove a line's match (manual or the matcher's); the ledger takes it back."""
+
+        def change(period: ReconciliationPeriod) -> tuple[ReconciliationPeriod, str]:
+            own_id = request_id or match_request_id_for(period)
+            after = request_unmatch(
+                period,
+                request_id=own_id,
+                line_id=line_id,
+                actor=actor,
+                reason=reason,
+                at=self._clock(),
+            )
+            return after, own_id
+
+        return await self._command(
+            tenant_id,
+            account_id,
+            period_no,
+            _sending_match(change, f"removal of the match of line {line_id} requested", actor),
+            correlation_id,
         )
 
     async def add_manual_line(
@@ -444,6 +551,27 @@ class PeriodWorkflow:
             for event in decision.events:
                 envelope = envelope_for(event, tenant_id=tenant_id, correlation_id=correlation)
                 await uow.stage(PERIOD_EVENTS, f"{tenant_id}:{account_id}", envelope)
+            for command in decision.adjustments_to_post:
+                # in the transaction that records the adjustment: sent if and only if kept
+                envelope = envelope_for(
+                    command,
+                    tenant_id=tenant_id,
+                    correlation_id=correlation,
+                    message_id=adjustment_request_message_id(tenant_id, command.adjustment_id),
+                )
+                key = ADJUSTMENT_REQUESTS.key_for(tenant_id, account_id)
+                await uow.stage(ADJUSTMENT_REQUESTS, key, envelope)
+            for match in decision.matches_to_send:
+                # in the transaction that records the request: sent if and only if kept
+                envelope = envelope_for(
+                    match,
+                    tenant_id=tenant_id,
+                    correlation_id=correlation,
+                    message_id=match_request_message_id(tenant_id, match.request_id),
+                )
+                await uow.stage(
+                    MATCH_REQUESTS, MATCH_REQUESTS.key_for(tenant_id, account_id), envelope
+                )
             if decision.changes or decision.events:
                 await uow.commit()
                 staged = bool(decision.events)
@@ -518,6 +646,25 @@ def _updating(
 ) -> Callable[[ReconciliationPeriod, Sequence[ReconciliationPeriod]], _Decision]:
     def decide(period: ReconciliationPeriod, _: Sequence[ReconciliationPeriod]) -> _Decision:
         return _updated(period, change(period), reason, actor)
+
+    return decide
+
+
+def _sending_match(
+    change: Callable[[ReconciliationPeriod], tuple[ReconciliationPeriod, str]],
+    reason: str,
+    actor: str,
+) -> Callable[[ReconciliationPeriod, Sequence[ReconciliationPeriod]], _Decision]:
+    """A match request recorded on the period and sent to the ledger in one transaction; the
+    same request again (a retry) changes and sends nothing."""
+
+    def decide(period: ReconciliationPeriod, _: Sequence[ReconciliationPeriod]) -> _Decision:
+        after, request_id = change(period)
+        decision = _updated(period, after, reason, actor)
+        if after is period:
+            return decision
+        command = match_command(after, after.match_requests[request_id])
+        return replace(decision, matches_to_send=(command,))
 
     return decide
 

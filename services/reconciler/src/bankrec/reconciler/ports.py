@@ -6,7 +6,8 @@ number (after a release, the period opened by it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -16,6 +17,25 @@ from bankrec.reconciler.domain import ReconciliationPeriod
 
 class ConcurrentUpdateError(Exception):
     """Another transaction changed or created the same period first; retry the whole unit."""
+
+
+@dataclass(frozen=True, slots=True)
+class TouchedItems:
+    """The items of a period that messages may have changed, by id: ``save`` compares only
+    these in their maps (and a map it names nothing of only by identity), so a message writes
+    in O(what it touched), not O(period). A hint: where the counts do not add up, ``save``
+    compares the whole map."""
+
+    statements: frozenset[str] = frozenset()
+    lines: frozenset[str] = frozenset()
+    postings: frozenset[str] = frozenset()
+
+    def __or__(self, other: TouchedItems) -> TouchedItems:
+        return TouchedItems(
+            self.statements | other.statements,
+            self.lines | other.lines,
+            self.postings | other.postings,
+        )
 
 
 class PeriodRepository(Protocol):
@@ -41,9 +61,13 @@ class PeriodRepository(Protocol):
         """The number of the account's period an adjustment was requested from, if any."""
 
     async def save(
-        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+        self,
+        period: ReconciliationPeriod,
+        previous: ReconciliationPeriod | None,
+        touched: TouchedItems | None = None,
     ) -> None:
-        """Store the period; ``previous`` is what ``current`` returned (None for a new one).
+        """Store the period; ``previous`` is what ``current`` returned (None for a new one);
+        ``touched`` (None: anything) names the statements, lines and postings that may differ.
 
         Raises ConcurrentUpdateError when the stored period is no longer ``previous``.
         """
@@ -64,8 +88,11 @@ class UnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
-    async def claim_message(self, consumer: str, message_id: str) -> bool:
-        """Record the message as processed; False when it was processed before."""
+    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        """Record the messages as processed (ids distinct); returns those not processed before."""
+
+    async def unclaim_messages(self, consumer: str, message_ids: Sequence[str]) -> None:
+        """Take back claims of this unit (messages it refused, to be dead-lettered)."""
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
         """Stage a message for the outbox relay, published after commit."""

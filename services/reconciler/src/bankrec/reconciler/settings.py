@@ -23,3 +23,10 @@ class ReconcilerSettings(ServiceSettings):
         description="Longest wait at start-up for the tenant keys to be read from the credentials "
         "topic; until then an unknown key gets 503 (retry), after it 401.",
     )
+    consume_batch_records: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Most records a consumer takes per poll and records in one transaction "
+        "(each still claimed in the inbox on its own); 1 is one transaction per message.",
+    )

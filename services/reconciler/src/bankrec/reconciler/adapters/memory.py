@@ -4,13 +4,14 @@ in-process use. A unit of work holds one lock for its lifetime (like SQLite's wr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 from bankrec.contracts import Envelope, Topic
 from bankrec.reconciler.domain import ReconciliationPeriod
-from bankrec.reconciler.ports import ConcurrentUpdateError, UnitOfWorkFactory
+from bankrec.reconciler.ports import ConcurrentUpdateError, TouchedItems, UnitOfWorkFactory
 
 PeriodKey = tuple[str, str, int]  # tenant, account, period number
 
@@ -81,7 +82,10 @@ class MemoryPeriodRepository:
         return None
 
     async def save(
-        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+        self,
+        period: ReconciliationPeriod,
+        previous: ReconciliationPeriod | None,
+        touched: TouchedItems | None = None,
     ) -> None:
         key = (period.tenant_id, period.account_id, period.period_no)
         if self._merged().get(key) is not previous:
@@ -111,12 +115,17 @@ class MemoryUnitOfWork:
         self._staged.clear()
         self._store.lock.release()
 
-    async def claim_message(self, consumer: str, message_id: str) -> bool:
-        key = (consumer, message_id)
-        if key in self._store.inbox or key in self._claimed:
-            return False
-        self._claimed.add(key)
-        return True
+    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        claimed: set[str] = set()
+        for message_id in message_ids:
+            key = (consumer, message_id)
+            if key not in self._store.inbox and key not in self._claimed:
+                self._claimed.add(key)
+                claimed.add(message_id)
+        return claimed
+
+    async def unclaim_messages(self, consumer: str, message_ids: Sequence[str]) -> None:
+        self._claimed.difference_update((consumer, message_id) for message_id in message_ids)
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
         self._staged.append(StagedMessage(topic, key, envelope))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, cast
 
 from sqlalchemy import CursorResult, Row, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,6 +22,8 @@ from bankrec.contracts import (
     DecisionKind,
     EntrySource,
     Envelope,
+    ManualMatchKind,
+    ManualMatchOutcome,
     Money,
     PeriodStatus,
     Topic,
@@ -30,6 +35,7 @@ from bankrec.reconciler.adapters.tables import (
     period_audit,
     period_item_marks,
     period_lines,
+    period_match_requests,
     period_postings,
     period_removed_lines,
     period_statements,
@@ -45,13 +51,15 @@ from bankrec.reconciler.domain import (
     ItemMark,
     LineDecision,
     LineOrigin,
+    MatchRequest,
     PeriodLine,
     PostingPart,
     ReconciliationPeriod,
     StatementBalances,
 )
-from bankrec.reconciler.ports import ConcurrentUpdateError, UnitOfWorkFactory
-from bankrec.runtime import claim_inbox, create_engine, stage_message
+from bankrec.reconciler.ports import ConcurrentUpdateError, TouchedItems, UnitOfWorkFactory
+from bankrec.runtime import create_engine, encode_envelope
+from bankrec.runtime.tracing import STAGED_TRACE_CONTEXTS
 
 
 def reconciler_engine(url: str) -> AsyncEngine:
@@ -109,6 +117,7 @@ class SqlUnitOfWork:
         self._session: AsyncSession | None = None
         self._cache = cache if cache is not None else PeriodCache(size=0)
         self.periods = SqlPeriodRepository(self._require_session, self._cache)
+        self._staged: list[dict[str, Any]] = []  # outbox rows, written in one go at commit
 
     def _require_session(self) -> AsyncSession:
         if self._session is None:
@@ -126,21 +135,67 @@ class SqlUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         session = self._require_session()
+        self._staged.clear()
         try:
             await session.rollback()  # nothing left after a commit
         finally:
             await session.close()
             self._session = None
 
-    async def claim_message(self, consumer: str, message_id: str) -> bool:
-        return await claim_inbox(self._require_session(), inbox, consumer, message_id)
+    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+        """One INSERT .. ON CONFLICT DO NOTHING for all of them: a claim another transaction
+        holds waits for it, and then counts only if that one rolled back."""
+        if not message_ids:
+            return set()
+        session = self._require_session()
+        assert session.bind is not None
+        dialect_insert = (
+            postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        )
+        now = datetime.now(UTC)
+        claimed = await session.execute(
+            dialect_insert(inbox)
+            .values(
+                [
+                    {"consumer": consumer, "message_id": message_id, "processed_at": now}
+                    for message_id in message_ids
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(inbox.c.message_id)
+        )
+        return set(claimed.scalars())
+
+    async def unclaim_messages(self, consumer: str, message_ids: Sequence[str]) -> None:
+        if message_ids:
+            await self._require_session().execute(
+                delete(inbox).where(
+                    inbox.c.consumer == consumer, inbox.c.message_id.in_(message_ids)
+                )
+            )
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
-        await stage_message(self._require_session(), outbox, topic, key, envelope)
+        """As ``bankrec.runtime.stage_message``, but the rows go in at commit, all in one
+        statement (a batch of messages stages one event each)."""
+        STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
+        self._staged.append(
+            {
+                "topic": topic.name,
+                "message_key": key,
+                "message_type": envelope.type,
+                "value": encode_envelope(envelope),
+                "created_at": datetime.now(UTC),
+                "published_at": None,
+            }
+        )
 
     async def commit(self) -> None:
+        session = self._require_session()
         try:
-            await self._require_session().commit()
+            if self._staged:
+                await session.execute(insert(outbox), self._staged)
+                self._staged.clear()
+            await session.commit()
         except IntegrityError as exc:  # a concurrent transaction inserted the same rows
             raise ConcurrentUpdateError(str(exc)) from exc
         for key, (version, period) in self.periods.saved.items():
@@ -241,15 +296,21 @@ class SqlPeriodRepository:
         return await self._load(tenant_id, list(current.values()))
 
     async def save(
-        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+        self,
+        period: ReconciliationPeriod,
+        previous: ReconciliationPeriod | None,
+        touched: TouchedItems | None = None,
     ) -> None:
         try:
-            await self._save(period, previous)
+            await self._save(period, previous, touched)
         except IntegrityError as exc:  # another transaction created the same period first
             raise ConcurrentUpdateError(str(exc.orig)) from exc
 
     async def _save(
-        self, period: ReconciliationPeriod, previous: ReconciliationPeriod | None
+        self,
+        period: ReconciliationPeriod,
+        previous: ReconciliationPeriod | None,
+        touched: TouchedItems | None,
     ) -> None:
         session = self._session()
         key = (period.tenant_id, period.period_id)
@@ -287,6 +348,7 @@ class SqlPeriodRepository:
             previous.statements if previous is not None else empty,
             period.statements,
             _statement_rows,
+            touched.statements if touched is not None else None,
         )
         await _save_children(
             session,
@@ -296,6 +358,7 @@ class SqlPeriodRepository:
             previous.lines if previous is not None else empty,
             period.lines,
             _line_rows,
+            touched.lines if touched is not None else None,
         )
         await _save_children(
             session,
@@ -305,6 +368,7 @@ class SqlPeriodRepository:
             previous.postings if previous is not None else empty,
             period.postings,
             _posting_rows,
+            touched.postings if touched is not None else None,
         )
         await _save_children(
             session,
@@ -345,6 +409,15 @@ class SqlPeriodRepository:
             period.adjustments,
             lambda adjustment: _adjustment_rows(period.account_id, adjustment),
         )
+        await _save_children(
+            session,
+            period_match_requests,
+            "request_id",
+            scope,
+            previous.match_requests if previous is not None else empty,
+            period.match_requests,
+            _match_request_rows,
+        )
         await _append_audit(session, scope, previous.audit if previous else (), period.audit)
         self.saved[key] = (self._versions[key], period)
 
@@ -371,21 +444,21 @@ class SqlPeriodRepository:
         removed = await children(period_removed_lines)
         marks = await children(period_item_marks)
         adjustments = await children(period_adjustments)
+        match_requests = await children(period_match_requests)
         audit = await children(period_audit)
         loaded = []
         for row in rows:
             period = _period_from_rows(
                 row, statements[row.period_id], lines[row.period_id], postings[row.period_id]
             )
-            loaded.append(
-                _with_workflow_rows(
-                    period,
-                    removed[row.period_id],
-                    marks[row.period_id],
-                    adjustments[row.period_id],
-                    audit[row.period_id],
-                )
+            period = _with_workflow_rows(
+                period,
+                removed[row.period_id],
+                marks[row.period_id],
+                adjustments[row.period_id],
+                audit[row.period_id],
             )
+            loaded.append(_with_match_requests(period, match_requests[row.period_id]))
         return loaded
 
 
@@ -400,12 +473,24 @@ async def _save_children(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     rows_of: Callable[[Any], list[dict[str, Any]]],
+    touched: frozenset[str] | None = None,
 ) -> None:
-    """Write the children that changed: the domain shares unchanged ones between versions of
-    a period, so ``is`` finds the changes without building a row for every child."""
+    """Write the children that changed: the domain shares unchanged maps and children between
+    versions of a period, so ``is`` finds the changes without building a row for every child;
+    with ``touched`` (the keys that may differ) only those are compared, unless the map's size
+    says others changed too."""
+    if before is after:
+        return
+    if touched is not None:
+        added = sum(1 for key in touched if key in after and key not in before)
+        gone = sum(1 for key in touched if key in before and key not in after)
+        if len(after) != len(before) + added - gone:
+            touched = None  # more changed than the hint says: compare everything
+    keys: Iterable[str] = after if touched is None else (k for k in touched if k in after)
     inserts: list[dict[str, Any]] = []
     deletes: list[str] = []
-    for key, child in after.items():
+    for key in keys:
+        child = after[key]
         old = before.get(key)
         if old is child:
             continue
@@ -414,7 +499,11 @@ async def _save_children(
                 continue
             deletes.append(key)
         inserts += [{**scope, key_column: key, **row} for row in rows_of(child)]
-    deletes += [key for key in before if key not in after]
+    deletes += [
+        key
+        for key in (before if touched is None else touched)
+        if key in before and key not in after
+    ]
     if deletes:
         await session.execute(
             delete(table).where(
@@ -525,8 +614,61 @@ def _adjustment_rows(account_id: str, adjustment: Adjustment) -> list[dict[str, 
             "gl_account": adjustment.gl_account,
             "description": adjustment.description,
             "posting_date": adjustment.posting_date,
+            "refusal_code": adjustment.refusal_code,
+            "refusal_reason": adjustment.refusal_reason,
+            "refused_at": adjustment.refused_at,
         }
     ]
+
+
+def _match_request_rows(request: MatchRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": request.kind.value,
+            "line_id": request.line_id,
+            "decision_id": request.decision_id,
+            "requested_by": request.requested_by,
+            "requested_at": request.requested_at,
+            "reason": request.reason,
+            "allocations": [
+                [item_id, format(amount.amount, "f")] for item_id, amount in request.allocations
+            ],
+            "undoes_request_id": request.undoes_request_id,
+            "outcome": request.outcome.value if request.outcome else None,
+            "entry_ids": list(request.entry_ids),
+            "refusal_code": request.refusal_code,
+            "refusal_reason": request.refusal_reason,
+            "settled_at": request.settled_at,
+        }
+    ]
+
+
+def _with_match_requests(
+    period: ReconciliationPeriod, rows: Iterable[Row[Any]]
+) -> ReconciliationPeriod:
+    requests = {
+        r.request_id: MatchRequest(
+            request_id=r.request_id,
+            kind=ManualMatchKind(r.kind),
+            line_id=r.line_id,
+            decision_id=r.decision_id,
+            requested_by=r.requested_by,
+            requested_at=r.requested_at,
+            reason=r.reason,
+            allocations=tuple(
+                (item_id, Money(amount=Decimal(amount), currency=period.currency))
+                for item_id, amount in r.allocations
+            ),
+            undoes_request_id=r.undoes_request_id,
+            outcome=ManualMatchOutcome(r.outcome) if r.outcome else None,
+            entry_ids=tuple(r.entry_ids),
+            refusal_code=r.refusal_code,
+            refusal_reason=r.refusal_reason,
+            settled_at=r.settled_at,
+        )
+        for r in rows
+    }
+    return replace(period, match_requests=requests) if requests else period
 
 
 async def _append_audit(
@@ -536,6 +678,8 @@ async def _append_audit(
     after: tuple[AuditRecord, ...],
 ) -> None:
     """The audit trail only grows: write the records after the ones stored."""
+    if after is before:
+        return
     if after[: len(before)] != before:
         raise ValueError("a period's audit trail is append-only; its stored records changed")
     rows = [
@@ -680,6 +824,9 @@ def _with_workflow_rows(
             gl_account=a.gl_account,
             description=a.description,
             posting_date=a.posting_date,
+            refusal_code=a.refusal_code,
+            refusal_reason=a.refusal_reason,
+            refused_at=a.refused_at,
         )
         for a in adjustment_rows
     }

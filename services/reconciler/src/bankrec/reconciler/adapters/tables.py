@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -210,12 +211,42 @@ period_adjustments = Table(
     Column("gl_account", String(20), nullable=True),
     Column("description", String(300), nullable=True),
     Column("posting_date", Date, nullable=True),
+    Column("refusal_code", String(200), nullable=True),  # 0003: the ledger refused it
+    Column("refusal_reason", String(1000), nullable=True),
+    Column("refused_at", UtcDateTime, nullable=True),
     ForeignKeyConstraint(
         ["tenant_id", "period_id"],
         ["periods.tenant_id", "periods.period_id"],
         name="fk_period_adjustments_period",
     ),
     UniqueConstraint("tenant_id", "account_id", "adjustment_id", name="uq_adjustments_account_id"),
+)
+
+# Manual matches asked of the ledger (0004); allocations as [[item id, amount text], ...].
+period_match_requests = Table(
+    "period_match_requests",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("period_id", String(120), primary_key=True),
+    Column("request_id", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("line_id", String(200), nullable=False),
+    Column("decision_id", String(200), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("allocations", JSON, nullable=False),
+    Column("undoes_request_id", String(100), nullable=True),
+    Column("outcome", String(20), nullable=True),
+    Column("entry_ids", JSON, nullable=False),
+    Column("refusal_code", String(200), nullable=True),
+    Column("refusal_reason", String(1000), nullable=True),
+    Column("settled_at", UtcDateTime, nullable=True),
+    ForeignKeyConstraint(
+        ["tenant_id", "period_id"],
+        ["periods.tenant_id", "periods.period_id"],
+        name="fk_period_match_requests_period",
+    ),
 )
 
 # Append-only: who did what to the period, when and why (record_no orders the records).

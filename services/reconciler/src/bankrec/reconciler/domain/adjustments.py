@@ -1,9 +1,11 @@
 """Adjustments requested from a period: bank fee, interest, other (seeds 000 and 003).
 
-An adjustment moves ``requested -> posted``. The reconciler does not post: the ledger does
-(``services/ledger`` ``manual_work.create_adjustment``, ``POST /v1/tenants/{t}/adjustments``
-with this ``adjustment_id``), and its journal entry comes back on the postings topic with
-``source=adjustment`` and ``source_ref=<adjustment_id>``. The state is computed from the
+An adjustment moves ``requested -> posted`` (or ``refused``). The reconciler does not post:
+it sends ``PostAdjustment`` on the adjustment-requests topic, through its outbox in the
+transaction that records the adjustment; the ledger posts it (``manual_work.create_adjustment``)
+and its journal entry comes back on the postings topic with ``source=adjustment`` and
+``source_ref=<adjustment_id>``, or the ledger's ``AdjustmentRefused`` comes back with the
+reason. The state is computed from the
 period's facts (is such an entry in the period, not reversed?), never stored, so it does not
 depend on whether the request or the posting was recorded first.
 
@@ -18,9 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from bankrec.contracts import AdjustmentKind, Money
+from bankrec.contracts import AdjustmentKind, AdjustmentRefused, Money, PostAdjustment
 from bankrec.reconciler.domain.period import (
     NAME_LENGTH_MAX,
+    REASON_LENGTH_MAX,
     TEXT_LENGTH_MAX,
     Adjustment,
     AuditAction,
@@ -48,6 +51,7 @@ GL_ACCOUNT_LENGTH_MAX = 20
 class AdjustmentState(StrEnum):
     REQUESTED = "requested"  # waiting for the ledger's posting
     POSTED = "posted"
+    REFUSED = "refused"  # the ledger refused it (see the adjustment's refusal); nothing posted
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,8 @@ def adjustment_views(period: ReconciliationPeriod) -> list[AdjustmentView]:
                 adjustment=adjustment,
                 state=AdjustmentState.POSTED
                 if adjustment.adjustment_id in posted
+                else AdjustmentState.REFUSED
+                if adjustment.refusal_code is not None
                 else AdjustmentState.REQUESTED,
                 entry_ids=tuple(p.entry_id for p in own),
                 posted_amount=posted_amount,
@@ -200,3 +206,42 @@ def adjustments_not_posted(period: ReconciliationPeriod) -> list[Adjustment]:
         for view in adjustment_views(period)
         if view.state is AdjustmentState.REQUESTED
     ]
+
+
+def apply_adjustment_refusal(
+    period: ReconciliationPeriod, refused: AdjustmentRefused
+) -> ReconciliationPeriod:
+    """Record that the ledger refused to post one of the period's adjustments, and why.
+
+    A refusal of an adjustment the period does not have, or already refused, changes nothing.
+    A refused adjustment no longer blocks the release (it never moved money); the difference
+    it was to explain stays until another adjustment explains it. Should the ledger post it
+    after all (a later delivery after the chart was fixed), the posting wins.
+    """
+    known = period.adjustments.get(refused.adjustment_id)
+    if known is None or known.refusal_code is not None or period.is_released:
+        return period
+    recorded = replace(
+        known,
+        refusal_code=refused.reason_code[:NAME_LENGTH_MAX],
+        refusal_reason=refused.reason[:REASON_LENGTH_MAX],
+        refused_at=refused.refused_at,
+    )
+    return replace(period, adjustments={**period.adjustments, known.adjustment_id: recorded})
+
+
+def post_adjustment_command(period: ReconciliationPeriod, adjustment: Adjustment) -> PostAdjustment:
+    """The command that asks the ledger to post one of the period's adjustments."""
+    return PostAdjustment(
+        adjustment_id=adjustment.adjustment_id,
+        period_id=period.period_id,
+        bank_account_id=period.account_id,
+        kind=adjustment.kind,
+        amount=adjustment.amount,
+        gl_account=adjustment.gl_account,
+        statement_line_id=adjustment.statement_line_id,
+        description=adjustment.description,
+        posting_date=adjustment.posting_date,
+        requested_by=adjustment.requested_by,
+        reason=adjustment.reason,
+    )

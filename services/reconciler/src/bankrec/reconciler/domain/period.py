@@ -34,11 +34,13 @@ their entry is marked reconciled itself). Reconciled balance = opening + the cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from math import isqrt
+from typing import Any, TypeVar
 
 from bankrec.contracts import (
     AccountRole,
@@ -48,6 +50,8 @@ from bankrec.contracts import (
     DecisionKind,
     EntrySource,
     JournalEntryPosted,
+    ManualMatchKind,
+    ManualMatchOutcome,
     MatchDecision,
     Money,
     PeriodEvent,
@@ -101,6 +105,85 @@ class AuditAction(StrEnum):
     LINE_ADDED = "line_added"
     LINE_REMOVED = "line_removed"
     ADJUSTMENT_REQUESTED = "adjustment_requested"
+    MATCH_REQUESTED = "match_requested"
+    UNMATCH_REQUESTED = "unmatch_requested"
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+LAYER_ITEMS_MIN = 16  # a layer this small is copied faster than anything saves
+
+
+class LayeredMapping(Mapping[K, V]):
+    """An immutable mapping: a shared base dict plus a small layer of recent changes.
+
+    A message adds or replaces one item of a period's lines or postings; copying the whole
+    map for that made each message O(period). ``with_item`` copies the layer only and folds
+    it into a new base once it holds about √n items, so a message costs O(√n) amortized.
+    Reading an item is O(1); iterating flattens the map once (cached, it never changes).
+    """
+
+    __slots__ = ("_base", "_flat", "_len", "_top")
+
+    def __init__(self, base: Mapping[K, V], top: dict[K, V]) -> None:
+        self._base = base
+        self._top = top
+        self._len = len(base) + sum(1 for key in top if key not in base)
+        self._flat: dict[K, V] | None = None
+
+    def __getitem__(self, key: K) -> V:
+        top = self._top
+        return top[key] if key in top else self._base[key]
+
+    def get(self, key: K, default: Any = None) -> Any:
+        top = self._top
+        return top[key] if key in top else self._base.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._top or key in self._base
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self.flattened())
+
+    def keys(self) -> KeysView[K]:
+        return self.flattened().keys()
+
+    def items(self) -> ItemsView[K, V]:
+        return self.flattened().items()
+
+    def values(self) -> ValuesView[V]:
+        return self.flattened().values()
+
+    def flattened(self) -> dict[K, V]:
+        if self._flat is None:
+            self._flat = {**self._base, **self._top}
+        return self._flat
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LayeredMapping):
+            return self.flattened() == other.flattened()
+        if isinstance(other, Mapping):
+            return self.flattened() == (other if isinstance(other, dict) else dict(other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LayeredMapping({self.flattened()!r})"
+
+
+def with_item(items: Mapping[K, V], key: K, value: V) -> Mapping[K, V]:
+    """``{**items, key: value}`` without copying every item (see ``LayeredMapping``)."""
+    if isinstance(items, LayeredMapping):
+        base, top = items._base, items._top
+    else:
+        base, top = items, {}
+    if len(top) >= max(LAYER_ITEMS_MIN, isqrt(len(base))):
+        return {**base, **top, key: value}
+    return LayeredMapping(base, {**top, key: value})
 
 
 def zero(currency: str) -> Money:
@@ -233,6 +316,30 @@ class Adjustment:
     gl_account: str | None = None
     description: str | None = None
     posting_date: date | None = None
+    refusal_code: str | None = None  # the ledger refused to post it: why (stable code, text)
+    refusal_reason: str | None = None
+    refused_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRequest:
+    """A manual match (or its removal) asked of the ledger from this period
+    (``manual_matches.py``); ``outcome`` is None until the ledger answers."""
+
+    request_id: str
+    kind: ManualMatchKind
+    line_id: str
+    decision_id: str  # the matcher's decision about the line that the ledger builds on
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    allocations: tuple[tuple[str, Money], ...] = ()  # match: (open item id, amount)
+    undoes_request_id: str | None = None  # unmatch of a manual match: that match's request
+    outcome: ManualMatchOutcome | None = None
+    entry_ids: tuple[str, ...] = ()
+    refusal_code: str | None = None
+    refusal_reason: str | None = None
+    settled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +418,10 @@ class ReconciliationPeriod:
     adjustments: Mapping[str, Adjustment] = field(default_factory=dict)
     removed_lines: Mapping[str, PeriodLine] = field(default_factory=dict)
     audit: tuple[AuditRecord, ...] = ()
+    match_requests: Mapping[str, MatchRequest] = field(default_factory=dict)
+    # the figures' running sums, kept by apply_line/decision/posting (see RunningFigures);
+    # derived state, so not part of equality
+    running: RunningFigures | None = field(default=None, compare=False, repr=False)
 
     @property
     def period_id(self) -> str:
@@ -393,10 +504,11 @@ def apply_line(period: ReconciliationPeriod, line: StatementLine) -> Reconciliat
         text=text[:TEXT_LENGTH_MAX] or None,
         charge_kind=charge_kind(line),
     )
-    return replace(
+    after = replace(
         _with_account_number(period, line.account),
-        lines={**period.lines, line.line_id: recorded},
+        lines=with_item(period.lines, line.line_id, recorded),
     )
+    return _advanced(period, after, line_ids=(line.line_id,))
 
 
 def apply_decision(
@@ -441,10 +553,25 @@ def apply_decision(
             booking_date=decision.booking_date,
             decision=new,
         )
-    return replace(
+    after = replace(
         _with_account_number(period, decision.account),
-        lines={**period.lines, decision.line_id: recorded},
+        lines=with_item(period.lines, decision.line_id, recorded),
     )
+    return _advanced(period, after, line_ids=(decision.line_id,))
+
+
+def decide_line(
+    period: ReconciliationPeriod, line_id: str, decision: LineDecision
+) -> ReconciliationPeriod:
+    """Give a known line a decision made elsewhere than in the matcher (a manual match the
+    ledger applied); like the matcher's, it wins only when it is the latest."""
+    known = period.lines.get(line_id)
+    if known is None or (known.decision is not None and not decision.supersedes(known.decision)):
+        return period
+    after = replace(
+        period, lines=with_item(period.lines, line_id, replace(known, decision=decision))
+    )
+    return _advanced(period, after, line_ids=(line_id,))
 
 
 def bank_accounts(entry: JournalEntryPosted) -> dict[str, str]:
@@ -500,7 +627,8 @@ def apply_posting(period: ReconciliationPeriod, entry: JournalEntryPosted) -> Re
         counterparty_id=counterparty,
         description=entry.description[:TEXT_LENGTH_MAX] or None,
     )
-    return replace(period, postings={**period.postings, entry.entry_id: posting})
+    after = replace(period, postings=with_item(period.postings, entry.entry_id, posting))
+    return _advanced(period, after, entry_id=entry.entry_id)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -678,8 +806,46 @@ def posted_adjustment_ids(period: ReconciliationPeriod) -> frozenset[str]:
     )
 
 
+def adjustments_waiting(period: ReconciliationPeriod) -> int:
+    """Adjustments neither posted nor refused by the ledger (they block a release)."""
+    posted = posted_adjustment_ids(period)
+    return sum(
+        1
+        for a in period.adjustments.values()
+        if a.adjustment_id not in posted and a.refusal_code is None
+    )
+
+
 def figures(period: ReconciliationPeriod) -> PeriodFigures:
-    """The period's figures; see the module docstring for why they are order independent."""
+    """The period's figures: from the running sums when they are current (every message
+    keeps them, so recomputing after one message touches only what it changed), else a
+    full recount (``recount``); both give the same figures (a property test asserts it)."""
+    running = period.running
+    if running is None or not running.is_current(period):
+        return recount(period)
+    opening, opening_source = opening_balance(period)
+    statement, statement_source = statement_balance(period)
+    total = zero(period.currency) + Money(amount=running.counted, currency=period.currency)
+    return _checked(
+        period,
+        opening=(opening, opening_source),
+        statement=(statement, statement_source),
+        total=total,
+        counts=(
+            running.reconciled,
+            running.matched,
+            running.in_suspense,
+            running.other,
+            running.outstanding,
+        ),
+        entries_reconciled=running.entries_reconciled,
+        adjustments_not_posted=_adjustments_waiting_by_index(period, running),
+    )
+
+
+def recount(period: ReconciliationPeriod) -> PeriodFigures:
+    """The period's figures counted from every fact; see the module docstring for why they
+    are order independent."""
     opening, opening_source = opening_balance(period)
     statement, statement_source = statement_balance(period)
     counted = Decimal(0)
@@ -697,28 +863,57 @@ def figures(period: ReconciliationPeriod) -> PeriodFigures:
     matched = sum(1 for kind in kinds if kind in MATCHED_KINDS)
     in_suspense = sum(1 for kind in kinds if kind in SUSPENSE_KINDS)
     outstanding = sum(1 for line_id in period.lines if line_id not in reconciled_ids)
-    reconciled_balance = opening + total
+    return _checked(
+        period,
+        opening=(opening, opening_source),
+        statement=(statement, statement_source),
+        total=total,
+        counts=(
+            len(reconciled_ids),
+            matched,
+            in_suspense,
+            len(kinds) - matched - in_suspense,
+            outstanding,
+        ),
+        entries_reconciled=entries_reconciled,
+        adjustments_not_posted=adjustments_waiting(period),
+    )
+
+
+def _checked(
+    period: ReconciliationPeriod,
+    *,
+    opening: tuple[Money, BalanceSource],
+    statement: tuple[Money | None, BalanceSource],
+    total: Money,
+    counts: tuple[int, int, int, int, int],
+    entries_reconciled: int,
+    adjustments_not_posted: int,
+) -> PeriodFigures:
+    """The figures from their parts, with the money invariants asserted."""
+    reconciled, matched, in_suspense, other, outstanding = counts
+    reconciled_balance = opening[0] + total
     latest = _latest_closing(period.statements)
     result = PeriodFigures(
         currency=period.currency,
-        opening_balance=opening,
-        opening_source=opening_source,
-        statement_balance=statement,
-        statement_source=statement_source,
+        opening_balance=opening[0],
+        opening_source=opening[1],
+        statement_balance=statement[0],
+        statement_source=statement[1],
         reconciled_total=total,
         reconciled_balance=reconciled_balance,
-        difference=None if statement is None else statement - reconciled_balance,
+        difference=None if statement[0] is None else statement[0] - reconciled_balance,
         lines=len(period.lines),
-        reconciled=len(reconciled_ids),
+        reconciled=reconciled,
         matched=matched,
         in_suspense=in_suspense,
-        other=len(kinds) - matched - in_suspense,
+        other=other,
         outstanding=outstanding,
         statement_ids=tuple(sorted(period.statements)),
         reconciliation_date=latest.closing.date if latest and latest.closing else None,
         entries=len(period.postings),
         entries_reconciled=entries_reconciled,
-        adjustments_not_posted=len(period.adjustments) - len(posted_adjustment_ids(period)),
+        adjustments_not_posted=adjustments_not_posted,
     )
     assert result.reconciled_balance == result.opening_balance + result.reconciled_total
     assert result.undecided >= 0
@@ -730,6 +925,237 @@ def figures(period: ReconciliationPeriod) -> PeriodFigures:
         and result.difference + result.reconciled_balance == result.statement_balance
     )
     return result
+
+
+# ------------------------------------------------------------------------------ running sums
+
+
+@dataclass(frozen=True, slots=True)
+class RunningFigures:
+    """The sums and counts behind the figures, with the indexes that update them per message.
+
+    They hold for exactly the mappings in ``basis`` (the period's lines, postings, marks and
+    adjustments they were computed over, compared by identity): a command that replaces any
+    of them (a flag, an adjustment, a line removed) leaves them stale, and ``figures`` then
+    recounts. A message (line, decision, posting) updates them in O(what it touches): the
+    entry, the lines it names, and the lines of the entries up its reversal chain.
+    """
+
+    basis: tuple[Mapping[str, object], ...]
+    naming: Mapping[str, frozenset[str]]  # statement line id -> entries with a part naming it
+    reversed_by: Mapping[str, frozenset[str]]  # entry id -> the entries reversing it
+    adjustment_entries: Mapping[str, frozenset[str]]  # source_ref -> adjustment entries
+    counted: Decimal  # the bank-side parts that count
+    entries_reconciled: int
+    reconciled: int  # statement line ids reconciled (known or not yet)
+    outstanding: int  # known lines not reconciled
+    matched: int
+    in_suspense: int
+    other: int
+
+    def is_current(self, period: ReconciliationPeriod) -> bool:
+        return all(a is b for a, b in zip(self.basis, _basis(period), strict=True))
+
+
+def _basis(period: ReconciliationPeriod) -> tuple[Mapping[str, object], ...]:
+    return (
+        period.lines,
+        period.postings,
+        period.line_marks,
+        period.entry_marks,
+        period.adjustments,
+    )
+
+
+def running_figures(period: ReconciliationPeriod) -> RunningFigures:
+    """The period's running sums: kept ones when current, else counted from every fact."""
+    if period.running is not None and period.running.is_current(period):
+        return period.running
+    naming: dict[str, set[str]] = {}
+    reversed_by: dict[str, set[str]] = {}
+    adjustment_entries: dict[str, set[str]] = {}
+    for posting in period.postings.values():
+        _index(posting, naming, reversed_by, adjustment_entries)
+    frozen = (
+        {k: frozenset(v) for k, v in naming.items()},
+        {k: frozenset(v) for k, v in reversed_by.items()},
+        {k: frozenset(v) for k, v in adjustment_entries.items()},
+    )
+    counted, entries_reconciled = Decimal(0), 0
+    for posting in period.postings.values():
+        amount, counts = _entry_share(period, posting)
+        counted += amount
+        entries_reconciled += counts
+    line_ids = set(period.lines) | set(frozen[0]) | set(period.line_marks)
+    tally = [0, 0, 0, 0, 0]  # reconciled, outstanding, matched, in suspense, other
+    for line_id in line_ids:
+        for i, value in enumerate(_line_share(period, line_id, frozen[0], frozen[1])):
+            tally[i] += value
+    return RunningFigures(
+        basis=_basis(period),
+        naming=frozen[0],
+        reversed_by=frozen[1],
+        adjustment_entries=frozen[2],
+        counted=counted,
+        entries_reconciled=entries_reconciled,
+        reconciled=tally[0],
+        outstanding=tally[1],
+        matched=tally[2],
+        in_suspense=tally[3],
+        other=tally[4],
+    )
+
+
+def _index(
+    posting: BankPosting,
+    naming: dict[str, set[str]],
+    reversed_by: dict[str, set[str]],
+    adjustment_entries: dict[str, set[str]],
+) -> None:
+    for part in posting.parts:
+        if part.statement_line_id is not None:
+            naming.setdefault(part.statement_line_id, set()).add(posting.entry_id)
+    if posting.reverses_entry_id is not None:
+        reversed_by.setdefault(posting.reverses_entry_id, set()).add(posting.entry_id)
+    if posting.source is EntrySource.ADJUSTMENT and posting.source_ref is not None:
+        adjustment_entries.setdefault(posting.source_ref, set()).add(posting.entry_id)
+
+
+def _entry_share(period: ReconciliationPeriod, posting: BankPosting) -> tuple[Decimal, int]:
+    """What one entry adds to the counted total and to the reconciled entries."""
+    amount, counts = Decimal(0), False
+    for part in posting.parts:
+        if part_counts(period, posting, part):
+            amount += part.amount.amount
+            counts = True
+    return amount, int(counts)
+
+
+def _cancelled(
+    entry_id: str, reversed_by: Mapping[str, frozenset[str]], seen: frozenset[str]
+) -> bool:
+    """As ``cancelled_entries``, for one entry through the index."""
+    return any(
+        reversal not in seen and not _cancelled(reversal, reversed_by, seen | {reversal})
+        for reversal in reversed_by.get(entry_id, ())
+    )
+
+
+def _line_share(
+    period: ReconciliationPeriod,
+    line_id: str,
+    naming: Mapping[str, frozenset[str]],
+    reversed_by: Mapping[str, frozenset[str]],
+) -> tuple[int, int, int, int, int]:
+    """One line id's part of (reconciled, outstanding, matched, in suspense, other), as
+    ``recount`` counts it."""
+    mark = period.line_marks.get(line_id)
+    if mark is not None and mark.reconciled is not None:
+        reconciled = mark.reconciled
+    else:
+        reconciled = any(
+            posting.reverses_entry_id is None
+            and not _cancelled(entry_id, reversed_by, frozenset({entry_id}))
+            and any(
+                part.statement_line_id == line_id and part_counts(period, posting, part)
+                for part in posting.parts
+            )
+            for entry_id in naming.get(line_id, ())
+            for posting in (period.postings[entry_id],)
+        )
+    line = period.lines.get(line_id)
+    kind = line.decision.kind if line is not None and line.decision is not None else None
+    matched = kind in MATCHED_KINDS
+    suspense = kind in SUSPENSE_KINDS
+    return (
+        int(reconciled),
+        int(line is not None and not reconciled),
+        int(matched),
+        int(suspense),
+        int(kind is not None and not matched and not suspense),
+    )
+
+
+def _advanced(
+    before: ReconciliationPeriod,
+    after: ReconciliationPeriod,
+    *,
+    line_ids: tuple[str, ...] = (),
+    entry_id: str | None = None,
+) -> ReconciliationPeriod:
+    """``after`` (``before`` with one line, decision or new entry) with its running sums
+    updated by what changed only: the lines it names and, for a reversal, the lines of the
+    entries up its chain (their cancellation may flip)."""
+    if after is before:
+        return after
+    old = running_figures(before)
+    naming, reversed_by, adjustment_entries = old.naming, old.reversed_by, old.adjustment_entries
+    counted, entries_reconciled = old.counted, old.entries_reconciled
+    touched = set(line_ids)
+    if entry_id is not None:
+        posting = after.postings[entry_id]
+        added_naming: dict[str, set[str]] = {}
+        added_reversed: dict[str, set[str]] = {}
+        added_adjustment: dict[str, set[str]] = {}
+        _index(posting, added_naming, added_reversed, added_adjustment)
+        naming = _merged(naming, added_naming)
+        reversed_by = _merged(reversed_by, added_reversed)
+        adjustment_entries = _merged(adjustment_entries, added_adjustment)
+        amount, counts = _entry_share(after, posting)
+        counted += amount
+        entries_reconciled += counts
+        chain: str | None = entry_id
+        seen: set[str] = set()
+        while chain is not None and chain not in seen:  # a cycle of reversals stops here
+            seen.add(chain)
+            current = after.postings.get(chain)
+            if current is None:
+                break
+            touched.update(p.statement_line_id for p in current.parts if p.statement_line_id)
+            chain = current.reverses_entry_id
+    tally = [old.reconciled, old.outstanding, old.matched, old.in_suspense, old.other]
+    for line_id in touched:
+        gone = _line_share(before, line_id, old.naming, old.reversed_by)
+        come = _line_share(after, line_id, naming, reversed_by)
+        for i in range(5):
+            tally[i] += come[i] - gone[i]
+    running = RunningFigures(
+        basis=_basis(after),
+        naming=naming,
+        reversed_by=reversed_by,
+        adjustment_entries=adjustment_entries,
+        counted=counted,
+        entries_reconciled=entries_reconciled,
+        reconciled=tally[0],
+        outstanding=tally[1],
+        matched=tally[2],
+        in_suspense=tally[3],
+        other=tally[4],
+    )
+    return replace(after, running=running)
+
+
+def _merged(
+    index: Mapping[str, frozenset[str]], added: Mapping[str, set[str]]
+) -> Mapping[str, frozenset[str]]:
+    for key, entry_ids in added.items():
+        index = with_item(index, key, index.get(key, frozenset()) | entry_ids)
+    return index
+
+
+def _adjustments_waiting_by_index(period: ReconciliationPeriod, running: RunningFigures) -> int:
+    """``adjustments_waiting`` through the index of adjustment entries (no scan)."""
+    waiting = 0
+    for adjustment in period.adjustments.values():
+        if adjustment.refusal_code is not None:
+            continue
+        posted = any(
+            period.postings[entry_id].reverses_entry_id is None
+            and not _cancelled(entry_id, running.reversed_by, frozenset({entry_id}))
+            for entry_id in running.adjustment_entries.get(adjustment.adjustment_id, ())
+        )
+        waiting += not posted
+    return waiting
 
 
 def updated_event(
