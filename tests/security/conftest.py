@@ -61,17 +61,16 @@ async def _start_groups_at_end(bootstrap: str, subscriptions: list[Subscription]
 
 
 @pytest.fixture(scope="session")
-def stack_kafka(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The broker the stack runs on: never one other people's services use.
+def stack_kafka() -> Iterator[str]:
+    """The broker the stack runs on: always one of its own (deploy/local/kafka.sh on free
+    ports, a small heap).
 
-    The services' consumer groups have fixed names, so a stack on a shared broker (one named
-    by ``KAFKA_BOOTSTRAP_SERVERS``) joins the groups of every other stack there: it takes
-    their partitions and refuses their messages (its databases lack their data), and they
-    take ours. On a shared broker the stack gets a broker of its own (deploy/local/kafka.sh on
-    free ports, a small heap); otherwise the session's own broker is already private."""
-    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield str(request.getfixturevalue("kafka_bootstrap"))
-        return
+    The services' consumer groups have fixed names, so a stack on a shared broker joins the
+    groups of every other stack there: it takes their partitions and refuses their messages
+    (its databases lack their data), and they take ours. That holds for the test session's
+    own broker too: this stack lives for the whole session (several modules use it), so on
+    that broker its ledger and matcher would stay members of ``bankrec-ledger`` and
+    ``bankrec-matcher`` while later tests start theirs."""
     port, controller_port = free_port(), free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="bankrec-security-kafka-"))
     env = {
