@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
 
 from bankrec.contracts import (
     ADJUSTMENT_REQUESTS,
     DECISIONS,
     MATCH_REQUESTS,
+    Envelope,
     ManualMatchCommand,
     MatchDecision,
     PostAdjustment,
+    Topic,
 )
 from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER, AdjustmentRequests
 from bankrec.ledger.match_requests import MATCH_CONSUMER, MatchRequests
@@ -25,6 +29,8 @@ from bankrec.runtime import (
     subscriber_options,
 )
 
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
+
 _TENANT_IN_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,64}):")
 
 
@@ -34,29 +40,43 @@ def _tenant_of(key: bytes | None) -> str:
     return found.group(1) if found else "unknown"
 
 
+async def _decoded(
+    broker: KafkaBroker,
+    message: KafkaMessage,
+    payload_type: type[PayloadT],
+    topic: Topic,
+    consumer: str,
+) -> Envelope[PayloadT] | None:
+    """The message's envelope, or None after dead-lettering (and so acknowledging) a message
+    that is not one."""
+    record = message.raw_message
+    key = getattr(record, "key", None)
+    try:
+        return decode_payload(payload_type, message.body)
+    except MessageDecodeError as exc:
+        await publish_dead_letter(
+            broker,
+            consumer=consumer,
+            source_topic=topic.name,
+            reason_code=exc.reason_code,
+            reason=str(exc),
+            raw_value=message.body,
+            raw_key=key,
+            partition=getattr(record, "partition", None),
+            offset=getattr(record, "offset", None),
+            tenant_id=_tenant_of(key),
+        )
+        return None
+
+
 def register_consumers(broker: KafkaBroker, ledger: Ledger) -> None:
     """Subscribe the ledger to the decisions topic (consumer group ``bankrec-ledger``)."""
 
     async def on_match_decided(message: KafkaMessage) -> None:
         """A decided statement line is posted to the books; an undecodable one is
         dead-lettered and acknowledged. Any other failure is not acknowledged: it comes again."""
-        record = message.raw_message
-        key = getattr(record, "key", None)
-        try:
-            envelope = decode_payload(MatchDecision, message.body)
-        except MessageDecodeError as exc:
-            await publish_dead_letter(
-                broker,
-                consumer=CONSUMER,
-                source_topic=DECISIONS.name,
-                reason_code=exc.reason_code,
-                reason=str(exc),
-                raw_value=message.body,
-                raw_key=key,
-                partition=getattr(record, "partition", None),
-                offset=getattr(record, "offset", None),
-                tenant_id=_tenant_of(key),
-            )
+        envelope = await _decoded(broker, message, MatchDecision, DECISIONS, CONSUMER)
+        if envelope is None:
             return
         await ledger.apply_decision(envelope)
 
@@ -76,23 +96,10 @@ def register_adjustment_consumer(broker: KafkaBroker, requests: AdjustmentReques
     async def on_adjustment_requested(message: KafkaMessage) -> None:
         """A requested adjustment is posted once, or refused with the reason; an undecodable
         request is dead-lettered. Any other failure is not acknowledged: it comes again."""
-        record = message.raw_message
-        key = getattr(record, "key", None)
-        try:
-            envelope = decode_payload(PostAdjustment, message.body)
-        except MessageDecodeError as exc:
-            await publish_dead_letter(
-                broker,
-                consumer=ADJUSTMENT_CONSUMER,
-                source_topic=ADJUSTMENT_REQUESTS.name,
-                reason_code=exc.reason_code,
-                reason=str(exc),
-                raw_value=message.body,
-                raw_key=key,
-                partition=getattr(record, "partition", None),
-                offset=getattr(record, "offset", None),
-                tenant_id=_tenant_of(key),
-            )
+        envelope = await _decoded(
+            broker, message, PostAdjustment, ADJUSTMENT_REQUESTS, ADJUSTMENT_CONSUMER
+        )
+        if envelope is None:
             return
         await requests.post_requested(envelope)
 
@@ -111,23 +118,10 @@ def register_match_consumer(broker: KafkaBroker, requests: MatchRequests) -> Non
         """A manual match or unmatch is applied once, or refused with the reason; either way
         the outcome is published. An undecodable request is dead-lettered. Any other failure
         is not acknowledged: it comes again."""
-        record = message.raw_message
-        key = getattr(record, "key", None)
-        try:
-            envelope = decode_payload(ManualMatchCommand, message.body)
-        except MessageDecodeError as exc:
-            await publish_dead_letter(
-                broker,
-                consumer=MATCH_CONSUMER,
-                source_topic=MATCH_REQUESTS.name,
-                reason_code=exc.reason_code,
-                reason=str(exc),
-                raw_value=message.body,
-                raw_key=key,
-                partition=getattr(record, "partition", None),
-                offset=getattr(record, "offset", None),
-                tenant_id=_tenant_of(key),
-            )
+        envelope = await _decoded(
+            broker, message, ManualMatchCommand, MATCH_REQUESTS, MATCH_CONSUMER
+        )
+        if envelope is None:
             return
         await requests.settle_requested(envelope)
 
