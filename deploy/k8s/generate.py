@@ -3,12 +3,14 @@
 - ``deploy/k8s/kafka-topics.yaml``: a Strimzi ``KafkaTopic`` per topic of the contracts'
   registry (partitions, compaction), with the replication and retention chosen here;
 - ``deploy/k8s/keda-scaledobjects.yaml``: a KEDA ``ScaledObject`` per service that has consumer
-  groups, one kafka trigger per group, found by registering the service's real subscribers on
-  a broker that is never started; at most as many replicas as the largest topic it reads has
-  partitions (an instance more would get no partition);
-- ``deploy/compose/create-topics.sh``: the same topics for the single-broker compose stack.
+  groups, one kafka trigger per group, found by building each service's app as it runs
+  (``create_app``, never started) and reading its broker's subscribers; at most as many replicas
+  as the largest topic it reads has partitions (an instance more would get no partition);
+- ``deploy/compose/create-topics.sh``: the same topics for the single-broker compose stack;
+- ``services/<name>/Dockerfile`` and its ``Dockerfile.dockerignore``, for every service, from
+  one template (the port is the default of the service's settings class).
 
-Run it after a topic, a partition count or a consumer group changes::
+Run it after a topic, a partition count, a consumer group or the image template changes::
 
     uv run python deploy/k8s/generate.py
 
@@ -18,25 +20,34 @@ Run it after a topic, a partition count or a consumer group changes::
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
 import yaml
+from pydantic_settings import BaseSettings
 
 from bankrec.contracts import ALL_TOPICS, DEAD_LETTERS, Topic
-from bankrec.runtime import create_broker
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TOPICS_FILE = REPOSITORY / "deploy" / "k8s" / "kafka-topics.yaml"
 SCALED_OBJECTS_FILE = REPOSITORY / "deploy" / "k8s" / "keda-scaledobjects.yaml"
 COMPOSE_TOPICS_FILE = REPOSITORY / "deploy" / "compose" / "create-topics.sh"
 
-SERVICES = ("ingest", "ledger", "matcher", "reconciler")
-"""The services deployed, each with a Deployment of that name."""
+SERVICES = ("ingest", "ledger", "matcher", "reconciler", "dashboard")
+"""The services deployed (``services/<name>``), each with an image, a Deployment and a Service
+of that name."""
+INGEST_SPOOL_DIR = "/var/lib/bankrec/ingest-spool"
+"""Where ingest keeps webhook bodies (a volume in compose and Kubernetes)."""
+WRITABLE_DIRECTORIES = {"ingest": (INGEST_SPOOL_DIR,)}
+"""Directories a service's image creates for its user, besides ``/app/var``."""
+UV_IMAGE = "ghcr.io/astral-sh/uv:0.13.9"  # the uv version the Makefile pins
+PYTHON_IMAGE = "python:3.11-slim"
+IMAGE_USER = 10001
 
 KAFKA_CLUSTER = "bankrec"
 """The Strimzi ``Kafka`` resource the topics belong to (label ``strimzi.io/cluster``)."""
@@ -94,34 +105,62 @@ def kafka_topics(topics: Iterable[Topic] = ALL_TOPICS) -> list[dict[str, Any]]:
     ]
 
 
-def _registrations() -> dict[str, Callable[..., None]]:
-    from bankrec.ledger.consumers import register_consumers as ledger
-    from bankrec.matcher.consumers import register_consumers as matcher
-    from bankrec.reconciler.consumers import register_consumers as reconciler
+def settings_type(service: str) -> type[BaseSettings]:
+    """The service's settings class (``bankrec.<service>.settings.<Service>Settings``)."""
+    module = importlib.import_module(f"bankrec.{service}.settings")
+    [found] = [
+        value for name, value in vars(module).items() if name.lower() == f"{service}settings"
+    ]
+    if not (isinstance(found, type) and issubclass(found, BaseSettings)):
+        raise TypeError(f"bankrec.{service}.settings.{found!r} is not a settings class")
+    return found
 
-    return {"ledger": ledger, "matcher": matcher, "reconciler": reconciler}
+
+def http_port(service: str) -> int:
+    """The port a service listens on unless told otherwise: its settings' default."""
+    port = settings_type(service).model_fields["http_port"].default
+    if not isinstance(port, int):
+        raise TypeError(f"{service}'s settings have no default http_port")
+    return port
+
+
+def _subscribers(service: str, state_dir: Path) -> list[Any]:
+    """The subscribers of the service's broker, as ``create_app`` registers them all.
+
+    The app is built, never started: nothing connects to Kafka or a database (the engine is
+    lazy, on a SQLite file under ``state_dir``). A service without a FastStream broker (the
+    dashboard reads topics with aiokafka and no group) has none.
+    """
+    bootstrap = importlib.import_module(f"bankrec.{service}.bootstrap")
+    settings = settings_type(service)
+    options: dict[str, Any] = (
+        {"database_url": f"sqlite:///{state_dir / service}.sqlite"}
+        if "database_url" in settings.model_fields
+        else {}
+    )
+    app = bootstrap.create_app(settings(**options))
+    broker = getattr(app.state, "broker", None)  # set by the runtime's install_operations
+    return [] if broker is None else list(broker.subscribers)
 
 
 def consumer_groups() -> list[ConsumerGroup]:
-    """Every consumer group of every service, as its subscribers are registered.
+    """Every consumer group of every service, as its running app subscribes with them.
 
-    The broker is never started, and the use cases are stand-ins: registering only reads
-    which topic and group each handler subscribes with. Whole-topic readers (no group) are
-    left out: every instance reads all of such a topic, so lag there says nothing about load.
+    Whole-topic readers (no group) are left out: every instance reads all of such a topic, so
+    lag there says nothing about load.
     """
     groups: list[ConsumerGroup] = []
-    for service, register in _registrations().items():
-        broker = create_broker(KAFKA_BOOTSTRAP, client_id=f"bankrec-{service}")
-        register(broker, MagicMock(name=f"{service} use cases"))
-        for subscriber in broker.subscribers:
-            group_id = getattr(subscriber, "group_id", None)
-            if group_id is None:
-                continue
-            topics = getattr(subscriber, "topic_names", None)
-            if topics is None:  # FastStream's Kafka subscriber names its topics so
-                raise TypeError(f"cannot tell which topics {service}'s group {group_id} reads")
-            for topic in topics:
-                groups.append(ConsumerGroup(service, str(group_id), str(topic)))
+    with tempfile.TemporaryDirectory(prefix="bankrec-deploy-") as state:
+        for service in SERVICES:
+            for subscriber in _subscribers(service, Path(state)):
+                group_id = getattr(subscriber, "group_id", None)
+                if group_id is None:
+                    continue
+                topics = getattr(subscriber, "topic_names", None)
+                if topics is None:  # FastStream's Kafka subscriber names its topics so
+                    raise TypeError(f"cannot tell which topics {service}'s group {group_id} reads")
+                for topic in topics:
+                    groups.append(ConsumerGroup(service, str(group_id), str(topic)))
     return groups
 
 
@@ -228,12 +267,109 @@ def compose_topics_script(topics: Iterable[Topic] = ALL_TOPICS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dockerfile(service: str) -> str:
+    """The service's image: built with uv from the lock, run as a non-root user on its port.
+
+    Every service gets the same file but for its name, port and writable directories."""
+    port = http_port(service)
+    port_variable = f"BANKREC_{service.upper()}_HTTP_PORT"
+    directories = " ".join(("/app/var", *WRITABLE_DIRECTORIES.get(service, ())))
+    return f"""# syntax=docker/dockerfile:1
+{GENERATED}# The bankrec {service} service. Build context is the repository root:
+#   docker build -f services/{service}/Dockerfile -t bankrec-{service} .
+# Files kept out of the context: services/{service}/Dockerfile.dockerignore.
+# Settings come only from the environment (BANKREC_{service.upper()}_*, BANKREC_HTTP_HOST,
+# BANKREC_LOG_LEVEL, KAFKA_BOOTSTRAP_SERVERS; see the root README, Configuration).
+
+# uv from its own image, the version the Makefile pins.
+FROM {UV_IMAGE} AS uv
+
+FROM {PYTHON_IMAGE} AS build
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 \\
+    UV_LINK_MODE=copy \\
+    UV_PYTHON_DOWNLOADS=never \\
+    UV_PYTHON=/usr/local/bin/python3.11 \\
+    UV_PROJECT_ENVIRONMENT=/opt/venv
+WORKDIR /src
+# Every workspace member's pyproject.toml is needed to read the lock, so the packages are
+# copied whole (tests and benches stay out: Dockerfile.dockerignore); the uv cache mount keeps
+# rebuilds from downloading again. The service and the workspace packages it needs go in as
+# wheels (not editable), with their dependencies exactly as locked and no dev tools: the
+# runtime stage gets /opt/venv alone, no source tree.
+COPY pyproject.toml uv.lock ./
+COPY contracts/ contracts/
+COPY libs/ libs/
+COPY services/ services/
+RUN --mount=type=cache,target=/root/.cache/uv \\
+    uv sync --frozen --no-dev --package bankrec-{service} --no-editable
+
+FROM {PYTHON_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    PATH=/opt/venv/bin:$PATH \\
+    BANKREC_HTTP_HOST=0.0.0.0 \\
+    {port_variable}={port}
+RUN useradd --system --uid {IMAGE_USER} --home-dir /app --create-home bankrec \\
+    && mkdir -p {directories} \\
+    && chown -R bankrec {directories}
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+USER {IMAGE_USER}
+EXPOSE {port}
+# /health answers 200 once the service has started (503 before); the port is the one the
+# service listens on, also when {port_variable} is changed at run time.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \\
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['{port_variable}'] + '/health', timeout=4)"]
+ENTRYPOINT ["bankrec-{service}"]
+CMD ["serve"]
+"""
+
+
+DOCKERIGNORE = """.git
+.venv
+.cache
+.ci
+var
+deploy
+docs
+tests
+.env
+.env.*
+**/__pycache__
+**/*.pyc
+**/.pytest_cache
+**/.mypy_cache
+**/.ruff_cache
+**/*.egg-info
+**/tests
+**/bench
+*.sqlite
+*.db
+"""
+
+
+def dockerignore(service: str) -> str:
+    """What the build context leaves out: everything but the workspace's sources and lock."""
+    return (
+        GENERATED
+        + f"# Build-context exclusions for services/{service}/Dockerfile (BuildKit reads\n"
+        "# <Dockerfile>.dockerignore next to the Dockerfile; the context is the repository root).\n"
+        + DOCKERIGNORE
+    )
+
+
 def rendered() -> dict[Path, str]:
     """Each generated file's path and the text it should hold."""
     return {
         TOPICS_FILE: _yaml_documents(kafka_topics()),
         SCALED_OBJECTS_FILE: _yaml_documents(scaled_objects(consumer_groups())),
         COMPOSE_TOPICS_FILE: compose_topics_script(),
+        **{REPOSITORY / "services" / s / "Dockerfile": dockerfile(s) for s in SERVICES},
+        **{
+            REPOSITORY / "services" / s / "Dockerfile.dockerignore": dockerignore(s)
+            for s in SERVICES
+        },
     }
 
 

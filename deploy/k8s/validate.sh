@@ -22,8 +22,7 @@ run() {  # run a check, remember a failure, carry on with the others
 
 if command -v hadolint >/dev/null; then
     run "hadolint $(hadolint --version | awk '{print $NF}'): services/*/Dockerfile" \
-        hadolint services/ingest/Dockerfile services/ledger/Dockerfile \
-        services/matcher/Dockerfile services/reconciler/Dockerfile
+        hadolint services/*/Dockerfile
 else skipped+=("hadolint (Dockerfiles)"); fi
 
 if command -v check-jsonschema >/dev/null; then

@@ -2,8 +2,9 @@
 against the code they deploy: every topic of the contracts with the same partitions and
 compaction in the Strimzi KafkaTopics and in the compose topic creation; every environment
 variable they set is one the service's settings class reads; every consumer group KEDA
-watches is one the service subscribes with; the ports are the services' default ports.
-Pure Python: reads files and imports the packages, starts nothing."""
+watches is one the service subscribes with, and every group it subscribes with is watched;
+the ports are the services' default ports; every service's Dockerfile is the generated one.
+Pure Python: reads files, imports the packages and builds the apps, starts nothing."""
 
 from __future__ import annotations
 
@@ -22,10 +23,16 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from bankrec.contracts import ALL_TOPICS, Topic
+from bankrec.contracts import ADJUSTMENT_REQUESTS, ALL_TOPICS, DECISIONS, MATCH_REQUESTS, Topic
+from bankrec.dashboard.settings import DashboardSettings
 from bankrec.ingest.settings import IngestSettings
+from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER
+from bankrec.ledger.match_requests import MATCH_CONSUMER
 from bankrec.ledger.settings import LedgerSettings
+from bankrec.ledger.use_cases import CONSUMER as LEDGER_CONSUMER
+from bankrec.matcher import consumers as matcher_consumers
 from bankrec.matcher.settings import MatcherSettings
+from bankrec.reconciler import consumers as reconciler_consumers
 from bankrec.reconciler.settings import ReconcilerSettings
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -37,6 +44,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "ledger": LedgerSettings,
     "matcher": MatcherSettings,
     "reconciler": ReconcilerSettings,
+    "dashboard": DashboardSettings,
 }
 # what the images set for Python and uv themselves, not for bankrec
 IMAGE_ENVIRONMENT = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PATH"}
@@ -74,6 +82,19 @@ def default_port(service: str) -> int:
     port = SETTINGS[service].model_fields["http_port"].default
     assert isinstance(port, int)
     return port
+
+
+@cache
+def rendered() -> dict[Path, str]:
+    """What generate.py writes (builds the services' apps once per session)."""
+    files: dict[Path, str] = generator().rendered()
+    return files
+
+
+@cache
+def groups_in_code() -> frozenset[tuple[str, str, str]]:
+    """(service, group, topic) of every consumer group the services' apps subscribe with."""
+    return frozenset((g.service, g.group_id, g.topic) for g in generator().consumer_groups())
 
 
 @cache
@@ -138,13 +159,28 @@ def topic_policy(topic: Topic) -> tuple[int, str]:
 def test_the_generated_files_are_what_the_code_says_now() -> None:
     stale = [
         str(path.relative_to(REPOSITORY))
-        for path, text in generator().rendered().items()
+        for path, text in rendered().items()
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
     assert not stale, (
-        f"{stale} no longer match the topics or consumer groups in the code; "
+        f"{stale} no longer match the topics, consumer groups or image template in the code; "
         "run: uv run python deploy/k8s/generate.py"
     )
+
+
+def test_every_service_is_deployed_with_a_generated_image() -> None:
+    """A new services/<name> package cannot be left without an image, settings or manifests."""
+    packages = {p.parent.name for p in (REPOSITORY / "services").glob("*/pyproject.toml")}
+    assert set(generator().SERVICES) == packages == set(SETTINGS)
+    for service in packages:
+        for name in ("Dockerfile", "Dockerfile.dockerignore"):
+            path = REPOSITORY / "services" / service / name
+            assert path in rendered(), f"generate.py writes no {path}"
+            assert generator().GENERATED in path.read_text(encoding="utf-8"), path
+    assert set(of_kind("Deployment")) == set(of_kind("Service")) == packages
+    assert set(compose_services()) >= packages
+    images = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))["images"]
+    assert {image["name"] for image in images} == {f"bankrec-{s}" for s in packages}
 
 
 # -- topics
@@ -227,21 +263,78 @@ def test_ingest_spools_webhook_bodies_on_its_volume() -> None:
     ingest = compose_services()["ingest"]
     assert ingest["environment"]["BANKREC_INGEST_SPOOL_DIR"] == directory
     assert f"ingest-spool:{directory}" in ingest["volumes"]
+    # the image creates it for its user, so an empty volume mounted there is writable
+    assert f"mkdir -p /app/var {directory} " in dockerfile("ingest")
+
+
+def test_the_dashboard_reaches_each_service_by_its_name_and_port() -> None:
+    for where, environment in (
+        (
+            "compose",
+            {str(k): str(v) for k, v in compose_services()["dashboard"]["environment"].items()},
+        ),
+        ("k8s", deployment_environment("dashboard")),
+    ):
+        for service in ("ingest", "ledger", "matcher", "reconciler"):
+            url = environment[f"BANKREC_DASHBOARD_{service.upper()}_URL"]
+            assert url == f"http://{service}:{default_port(service)}", (where, service)
 
 
 # -- consumer groups and autoscaling
 
 
+def test_the_subscribers_found_include_every_group_the_code_names() -> None:
+    """The apps' subscribers hold (at least) every group the services' constants name: the
+    ledger's decision consumer and its two command consumers, the matcher's and the
+    reconciler's group per topic. A group added later is found without being listed here."""
+    named = {
+        ("ledger", LEDGER_CONSUMER, DECISIONS.name),
+        ("ledger", ADJUSTMENT_CONSUMER, ADJUSTMENT_REQUESTS.name),
+        ("ledger", MATCH_CONSUMER, MATCH_REQUESTS.name),
+        *(
+            ("matcher", matcher_consumers.group_for(t), t.name)
+            for t in matcher_consumers.GROUP_TOPICS
+        ),
+        *(
+            ("reconciler", reconciler_consumers.group_for(t), t.name)
+            for t in reconciler_consumers.CONSUMED_TOPICS
+        ),
+    }
+    assert len(named) == 12
+    assert named <= groups_in_code(), sorted(named - groups_in_code())
+    # ingest consumes no topic; the dashboard reads its topics with no group
+    assert {service for service, _, _ in groups_in_code()} == {"ledger", "matcher", "reconciler"}
+
+
 def test_keda_watches_exactly_the_consumer_groups_the_services_subscribe_with() -> None:
-    in_code = {(g.service, g.group_id, g.topic) for g in generator().consumer_groups()}
-    assert ("matcher", "bankrec-matcher", "bankrec.ingest.statement-lines.v1") in in_code
-    assert ("ledger", "bankrec-ledger", "bankrec.matcher.decisions.v1") in in_code
     watched = {
         (name, t["metadata"]["consumerGroup"], t["metadata"]["topic"])
         for name, scaled in of_kind("ScaledObject").items()
         for t in scaled["spec"]["triggers"]
     }
-    assert watched == in_code
+    assert watched == groups_in_code(), (
+        f"not watched: {sorted(groups_in_code() - watched)}; "
+        f"watched but not subscribed: {sorted(watched - groups_in_code())}"
+    )
+    names = [t["name"] for s in of_kind("ScaledObject").values() for t in s["spec"]["triggers"]]
+    assert len(names) == len(set(names)), "KEDA needs each trigger of a ScaledObject named apart"
+
+
+def test_the_local_stack_starts_the_same_groups_the_cluster_scales_on() -> None:
+    from bankrec.devstack.processes import SERVICE_CONSUMER_GROUPS
+
+    local = {
+        (group, topic) for group, topics in SERVICE_CONSUMER_GROUPS.items() for topic in topics
+    }
+    assert local == {(group, topic) for _, group, topic in groups_in_code()}
+
+
+def test_a_service_without_consumer_groups_has_fixed_replicas_and_no_scaler() -> None:
+    scaled = set(of_kind("ScaledObject"))
+    for name, deployment in of_kind("Deployment").items():
+        if name not in scaled:
+            assert deployment["spec"]["replicas"] == 1, name
+    assert scaled == {service for service, _, _ in groups_in_code()}
 
 
 def test_no_service_scales_past_the_partitions_of_what_it_reads() -> None:
