@@ -3,8 +3,9 @@
 Every ``/v1/tenants/{tenant_id}/...`` route takes an API key of that tenant
 (``Authorization: Bearer <key>`` or ``X-API-Key``), checked against the keys read from the
 credentials topic (``bankrec.runtime.tenant_keys``); health and the AsyncAPI document are open.
-Errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx status, mapped here in one
-place (``ERROR_STATUS``) from the service's exception hierarchy and from request validation.
+Errors are ``{"error": {"code": ..., "message": ...}}`` with a 4xx status: the service's
+refusals mapped in one place (``api_periods.ERROR_STATUS``, shared with the period routes),
+request validation and unknown routes here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankrec.contracts import PeriodStatus
-from bankrec.reconciler.api_periods import install_period_api
+from bankrec.reconciler.api_periods import error_response, install_period_api, refusal_response
 from bankrec.reconciler.domain import (
     ReconciliationPeriod,
     amount_text,
@@ -28,20 +29,9 @@ from bankrec.reconciler.domain import (
     masked_account,
     render_report,
 )
-from bankrec.reconciler.errors import (
-    AccountNotFoundError,
-    AmountPrecisionError,
-    CurrencyMismatchError,
-    ReconcilerError,
-)
+from bankrec.reconciler.errors import ReconcilerError
 from bankrec.reconciler.use_cases import Reconciler
 from bankrec.runtime import TenantKeyRing, include_tenant_routes
-
-ERROR_STATUS: dict[type[ReconcilerError], int] = {
-    AccountNotFoundError: 404,
-    CurrencyMismatchError: 422,
-    AmountPrecisionError: 422,
-}
 
 TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 AccountId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -179,15 +169,6 @@ def build_router(reconciler: Reconciler) -> APIRouter:
     return router
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def _reconciler_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ReconcilerError)
-    return error_response(ERROR_STATUS.get(type(exc), 400), exc.code, exc.message)
-
-
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = "; ".join(
@@ -214,6 +195,6 @@ def install_api(
     app.include_router(build_open_router(ready=ready))
     include_tenant_routes(app, build_router(reconciler), tenant_keys)
     install_period_api(app, reconciler, mount=lambda r: include_tenant_routes(app, r, tenant_keys))
-    app.add_exception_handler(ReconcilerError, _reconciler_error)
+    app.add_exception_handler(ReconcilerError, refusal_response)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

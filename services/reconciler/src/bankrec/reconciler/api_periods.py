@@ -3,10 +3,13 @@ diagnosis, history and the detailed report (JSON and CSV).
 
 Every route is under ``/v1/tenants/{tenant_id}/accounts/{account_id}/periods``; ``{period}``
 is a period number or ``current``. Commands take ``actor`` (who) and, where the audit trail
-keeps it, ``reason`` (why) in their JSON body; amounts are decimal strings. The refusals of the
-workflow (``PeriodWorkflowError``) map to ``{"error": {"code", "message"}}`` here: 404 for an
-unknown period or item, 422 for an invalid command, 409 for a state that refuses it (a release
-with a difference, a void of a period that is not the latest released one, ...).
+keeps it, ``reason`` (why) in their JSON body; amounts are decimal strings.
+
+Every refusal of the reconciler (``ReconcilerError``), on these routes and on ``api.py``'s, maps
+to ``{"error": {"code", "message"}}`` in one place here (``ERROR_STATUS``, one exception
+handler): 404 for an unknown account, period or item, 422 for an invalid command or amount, 409
+for a state of the period that refuses the command (a release with a difference, a void of a
+period that is not the latest released one, ...).
 """
 
 from __future__ import annotations
@@ -42,20 +45,29 @@ from bankrec.reconciler.domain import (
 )
 from bankrec.reconciler.domain.report_pdf import history_report_pdf, period_report_pdf
 from bankrec.reconciler.errors import (
+    AccountNotFoundError,
+    AmountPrecisionError,
+    CurrencyMismatchError,
     InvalidCommandError,
     ItemNotFoundError,
     PeriodNotFoundError,
     PeriodWorkflowError,
+    ReconcilerError,
 )
 from bankrec.reconciler.period_workflow import PeriodState, PeriodWorkflow, WorkflowOutcome
 from bankrec.reconciler.use_cases import Reconciler
 
-PERIOD_ERROR_STATUS: dict[type[PeriodWorkflowError], int] = {
+# A refusal's status is that of its nearest class here (``status_of``): its own, then its bases'.
+ERROR_STATUS: dict[type[ReconcilerError], int] = {
+    AccountNotFoundError: 404,
+    CurrencyMismatchError: 422,
+    AmountPrecisionError: 422,
     PeriodNotFoundError: 404,
     ItemNotFoundError: 404,
     InvalidCommandError: 422,
+    PeriodWorkflowError: 409,  # every other workflow refusal: the period's state forbids it
+    ReconcilerError: 400,
 }
-CONFLICT = 409  # every other refusal: the period's state does not allow the command
 
 TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 AccountId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -935,10 +947,21 @@ def _pdf(content: bytes, filename: str) -> Response:
     )
 
 
-async def _workflow_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, PeriodWorkflowError)
-    status = PERIOD_ERROR_STATUS.get(type(exc), CONFLICT)
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=status)
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """The one shape of every error the reconciler answers."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def status_of(refusal: ReconcilerError) -> int:
+    """The HTTP status of a refusal: that of the nearest of its classes in ``ERROR_STATUS``."""
+    return next(ERROR_STATUS[kind] for kind in type(refusal).__mro__ if kind in ERROR_STATUS)
+
+
+async def refusal_response(_request: Request, exc: Exception) -> JSONResponse:
+    """The exception handler of every ``ReconcilerError``: ``api.install_api`` registers it,
+    ``install_period_api`` for the workflow's refusals."""
+    assert isinstance(exc, ReconcilerError)
+    return error_response(status_of(exc), exc.code, exc.message)
 
 
 def install_period_api(
@@ -954,7 +977,15 @@ def install_period_api(
     """
     router = build_period_router(PeriodWorkflow.sharing(reconciler))
     (mount or app.include_router)(router)
-    app.add_exception_handler(PeriodWorkflowError, _workflow_error)
+    # the workflow's own class: an app that maps ``ReconcilerError`` otherwise keeps these
+    app.add_exception_handler(PeriodWorkflowError, refusal_response)
 
 
-__all__ = ["PERIOD_ERROR_STATUS", "build_period_router", "install_period_api"]
+__all__ = [
+    "ERROR_STATUS",
+    "build_period_router",
+    "error_response",
+    "install_period_api",
+    "refusal_response",
+    "status_of",
+]
