@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bankrec.devstack.client import wait_until
-from bankrec.devstack.fault_audit import _rows
+from bankrec.devstack.fault_audit import _rows, audit_matcher_index
 from bankrec.devstack.fault_run import FaultRun, FaultRunOptions, FaultRunReport
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -74,6 +74,7 @@ def test_the_matcher_index_rebuilt_at_a_restart_equals_the_live_one(
     assert run.client is not None
     assert run.config is not None
     before = run.client.get("matcher", "/index")
+    digest_before = run.client.get("matcher", "/index-digest")
     run.kill_and_restart("matcher")
 
     def index_ready() -> bool | None:
@@ -83,6 +84,18 @@ def test_the_matcher_index_rebuilt_at_a_restart_equals_the_live_one(
     wait_until(index_ready, timeout_seconds=120, what="the matcher to rebuild its index")
     after = run.client.get("matcher", "/index")
     assert after == before
+    # by content, not only counts: the same items, states and lookups as before the kill, and
+    # as the compacted topic's latest states
+    digest_after = run.client.get("matcher", "/index-digest")
+    assert digest_after["digest"] == digest_before["digest"]
+    assert (
+        audit_matcher_index(
+            bootstrap_servers=run.kafka.bootstrap_servers,
+            tenant_id=run.tenant_id,
+            live_digest=digest_after,
+        )
+        == []
+    )
     [books] = _rows(
         run.config.database_url("ledger"),
         # the matcher's "open" is every item with something left to pay (partly paid too)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -269,6 +270,36 @@ def audit_run(
 
     _audit_reconciler(figures, reconciler_url, tenant_id, lines, final_of, decisions, ledger_url)
     return figures
+
+
+def audit_matcher_index(
+    *, bootstrap_servers: str, tenant_id: str, live_digest: Mapping[str, Any]
+) -> list[str]:
+    """The matcher's index by content (its ``GET /v1/tenants/{t}/index-digest``) against an
+    index built from the latest state of each of the tenant's items on the compacted
+    open-items topic, as the ledger published them: empty when they are equal.
+
+    Counts alone miss an item with the wrong remaining amount or status, or filed under a
+    wrong reference; the digest (``bankrec.matcher.domain.index_digest``) does not. The run
+    must be quiet (every allocation the matcher made shown by the ledger's update)."""
+    from bankrec.contracts import OPEN_ITEMS, OpenItem
+    from bankrec.matcher.domain.index import OpenItemIndex
+    from bankrec.matcher.domain.index_digest import index_digest, index_snapshot
+
+    [found] = read_topics(bootstrap_servers, [OPEN_ITEMS.name]).values()
+    expected = OpenItemIndex()
+    for message in found:
+        if message.get("tenant_id") == tenant_id and isinstance(message.get("payload"), dict):
+            expected.apply(OpenItem.model_validate(message["payload"]))  # the newest version wins
+    digest = index_digest(expected)
+    if live_digest.get("digest") == digest:
+        return []
+    return [
+        f"the matcher's index (digest {live_digest.get('digest')}, {live_digest.get('items')} "
+        f"items, {live_digest.get('open')} open) is not the open-items topic's (digest "
+        f"{digest}, {len(expected)} items, {expected.open_count} open): "
+        f"{str(index_snapshot(expected))[:500]}"
+    ]
 
 
 def _audit_reconciler(

@@ -1,4 +1,5 @@
-"""``bankrec-reconciler``: serve (default), migrate, or print an account's report."""
+"""``bankrec-reconciler``: serve (default), migrate, print an account's report, or rebuild the
+derived state from the topics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bankrec.reconciler.adapters import reconciler_engine, sql_units_of_work
 from bankrec.reconciler.bootstrap import MIGRATIONS_DIR, create_app
 from bankrec.reconciler.domain import render_report
 from bankrec.reconciler.errors import ReconcilerError
+from bankrec.reconciler.rebuild import RebuildReport, rebuild_from_topics
 from bankrec.reconciler.settings import ReconcilerSettings
 from bankrec.reconciler.use_cases import Reconciler
 from bankrec.runtime import serve, session_factory, upgrade_database
@@ -26,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add_parser("report", help="print an account's report from the database")
     report.add_argument("--tenant", required=True, help="the tenant whose account to report on")
     report.add_argument("--account", required=True, help="the opaque account id (acc-...)")
+    commands.add_parser(
+        "rebuild",
+        help="rebuild the periods' derived state from the consumed topics (service stopped); "
+        "what people entered is kept",
+    )
     args = parser.parse_args(argv)
     settings = ReconcilerSettings()
 
@@ -41,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return 0
     try:
-        print(asyncio.run(_report(settings, args.tenant, args.account)), end="")
+        if args.command == "rebuild":
+            print(asyncio.run(_rebuild(settings)).render(), end="")
+        else:
+            print(asyncio.run(_report(settings, args.tenant, args.account)), end="")
     except ReconcilerError as exc:
         print(f"bankrec-reconciler: {exc.message}", file=sys.stderr)
         return 1
@@ -53,6 +63,18 @@ async def _report(settings: ReconcilerSettings, tenant_id: str, account_id: str)
     try:
         reconciler = Reconciler(sql_units_of_work(session_factory(engine)))
         return render_report(await reconciler.period(tenant_id, account_id))
+    finally:
+        await engine.dispose()
+
+
+async def _rebuild(settings: ReconcilerSettings) -> RebuildReport:
+    engine = reconciler_engine(settings.database_url)
+    try:
+        return await rebuild_from_topics(
+            session_factory(engine),
+            settings.kafka_bootstrap_servers,
+            batch_records=settings.consume_batch_records,
+        )
     finally:
         await engine.dispose()
 

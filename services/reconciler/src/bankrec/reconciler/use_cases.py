@@ -253,6 +253,16 @@ def _match_outcome_changes(envelope: Envelope[ManualMatchSettled]) -> list[Perio
     ]
 
 
+ChangeRoute = Callable[[str, Envelope[Any], PeriodChange], PeriodChange]
+"""Given the consumer name, a message and one change it asks for: the change to make instead
+(e.g. the rebuild sends it to the period it went to live)."""
+
+
+def consumer_of(payload_type: type[Any]) -> str:
+    """The name a message type's inbox claims go under."""
+    return _CHANGES[payload_type][0]
+
+
 # per payload type: the consumer name its inbox claims go under, and the changes it asks for
 _CHANGES: dict[type[Any], tuple[str, Callable[[Envelope[Any]], list[PeriodChange]]]] = {
     StatementHeader: ("statements", _statement_changes),
@@ -316,12 +326,12 @@ class Reconciler:
         return await self._record(envelope)
 
     async def record_batch(
-        self, envelopes: Sequence[Envelope[Any]]
+        self, envelopes: Sequence[Envelope[Any]], *, route: ChangeRoute | None = None
     ) -> list[Outcome | ReconcilerError]:
         """Messages of one topic in one transaction, in order: per message its outcome, or the
         refusal (e.g. a currency mismatch) that left it unapplied and unclaimed, for the
         caller to dead-letter. A message id seen before (or earlier in the batch) is a
-        duplicate."""
+        duplicate. ``route`` (the rebuild's) may send a change to another period."""
         if not envelopes:
             return []
         consumers = {_CHANGES[type(envelope.payload)][0] for envelope in envelopes}
@@ -332,6 +342,11 @@ class Reconciler:
             PendingMessage(envelope, _CHANGES[type(envelope.payload)][1](envelope))
             for envelope in envelopes
         ]
+        if route is not None:
+            pending = [
+                PendingMessage(m.envelope, [route(consumer, m.envelope, c) for c in m.changes])
+                for m in pending
+            ]
         return await self._record_many(consumer, pending)
 
     # -------------------------------------------------------------------------- commands
