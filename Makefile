@@ -12,7 +12,7 @@ export KAFKA_BOOTSTRAP_SERVERS
 
 .PHONY: help install kafka postgres stack stop demo test test-unit lint schemas docs kcat bench-parse \
 	bench-ledger bench-match bench-match-quality deploy-check bench-reconcile soak \
-	bench-reconcile-consume
+	bench-reconcile-consume bench-match-consume
 
 help:
 	@echo "make demo   - install, start Kafka, run the four services on a sample statement, print the report"
@@ -168,6 +168,12 @@ bench-reconcile: install
 # inbox row + one row per message; figures in var/bench/reconcile-consume.json.
 bench-reconcile-consume: install postgres
 	@$(UV) run --locked python services/reconciler/bench/consume_bench.py
+
+# The matcher deciding 5,000 generated lines from Kafka on PostgreSQL (topics and databases of
+# its own on the local broker), a batch of 200 lines per transaction beside one line per
+# transaction, decisions published by the outbox relay; figures in var/bench/match-consume.json.
+bench-match-consume: install postgres kafka
+	@$(UV) run --locked python services/matcher/bench/consume_bench.py
 
 # End to end on a broker of its own (free ports) and fresh PostgreSQL databases: a 100,000-line
 # statement from upload to applied decisions beside a raw aiokafka hop, webhook-to-posting

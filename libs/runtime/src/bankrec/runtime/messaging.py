@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -126,6 +127,32 @@ async def stage_message(
             published_at=None,
         )
     )
+
+
+async def stage_many(
+    session: AsyncSession,
+    outbox: Table,
+    messages: Sequence[tuple[Topic, str, Envelope[Any]]],
+) -> None:
+    """``stage_message`` for several (topic, key, envelope) in one executemany insert; the
+    rows get ids in the order given, so the relay publishes them in that order."""
+    if not messages:
+        return
+    staged_at = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for topic, key, envelope in messages:
+        STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
+        rows.append(
+            {
+                "topic": topic.name,
+                "message_key": key,
+                "message_type": envelope.type,
+                "value": encode_envelope(envelope),
+                "created_at": staged_at,
+                "published_at": None,
+            }
+        )
+    await session.execute(insert(outbox), rows)
 
 
 class RawPublisher(Protocol):

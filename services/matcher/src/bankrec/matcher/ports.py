@@ -8,7 +8,7 @@ are staged in the same transaction (outbox) and published by the relay after com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -55,6 +55,19 @@ class LineBook(Protocol):
 
     async def get(self, tenant_id: str, line_id: str) -> DecidedLine | None: ...
 
+    async def get_many(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], DecidedLine]:
+        """The lines decided before among ``keys`` (tenant, line id), in one lookup; a key
+        without a decision is absent from the answer."""
+        ...
+
+    async def add_many(self, decided: Sequence[DecidedLine]) -> set[tuple[str, str]]:
+        """Insert the first decisions of several lines at once; returns the (tenant, line id)
+        of those another instance inserted meanwhile, which keep that instance's decision and
+        were not written."""
+        ...
+
     async def save(self, decided: DecidedLine, *, replacing: int | None = None) -> None:
         """Insert the line's first decision (``replacing`` None) or replace the one taken at
         attempt ``replacing``; raises ``ConcurrentDecision`` when another instance got there
@@ -95,6 +108,10 @@ class MatcherUnitOfWork(Protocol):
     ) -> None: ...
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None: ...
+
+    async def stage_many(self, messages: Sequence[tuple[Topic, str, Envelope[Any]]]) -> None:
+        """Stage several (topic, key, envelope) in order, in one write."""
+        ...
 
     async def commit(self) -> None: ...
 

@@ -18,6 +18,8 @@ import asyncio
 import hashlib
 import logging
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +40,7 @@ from bankrec.contracts import (
     OpenItem,
     PostingRule,
     StatementLine,
+    Topic,
     envelope_for,
 )
 from bankrec.matcher.catch_up import IndexCatchUp
@@ -184,39 +187,101 @@ class Matcher:
     # --- lines ----------------------------------------------------------------------------
 
     async def decide_line(self, envelope: Envelope[StatementLine]) -> MatchDecision:
-        """Decide a statement line, store the decision and stage it for publishing.
+        """Decide a statement line, store the decision and stage it for publishing (a batch
+        of one: ``decide_lines``).
 
         Waits until the index has read its topics. A line decided before (a redelivery) gets
         the decision stored for it, which is (or was) published already.
         """
-        await self.wait_ready()
-        tenant_id, line = envelope.tenant_id, envelope.payload
-        async with self._writing, self._units() as uow:
-            known = await uow.lines.get(tenant_id, line.line_id)
-            if known is not None:
-                return known.decision
-            index = self._indexes.for_tenant(tenant_id)
-            decision = self._engine.decide(tenant_id, line, index, self.policy(tenant_id))
-            parks = decision.kind in PARKING_KINDS
-            decided = DecidedLine(
-                tenant_id=tenant_id,
-                line=line,
-                decision=decision,
-                pending=parks,
-                parked_decision_id=decision.decision_id if parks else None,
-            )
-            await uow.lines.save(decided)
-            await self._stage_decision(uow, decided, envelope.correlation_id, envelope.message_id)
-            await uow.commit()
-        self._committed(decided)
-        log.info(
-            "line %s: %s by %s",
-            line.line_id,
-            decision.kind.value,
-            decision.rule,
-            extra={"tenant_id": tenant_id, "correlation_id": envelope.correlation_id},
-        )
+        (decision,) = await self.decide_lines([envelope])
         return decision
+
+    async def decide_lines(
+        self, envelopes: Sequence[Envelope[StatementLine]]
+    ) -> list[MatchDecision]:
+        """Decide statement lines in order in one transaction and return each one's decision.
+
+        One lookup finds the lines decided before; the others are decided by the engine in
+        the order given (each line's reservations and its place among the account's recent
+        lines count for the lines after it, as with one line per transaction), inserted at
+        once and their decisions staged in the outbox at once; one commit. A line decided
+        before (a redelivery) or earlier in the batch gets the decision stored for it, so a
+        redelivered batch changes nothing. A line another instance inserted meanwhile keeps
+        that instance's decision, and ours is not published.
+        """
+        if not envelopes:
+            return []
+        await self.wait_ready()
+        async with self._writing, self._units() as uow:
+            known = await uow.lines.get_many({_line_key(envelope) for envelope in envelopes})
+            new: dict[tuple[str, str], tuple[DecidedLine, Envelope[StatementLine]]] = {}
+            for envelope in envelopes:
+                key = _line_key(envelope)
+                if key not in known and key not in new:
+                    new[key] = (self._decided(envelope), envelope)
+                    # registered before the commit: an item arriving during it finds the line
+                    # (its rematch waits for the lock and reads the committed line)
+                    if new[key][0].pending:
+                        self._pending.add(envelope.tenant_id, envelope.payload)
+            taken = await uow.lines.add_many([decided for decided, _ in new.values()])
+            if taken:  # another instance decided these since the lookup: its decisions stand
+                known.update(await uow.lines.get_many(taken))
+            written = [
+                (decided, envelope) for key, (decided, envelope) in new.items() if key not in taken
+            ]
+            await uow.stage_many(
+                [
+                    _decision_message(decided, envelope.correlation_id, envelope.message_id)
+                    for decided, envelope in written
+                ]
+            )
+            await uow.commit()
+        for decided, _ in written:
+            self._committed(decided)
+        decisions = {key: decided.decision for key, decided in known.items()}
+        decisions.update((_line_key(envelope), decided.decision) for decided, envelope in written)
+        self._log_batch(envelopes, written, len(taken))
+        return [decisions[_line_key(envelope)] for envelope in envelopes]
+
+    def _decided(self, envelope: Envelope[StatementLine]) -> DecidedLine:
+        """The engine's decision of a new line, as it would be stored (the index changes)."""
+        tenant_id, line = envelope.tenant_id, envelope.payload
+        index = self._indexes.for_tenant(tenant_id)
+        decision = self._engine.decide(tenant_id, line, index, self.policy(tenant_id))
+        parks = decision.kind in PARKING_KINDS
+        return DecidedLine(
+            tenant_id=tenant_id,
+            line=line,
+            decision=decision,
+            pending=parks,
+            parked_decision_id=decision.decision_id if parks else None,
+        )
+
+    @staticmethod
+    def _log_batch(
+        envelopes: Sequence[Envelope[StatementLine]],
+        written: Sequence[tuple[DecidedLine, Envelope[StatementLine]]],
+        taken: int,
+    ) -> None:
+        for decided, envelope in written:
+            log.debug(
+                "line %s: %s by %s",
+                decided.line_id,
+                decided.decision.kind.value,
+                decided.decision.rule,
+                extra={"tenant_id": decided.tenant_id, "correlation_id": envelope.correlation_id},
+            )
+        kinds = Counter(decided.decision.kind.value for decided, _ in written)
+        tenants = {envelope.tenant_id for envelope in envelopes}
+        log.info(
+            "%d of %d lines decided (%s); %d decided before, %d by another instance",
+            len(written),
+            len(envelopes),
+            ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) or "none new",
+            len(envelopes) - len(written) - taken,
+            taken,
+            extra={"tenant_id": next(iter(tenants))} if len(tenants) == 1 else None,
+        )
 
     async def _rematch(self, tenant_id: str, line_id: str, *, cause: str) -> MatchDecision | None:
         """Decide a pending line again; a confirmed match supersedes its parking decision."""
@@ -360,15 +425,7 @@ class Matcher:
     async def _stage_decision(
         self, uow: Any, decided: DecidedLine, correlation_id: str, causation_id: str | None
     ) -> None:
-        outgoing = envelope_for(
-            decided.decision,
-            tenant_id=decided.tenant_id,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            message_id=decided.decision.decision_id,
-        )
-        key = DECISIONS.key_for(decided.tenant_id, decided.line.account.account_id)
-        await uow.stage(DECISIONS, key, outgoing)
+        await uow.stage(*_decision_message(decided, correlation_id, causation_id))
 
     def _committed(self, decided: DecidedLine) -> None:
         if decided.pending:
@@ -451,6 +508,28 @@ class Matcher:
 
     def pending_count(self, tenant_id: str) -> int:
         return self._pending.count(tenant_id)
+
+
+def _line_key(envelope: Envelope[StatementLine]) -> tuple[str, str]:
+    return envelope.tenant_id, envelope.payload.line_id
+
+
+def _decision_message(
+    decided: DecidedLine, correlation_id: str, causation_id: str | None
+) -> tuple[Topic, str, Envelope[MatchDecision]]:
+    """The line's decision as the outbox stages it: the decisions topic, keyed by account."""
+    outgoing = envelope_for(
+        decided.decision,
+        tenant_id=decided.tenant_id,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        message_id=decided.decision.decision_id,
+    )
+    return (
+        DECISIONS,
+        DECISIONS.key_for(decided.tenant_id, decided.line.account.account_id),
+        outgoing,
+    )
 
 
 def _settings_message_id(tenant_id: str, version: int) -> str:

@@ -3,6 +3,7 @@ in-process use. Changes become visible at commit; staged messages are kept in or
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -44,6 +45,22 @@ class MemoryLineBook:
     async def get(self, tenant_id: str, line_id: str) -> DecidedLine | None:
         key = (tenant_id, line_id)
         return self.changed.get(key) or self._store.lines.get(key)
+
+    async def get_many(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], DecidedLine]:
+        found = {key: await self.get(*key) for key in keys}
+        return {key: decided for key, decided in found.items() if decided is not None}
+
+    async def add_many(self, decided: Sequence[DecidedLine]) -> set[tuple[str, str]]:
+        taken: set[tuple[str, str]] = set()
+        for line in decided:
+            key = (line.tenant_id, line.line_id)
+            if await self.get(*key) is not None:
+                taken.add(key)  # decided meanwhile (by another instance): kept as it is
+            else:
+                self.changed[key] = line
+        return taken
 
     async def save(self, decided: DecidedLine, *, replacing: int | None = None) -> None:
         known = await self.get(decided.tenant_id, decided.line_id)
@@ -98,6 +115,11 @@ class MemoryUnitOfWork:
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
         self._staged.append(StagedMessage(topic, key, envelope))
+
+    async def stage_many(self, messages: Sequence[tuple[Topic, str, Envelope[Any]]]) -> None:
+        self._staged.extend(
+            StagedMessage(topic, key, envelope) for topic, key, envelope in messages
+        )
 
     async def commit(self) -> None:
         self._store.lines.update(self.lines.changed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Insert, Row, Table, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +18,7 @@ from bankrec.matcher.adapters.tables import decided_lines, matching_settings, ou
 from bankrec.matcher.errors import ConcurrentDecisionError
 from bankrec.matcher.ports import DecidedLine, UnitOfWorkFactory
 from bankrec.runtime import create_engine, stage_message
+from bankrec.runtime.messaging import stage_many
 
 
 def matcher_engine(url: str) -> AsyncEngine:
@@ -66,6 +68,9 @@ class SqlUnitOfWork:
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
         await stage_message(self._require_session(), outbox, topic, key, envelope)
 
+    async def stage_many(self, messages: Sequence[tuple[Topic, str, Envelope[Any]]]) -> None:
+        await stage_many(self._require_session(), outbox, messages)
+
     async def commit(self) -> None:
         try:
             await self._require_session().commit()
@@ -89,19 +94,44 @@ class SqlLineBook:
         ).first()
         return None if row is None else _decided(row)
 
+    async def get_many(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], DecidedLine]:
+        found: dict[tuple[str, str], DecidedLine] = {}
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), LOOKUP_KEYS_MAX):
+            rows = (
+                await self._session().execute(
+                    select(decided_lines).where(
+                        tuple_(decided_lines.c.tenant_id, decided_lines.c.line_id).in_(
+                            wanted[start : start + LOOKUP_KEYS_MAX]
+                        )
+                    )
+                )
+            ).all()
+            for row in rows:
+                found[(row.tenant_id, row.line_id)] = _decided(row)
+        return found
+
+    async def add_many(self, decided: Sequence[DecidedLine]) -> set[tuple[str, str]]:
+        if not decided:
+            return set()
+        session = self._session()
+        now = datetime.now(UTC)
+        rows = [
+            {"tenant_id": d.tenant_id, "line_id": d.line_id, **_columns(d, now)} for d in decided
+        ]
+        # one executemany insert; a line another instance inserted since the lookup is skipped
+        # (not an error that would undo the whole batch) and reported to the caller
+        statement = _insert_new(decided_lines, session.get_bind().dialect.name)
+        inserted = await session.execute(
+            statement.returning(decided_lines.c.tenant_id, decided_lines.c.line_id), rows
+        )
+        written = {(row.tenant_id, row.line_id) for row in inserted}
+        return {(d.tenant_id, d.line_id) for d in decided} - written
+
     async def save(self, decided: DecidedLine, *, replacing: int | None = None) -> None:
-        values = {
-            "account_id": decided.line.account.account_id,
-            "decision_id": decided.decision.decision_id,
-            "kind": decided.decision.kind.value,
-            "attempt": decided.attempt,
-            "pending": decided.pending,
-            "parked_decision_id": decided.parked_decision_id,
-            "refusals": json.dumps(list(decided.refusals)),
-            "line": decided.line.model_dump_json(),
-            "decision": decided.decision.model_dump_json(),
-            "decided_at": datetime.now(UTC),
-        }
+        values = _columns(decided, datetime.now(UTC))
         session = self._session()
         if replacing is None:
             await session.execute(
@@ -180,6 +210,35 @@ class SqlSettingsBook:
             )
         ).all()
         return {row.tenant_id: MatchingSettings.model_validate_json(row.settings) for row in rows}
+
+
+LOOKUP_KEYS_MAX = 1_000
+"""Keys per lookup query: a batch is 200 lines, so one query, well under any bind limit."""
+
+
+def _columns(decided: DecidedLine, decided_at: datetime) -> dict[str, Any]:
+    """The row of a decided line, without its key."""
+    return {
+        "account_id": decided.line.account.account_id,
+        "decision_id": decided.decision.decision_id,
+        "kind": decided.decision.kind.value,
+        "attempt": decided.attempt,
+        "pending": decided.pending,
+        "parked_decision_id": decided.parked_decision_id,
+        "refusals": json.dumps(list(decided.refusals)),
+        "line": decided.line.model_dump_json(),
+        "decision": decided.decision.model_dump_json(),
+        "decided_at": decided_at,
+    }
+
+
+def _insert_new(table: Table, dialect_name: str) -> Insert:
+    """An insert that skips rows whose key exists (PostgreSQL and SQLite say it alike)."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise ValueError(f"the matcher stores lines on PostgreSQL or SQLite, not {dialect_name}")
 
 
 def _decided(row: Row[Any]) -> DecidedLine:
