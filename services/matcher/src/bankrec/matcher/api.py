@@ -112,8 +112,7 @@ def build_router(matcher: Matcher) -> APIRouter:
     async def index_digest(tenant_id: TenantId) -> IndexDigest:
         """The tenant's open-item index by content (``domain.index_digest``): two matchers
         with the same digest hold the same items, states and lookups."""
-        # private: Matcher has no public accessor for a tenant's index yet (asked of its owner)
-        held = matcher._indexes.for_tenant(tenant_id)
+        held = matcher.index_of(tenant_id)
         return IndexDigest(
             digest=digest_of(held), items=len(held), open=held.open_count, ready=matcher.ready
         )

@@ -49,6 +49,7 @@ from bankrec.matcher.domain import (
     IndexSummary,
     MatchEngine,
     MatchingPolicy,
+    OpenItemIndex,
     PolicyError,
     TenantIndexes,
 )
@@ -505,6 +506,11 @@ class Matcher:
 
     def index_summary(self, tenant_id: str) -> IndexSummary:
         return self._indexes.summary(tenant_id)
+
+    def index_of(self, tenant_id: str) -> OpenItemIndex:
+        """The tenant's open-item index, to read (e.g. its digest); changes go through the
+        record_* methods."""
+        return self._indexes.for_tenant(tenant_id)
 
     def pending_count(self, tenant_id: str) -> int:
         return self._pending.count(tenant_id)
