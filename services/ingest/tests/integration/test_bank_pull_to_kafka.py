@@ -75,8 +75,8 @@ async def ingest_http(
 async def tenant_messages(
     bootstrap: str, topic: str, tenant_id: str, *, settle_seconds: float = 3.0
 ) -> list[dict[str, Any]]:
-    """Every message of the tenant on a topic, read from the beginning until none came for
-    ``settle_seconds``."""
+    """Every message of the tenant on a topic, read from the beginning until no message
+    (of any tenant: the shared topic is long to read through) came for ``settle_seconds``."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -90,12 +90,13 @@ async def tenant_messages(
         quiet_since = asyncio.get_running_loop().time()
         while asyncio.get_running_loop().time() - quiet_since < settle_seconds:
             batch = await consumer.getmany(timeout_ms=500)
+            if batch:
+                quiet_since = asyncio.get_running_loop().time()
             for records in batch.values():
                 for record in records:
                     value = json_object(record.value)
-                    if value is not None and value["tenant_id"] == tenant_id:
+                    if value is not None and value.get("tenant_id") == tenant_id:
                         found.append(value)
-                        quiet_since = asyncio.get_running_loop().time()
     finally:
         await consumer.stop()
     return found

@@ -584,14 +584,16 @@ async def raw_hop_bulk(bootstrap: str, count: int, size: int, key: bytes) -> dic
     guarantees and linger) and consumed back, one key like one account's lines."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from bankrec.runtime.kafka import PRODUCER_LINGER_MS
+    from bankrec.runtime.kafka import producer_settings
 
     topic = await _raw_topic(bootstrap, STATEMENT_LINES.partitions)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=PRODUCER_LINGER_MS, **RAW_PRODUCER_OPTIONS
+        bootstrap_servers=bootstrap,
+        linger_ms=producer_settings().linger_ms,
+        **RAW_PRODUCER_OPTIONS,
     )
     await consumer.start()
     await producer.start()
@@ -631,7 +633,7 @@ async def raw_hop_latency(
     """Raw produce -> consume at ``rate`` messages/s; milliseconds from send to arrival."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from bankrec.runtime.kafka import PRODUCER_LINGER_MS
+    from bankrec.runtime.kafka import producer_settings
 
     topic = await _raw_topic(bootstrap, STATEMENT_LINES.partitions)
     consumer = AIOKafkaConsumer(
@@ -641,7 +643,9 @@ async def raw_hop_latency(
         fetch_max_wait_ms=5,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=PRODUCER_LINGER_MS, **RAW_PRODUCER_OPTIONS
+        bootstrap_servers=bootstrap,
+        linger_ms=producer_settings().linger_ms,
+        **RAW_PRODUCER_OPTIONS,
     )
     await consumer.start()
     await producer.start()

@@ -17,11 +17,15 @@ from bankrec.runtime.database import (
 from bankrec.runtime.health import install_health_routes
 from bankrec.runtime.kafka import (
     JSON_HEADERS,
+    TENANT_KEY_MISMATCH,
     MessageDecodeError,
+    ProducerSettings,
+    ProducerSettingsError,
     create_broker,
     decode_payload,
     encode_envelope,
     ensure_topics,
+    producer_settings,
     publish_envelope,
     readable_end_offsets,
     subscriber_options,
@@ -51,10 +55,13 @@ from bankrec.runtime.tracing import TracingConfigurationError, tracing_to
 
 __all__ = [
     "JSON_HEADERS",
+    "TENANT_KEY_MISMATCH",
     "DatabaseUrlError",
     "JsonLogFormatter",
     "MessageDecodeError",
     "OutboxRelay",
+    "ProducerSettings",
+    "ProducerSettingsError",
     "RawPublisher",
     "SensitiveDataFilter",
     "ServiceMetrics",
@@ -82,6 +89,7 @@ __all__ = [
     "mask_text",
     "metrics_of",
     "outbox_table",
+    "producer_settings",
     "publish_dead_letter",
     "publish_envelope",
     "readable_end_offsets",

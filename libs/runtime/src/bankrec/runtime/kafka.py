@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from typing import Any, Literal, TypeVar
 
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bankrec.contracts import Envelope, MatchDecision, Topic
 from bankrec.runtime.metrics import metrics_of
@@ -28,28 +28,51 @@ log = logging.getLogger(__name__)
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-# Producer batching, measured with `make bench` (README, Performance). Each can be changed per
-# process through the environment (BANKREC_KAFKA_PRODUCER_*) without touching the guarantees.
-PRODUCER_LINGER_MS = int(os.environ.get("BANKREC_KAFKA_PRODUCER_LINGER_MS", "5"))
-PRODUCER_MAX_BATCH_BYTES = int(os.environ.get("BANKREC_KAFKA_PRODUCER_MAX_BATCH_BYTES", "16384"))
 Compression = Literal["gzip", "snappy", "lz4", "zstd"]
 COMPRESSIONS: tuple[Compression, ...] = ("gzip", "snappy", "lz4", "zstd")
+PRODUCER_ENV_PREFIX = "BANKREC_KAFKA_PRODUCER_"
 
 
-def _compression(name: str | None) -> Compression | None:
-    """A compression codec by name; empty or "none" is none."""
-    if not name or name == "none":
-        return None
-    for known in COMPRESSIONS:
-        if name == known:
-            return known
-    raise ValueError(
-        f"BANKREC_KAFKA_PRODUCER_COMPRESSION={name!r} is not one of {', '.join(COMPRESSIONS)} "
-        "or none"
+class ProducerSettingsError(ValueError):
+    """A ``BANKREC_KAFKA_PRODUCER_*`` variable with a value the producer cannot use."""
+
+
+class ProducerSettings(BaseSettings):
+    """The producer's batching, measured with `make bench` (README, Performance); each can be
+    changed per process through ``BANKREC_KAFKA_PRODUCER_*`` without touching the guarantees
+    (acks and idempotence are not settings). Read when a broker is built
+    (``producer_settings``), so a process's environment at that moment counts."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PRODUCER_ENV_PREFIX, env_file=".env", extra="ignore"
     )
 
+    linger_ms: int = Field(default=5, ge=0, description="How long a batch waits for more")
+    max_batch_bytes: int = Field(default=16384, gt=0, description="Largest batch per partition")
+    compression: Compression | None = Field(
+        default=None, description="gzip, snappy, lz4 or zstd; unset, empty or none: none"
+    )
 
-PRODUCER_COMPRESSION = _compression(os.environ.get("BANKREC_KAFKA_PRODUCER_COMPRESSION"))
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _none_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+        return value
+
+
+def producer_settings() -> ProducerSettings:
+    """The producer settings from the environment now; a bad value raises
+    ``ProducerSettingsError`` naming its variable."""
+    try:
+        return ProducerSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{PRODUCER_ENV_PREFIX}{str(error['loc'][0]).upper()}="
+            f"{error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ProducerSettingsError(f"Kafka producer settings refused: {problems}") from exc
 
 
 def create_broker(
@@ -59,20 +82,23 @@ def create_broker(
     linger_ms: int | None = None,
     max_batch_size: int | None = None,
     compression_type: Compression | None = None,
+    producer: ProducerSettings | None = None,
 ) -> KafkaBroker:
     """A FastStream broker whose producer never loses or doubles a message it accepted.
 
     ``linger_ms``, ``max_batch_size`` and ``compression_type`` tune batching only (defaults:
-    the ``PRODUCER_*`` settings above); acks and idempotence are not negotiable.
+    ``producer``, else ``producer_settings()`` read now); acks and idempotence are not
+    negotiable.
     """
+    batching = producer or producer_settings()
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
         acks="all",  # a write survives only when every in-sync replica has it
         enable_idempotence=True,  # retries cannot duplicate within a producer session
-        linger_ms=PRODUCER_LINGER_MS if linger_ms is None else linger_ms,
-        max_batch_size=PRODUCER_MAX_BATCH_BYTES if max_batch_size is None else max_batch_size,
-        compression_type=compression_type or PRODUCER_COMPRESSION,
+        linger_ms=batching.linger_ms if linger_ms is None else linger_ms,
+        max_batch_size=batching.max_batch_bytes if max_batch_size is None else max_batch_size,
+        compression_type=compression_type or batching.compression,
         request_timeout_ms=30_000,
         allow_auto_create_topics=True,  # topics are also created explicitly at start-up
         graceful_timeout=15.0,  # finish the message in hand before stopping
@@ -232,23 +258,62 @@ async def publish_envelope(
 
 
 class MessageDecodeError(ValueError):
-    """A message that is not a bankrec envelope of the expected type."""
+    """A message that is not a bankrec envelope of the expected type (``reason_code``
+    ``undecodable_message``), or whose key names another tenant than its envelope
+    (``tenant_key_mismatch``); consumers dead-letter it with that reason code."""
 
     reason_code = "undecodable_message"
 
+    def __init__(self, message: str, *, reason_code: str | None = None) -> None:
+        super().__init__(message)
+        if reason_code is not None:
+            self.reason_code = reason_code
 
-def decode_payload(payload_type: type[PayloadT], body: Any) -> Envelope[PayloadT]:
-    """Validate a raw message body (bytes, str or decoded JSON) into an envelope."""
+
+TENANT_KEY_MISMATCH = "tenant_key_mismatch"
+
+
+def decode_payload(
+    payload_type: type[PayloadT], body: Any, key: bytes | None = None
+) -> Envelope[PayloadT]:
+    """Validate a raw message body (bytes, str or decoded JSON) into an envelope.
+
+    ``key``, the message's Kafka key on a topic keyed ``<tenant id>:<entity id>``, must name
+    the envelope's tenant: a key of another tenant (or of none) raises with
+    ``tenant_key_mismatch``, since partitioning and compaction went by the key's tenant and
+    the effect would go to the envelope's. Leave it out on topics keyed by a global id.
+    """
     try:
         if isinstance(body, bytes | bytearray):
             body = json.loads(body.decode("utf-8"))
         elif isinstance(body, str):
             body = json.loads(body)
-        return Envelope[payload_type].model_validate(body)  # type: ignore[valid-type]
+        envelope = Envelope[payload_type].model_validate(body)  # type: ignore[valid-type]
     except (ValueError, TypeError) as exc:
         raise MessageDecodeError(
             f"not a {payload_type.__name__} envelope: {str(exc)[:500]}"
         ) from exc
+    if key is not None:
+        _check_key_tenant(key, envelope.tenant_id)
+    return envelope
+
+
+def _check_key_tenant(key: bytes, tenant_id: str) -> None:
+    """Tenant ids hold no ``:``, so the key's tenant is what comes before its first one."""
+    text = bytes(key).decode("utf-8", errors="replace")
+    key_tenant, colon, _entity = text.partition(":")
+    if not colon:
+        raise MessageDecodeError(
+            f"the message key {text[:200]!r} names no tenant (expected "
+            f"'{tenant_id}:<entity id>'); the envelope is of tenant {tenant_id!r}",
+            reason_code=TENANT_KEY_MISMATCH,
+        )
+    if key_tenant != tenant_id:
+        raise MessageDecodeError(
+            f"the message key names tenant {key_tenant[:100]!r} but its envelope names tenant "
+            f"{tenant_id!r}: refused rather than applied to either",
+            reason_code=TENANT_KEY_MISMATCH,
+        )
 
 
 async def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...]) -> None:

@@ -14,8 +14,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from bankrec.contracts import CREDENTIALS, STATEMENT_LINES, STATEMENTS, Topic
 from bankrec.ingest.adapters.bank_api import BankApiClient, BankApiOptions
@@ -64,17 +66,20 @@ def create_app(
     kafka = create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
     declare_publishers(kafka, PUBLISHED_TOPICS)
     uses_kafka = broker is None
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **pool_options(settings))
     sessions = session_factory(engine)
     relay = OutboxRelay(kafka if broker is None else broker, sessions, outbox)
     schemas = camt_schemas(settings)
     ingest = StatementIngest(
         SqlIngestStore(sessions),
         publish_now=relay.relay_all,
+        publish_soon=relay.wake,
         upload_bytes_max=settings.upload_bytes_max,
         spool_dir=settings.spool_dir,
         webhook_window_seconds=settings.webhook_window_seconds,
         schemas=schemas,
+        # SQLite has one writer, and a file's transaction writes from its first batch on
+        file_reads_max=1 if engine.dialect.name == "sqlite" else settings.file_reads_max,
     )
     bank_api_options = BankApiOptions(
         timeout_seconds=settings.bank_pull_timeout_seconds,
@@ -147,6 +152,19 @@ def create_app(
     install_api(app, ingest, settings=settings)
     install_bank_pull_api(app, ingest, bank_pulls, scheduled=settings.bank_pull_enabled)
     return app
+
+
+def pool_options(settings: IngestSettings) -> dict[str, Any]:
+    """The connection pool's size and timeout from the settings; an in-memory SQLite
+    database has a single connection and takes none."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return {}
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+    }
 
 
 def camt_schemas(settings: IngestSettings) -> CamtSchemas | None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bankrec.ingest.domain import UPLOAD_BYTES_MAX_DEFAULT
 from bankrec.ingest.domain.credentials import REPLAY_WINDOW_SECONDS_DEFAULT
 from bankrec.ingest.domain.parsers.camt_schema import SCHEMA_MAX_BYTES_DEFAULT
 from bankrec.runtime import ServiceSettings
+
+FREE_CONNECTIONS_MIN = 2
+"""Connections file reads leave free: one for the outbox relay, one at least for requests."""
 
 
 class IngestSettings(ServiceSettings):
@@ -20,6 +23,22 @@ class IngestSettings(ServiceSettings):
 
     http_port: int = 8001
     database_url: str = "sqlite:///var/ingest.sqlite"
+    database_pool_size: int = Field(
+        default=5, gt=0, description="Database connections kept open (SQLAlchemy pool_size)"
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Connections opened beyond the pool under load"
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long a request waits for a free connection"
+    )
+    file_reads_max: int = Field(
+        default=4,
+        gt=0,
+        description="Statement files stored at the same time (uploads, webhooks, bank pulls): "
+        "each holds one connection for its transaction; webhook bodies wait in a queue for "
+        "one of this many background readers. SQLite stores one at a time",
+    )
     upload_bytes_max: int = Field(default=UPLOAD_BYTES_MAX_DEFAULT, gt=0)
     spool_dir: Path = Field(
         default=Path("var/ingest-spool"),
@@ -83,3 +102,17 @@ class IngestSettings(ServiceSettings):
         description="Allow http:// bank API URLs (local test servers only: credentials and "
         "statements would travel unencrypted)",
     )
+
+    @model_validator(mode="after")
+    def _file_reads_leave_connections(self) -> IngestSettings:
+        """Files being stored hold a connection each; the outbox relay and the requests need
+        some too, or they wait for the pool to time out."""
+        connections = self.database_pool_size + self.database_max_overflow
+        if self.file_reads_max > connections - FREE_CONNECTIONS_MIN:
+            raise ValueError(
+                f"BANKREC_INGEST_FILE_READS_MAX={self.file_reads_max} leaves fewer than "
+                f"{FREE_CONNECTIONS_MIN} of the {connections} database connections "
+                "(BANKREC_INGEST_DATABASE_POOL_SIZE + BANKREC_INGEST_DATABASE_MAX_OVERFLOW) to "
+                "the outbox relay and the requests: lower it or raise the pool"
+            )
+        return self
