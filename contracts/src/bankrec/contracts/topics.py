@@ -34,10 +34,16 @@ class Topic:
     description: str
     partitions: int = 3
 
+    @property
+    def tenant_in_key(self) -> bool:
+        """Whether the key starts with the tenant id (``<tenant id>:<entity id>``): consumers
+        then check that it names the envelope's tenant."""
+        return self.key.startswith("tenant_id:")
+
     def key_for(self, tenant_id: str, entity_id: str) -> str:
         """The Kafka key of a message about ``entity_id``: ``<tenant id>:<entity id>``, or the
         entity id alone on a topic keyed by a globally unique id (``key`` names no tenant)."""
-        if self.key.startswith("tenant_id:"):
+        if self.tenant_in_key:
             return f"{tenant_id}:{entity_id}"
         return entity_id
 

@@ -6,6 +6,7 @@ consumer. Also the whole app (``create_app``) under TestKafkaBroker, through its
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,9 +88,17 @@ class Wired:
     settings: list[Envelope[MatchingSettings]] = field(default_factory=list)
 
     async def send(
-        self, topic: Topic, value: bytes, key: str = "k", headers: dict[str, str] | None = None
+        self,
+        topic: Topic,
+        value: bytes,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Publish, then relay what the handler staged (the app's relay runs on its own)."""
+        """Publish (keyed ``<tenant>:k`` as the producers key them, unless a key is given), then
+        relay what the handler staged (the app's relay runs on its own)."""
+        if key is None:
+            found = re.search(rb'"tenant_id":"([^"]+)"', value)
+            key = f"{found.group(1).decode() if found else 'unknown'}:k"
         await self.broker.publish(value, topic=topic.name, key=key.encode(), headers=headers)
         await self.relay.relay_all()
 

@@ -324,3 +324,28 @@ async def test_an_undecodable_record_of_a_batch_is_dead_lettered_and_the_rest_de
         ("undecodable_message", "bankrec-matcher", "{not json")
     ]
     assert [d.line_id for d in decided] == ["l1", "l2"]
+
+
+async def test_a_line_keyed_for_another_tenant_is_dead_lettered_not_decided(
+    wired: tuple[KafkaBroker, OutboxRelay, list[Any]], book: Book
+) -> None:
+    broker, relay, seen = wired
+    mine = book.envelope(book.line("l1", "5.00"))
+    theirs = book.envelope(book.line("l2", "6.00"))
+    account = mine.payload.account.account_id
+
+    await broker.publish(
+        encode_envelope(mine), topic=STATEMENT_LINES.name, key=f"{mine.tenant_id}:{account}"
+    )
+    await broker.publish(
+        encode_envelope(theirs), topic=STATEMENT_LINES.name, key=f"intruder:{account}"
+    )
+    await relay.relay_all()
+
+    dead = [m for m in seen if isinstance(m, DeadLetter)]
+    assert [(d.reason_code, d.consumer) for d in dead] == [
+        ("tenant_key_mismatch", "bankrec-matcher")
+    ]
+    assert "intruder" in dead[0].reason
+    assert theirs.tenant_id in dead[0].reason
+    assert [m.line_id for m in seen if isinstance(m, MatchDecision)] == ["l1"]

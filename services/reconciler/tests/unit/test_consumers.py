@@ -3,6 +3,7 @@ messages go to the dead-letter topic with a reason and do not stop the consumer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,11 @@ class Wired:
     reconciler: Reconciler
     dead_letters: list[DeadLetter]
 
-    async def send(self, topic: Topic, value: bytes, key: str = "k") -> None:
+    async def send(self, topic: Topic, value: bytes, key: str | None = None) -> None:
+        """Publish keyed ``<tenant>:k`` as the producers key them, unless a key is given."""
+        if key is None:
+            found = re.search(rb'"tenant_id":"([^"]+)"', value)
+            key = f"{found.group(1).decode() if found else 'unknown'}:k"
         await self.broker.publish(value, topic=topic.name, key=key.encode())
 
 
@@ -102,3 +107,16 @@ async def test_refused_message_is_dead_lettered_with_its_reason_code(
 
     assert [d.reason_code for d in wired.dead_letters] == ["currency_mismatch"]
     assert "SEK" in wired.dead_letters[0].reason
+
+
+async def test_a_message_keyed_for_another_tenant_is_dead_lettered(
+    wired: Wired, messages: Messages
+) -> None:
+    line = encoded(messages.envelope(messages.line("l1", "5.00")))
+    await wired.send(STATEMENT_LINES, line, f"intruder:{messages.account_id}")
+    await wired.send(STATEMENT_LINES, encoded(messages.envelope(messages.line("l2", "6.00"))))
+
+    assert [d.reason_code for d in wired.dead_letters] == ["tenant_key_mismatch"]
+    assert "intruder" in wired.dead_letters[0].reason
+    period = await wired.reconciler.period(messages.tenant_id, messages.account_id)
+    assert set(period.lines) == {"l2"}

@@ -274,14 +274,15 @@ TENANT_KEY_MISMATCH = "tenant_key_mismatch"
 
 
 def decode_payload(
-    payload_type: type[PayloadT], body: Any, key: bytes | None = None
+    payload_type: type[PayloadT], body: Any, key: bytes | str | None = None
 ) -> Envelope[PayloadT]:
     """Validate a raw message body (bytes, str or decoded JSON) into an envelope.
 
     ``key``, the message's Kafka key on a topic keyed ``<tenant id>:<entity id>``, must name
     the envelope's tenant: a key of another tenant (or of none) raises with
     ``tenant_key_mismatch``, since partitioning and compaction went by the key's tenant and
-    the effect would go to the envelope's. Leave it out on topics keyed by a global id.
+    the effect would go to the envelope's. Leave it out on topics keyed by a global id. An
+    empty key is no key (a producer that set none).
     """
     try:
         if isinstance(body, bytes | bytearray):
@@ -293,14 +294,14 @@ def decode_payload(
         raise MessageDecodeError(
             f"not a {payload_type.__name__} envelope: {str(exc)[:500]}"
         ) from exc
-    if key is not None:
+    if key:
         _check_key_tenant(key, envelope.tenant_id)
     return envelope
 
 
-def _check_key_tenant(key: bytes, tenant_id: str) -> None:
+def _check_key_tenant(key: bytes | str, tenant_id: str) -> None:
     """Tenant ids hold no ``:``, so the key's tenant is what comes before its first one."""
-    text = bytes(key).decode("utf-8", errors="replace")
+    text = key if isinstance(key, str) else bytes(key).decode("utf-8", errors="replace")
     key_tenant, colon, _entity = text.partition(":")
     if not colon:
         raise MessageDecodeError(

@@ -176,7 +176,7 @@ async def decide_batch(
     for position, body in enumerate(bodies):
         record = records[position] if position < len(records) else None
         try:
-            envelopes.append(decode_payload(StatementLine, body))
+            envelopes.append(decode_payload(StatementLine, body, key=_tenant_key(record)))
         except MessageDecodeError as exc:
             await _dead_letter_record(
                 broker, record, body, STATEMENT_LINES, exc.reason_code, str(exc), consumer
@@ -232,10 +232,12 @@ async def _decoded(
     consumer: str,
 ) -> Envelope[PayloadT] | None:
     """The message's envelope, or None after dead-lettering a message that is not one."""
+    record = _record(message)
     try:
-        return decode_payload(payload_type, message.body)
+        return decode_payload(
+            payload_type, message.body, key=_tenant_key(record) if topic.tenant_in_key else None
+        )
     except MessageDecodeError as exc:
-        record = _record(message)
         await publish_dead_letter(
             broker,
             consumer=consumer,
@@ -253,3 +255,9 @@ async def _decoded(
 def _record(message: StreamKafkaMessage) -> ConsumerRecord[Any, Any] | None:
     record = message.raw_message
     return record if isinstance(record, ConsumerRecord) else None  # None: a batch
+
+
+def _tenant_key(record: Any) -> bytes | str | None:
+    """The record's key, which on the matcher's keyed topics names the envelope's tenant."""
+    key = getattr(record, "key", None)
+    return key if isinstance(key, bytes | str) else None

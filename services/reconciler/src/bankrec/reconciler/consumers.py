@@ -134,7 +134,10 @@ async def _consume(
     for position, body in enumerate(bodies):
         record = records[position] if position < len(records) else None
         try:
-            envelope = decode_payload(payload_type, body)
+            key = getattr(record, "key", None) if topic.tenant_in_key else None
+            envelope = decode_payload(
+                payload_type, body, key=key if isinstance(key, bytes | str) else None
+            )
         except MessageDecodeError as exc:
             await _dead_letter(broker, record, body, topic, exc.reason_code, str(exc), "unknown")
             continue
