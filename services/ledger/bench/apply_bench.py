@@ -1,26 +1,32 @@
-"""How many match decisions per second the ledger applies on PostgreSQL, against plain
-SQLAlchemy Core inserts of the same rows in the same run.
+"""How many match decisions per second the ledger applies on PostgreSQL, one transaction per
+decision and one per batch, against plain SQLAlchemy Core inserts of the same rows in the
+same run.
 
     make bench-ledger
     uv run python services/ledger/bench/apply_bench.py [--decisions 5000] [--database-url URL]
 
 Starts the local PostgreSQL (``deploy/local/postgres.sh``) unless ``--database-url`` names
-an admin URL, and creates two fresh databases, both migrated by the ledger's own Alembic
+an admin URL, and creates four fresh databases, all migrated by the ledger's own Alembic
 migrations:
 
-- **ledger**: ``Ledger.apply_decision`` for each decision, one after another, as the
-  decisions consumer calls it (one transaction each: inbox claim, decision record, journal
-  entry and lines, open-item update, outbox rows, suspense posting for a suspense line).
-  Four decisions in five are matches that pay an invoice in full, one in five a suspense
-  posting; the invoices are imported first (not timed).
+- **ledger**: ``Ledger.apply_decision`` for each decision, one after another (one
+  transaction each: inbox claim, decision record, journal entry and lines, open-item
+  update, outbox rows, suspense posting for a suspense line). Four decisions in five are
+  matches that pay an invoice in full, one in five a suspense posting; the invoices are
+  imported first (not timed).
+- **batched**: the same decisions through ``Ledger.apply_decisions`` in batches of
+  ``BATCH_SIZE`` (200, what the decisions consumer takes per poll): one transaction per
+  batch, a savepoint per decision. It must write exactly the rows the ledger wrote
+  (``same_rows``).
 - **baseline**: the rows the ledger wrote for those decisions (read back from its
-  database) written again into the second database with SQLAlchemy Core: per decision, one
-  transaction inserting that decision's rows and updating its invoice to the state the
-  ledger left. It is the write work without the ledger's reads, checks and message
-  building: the floor the ledger's write path could reach with one transaction per
-  decision.
+  database) written again with SQLAlchemy Core: per decision, one transaction inserting
+  that decision's rows and updating its invoice to the state the ledger left. It is the
+  write work without the ledger's reads, checks and message building: the floor the
+  ledger's write path could reach with one transaction per decision.
+- **baseline per batch**: the same Core inserts, one transaction per ``BATCH_SIZE``
+  decisions: the floor of the batched path.
 
-Prints both rates, the ratio and rows per decision, and writes them to
+Prints the rates, the ratios and rows per decision, and writes them to
 ``var/bench/ledger.json``. A command, not a test: it never fails on a figure.
 """
 
@@ -40,7 +46,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, and_, create_engine, select, text, update
+from sqlalchemy import Table, and_, create_engine, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from bankrec.contracts import (
@@ -65,6 +71,7 @@ ACCOUNT_ID = "acc-bench000000000000001"
 CURRENCY = "NOK"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SUSPENSE_EVERY = 5  # one decision in five parks a line on the interim account
+BATCH_SIZE = 200  # decisions per transaction on the batched path (the consumer's max_records)
 CSV_HEADER = (
     "item_id,kind,counterparty_id,counterparty_name,counterparty_accounts,document_no,"
     "external_document_no,reference,description,amount,currency,posting_date,due_date"
@@ -146,8 +153,13 @@ def _decisions(count: int) -> list[Envelope[MatchDecision]]:
 
 
 async def _apply_with_ledger(
-    url: str, decisions: Sequence[Envelope[MatchDecision]], after_import: Callable[[], None]
+    url: str,
+    decisions: Sequence[Envelope[MatchDecision]],
+    after_import: Callable[[], None] = lambda: None,
+    *,
+    batch_size: int | None = None,
 ) -> float:
+    """Seconds to apply the decisions: one per transaction, or ``batch_size`` per one."""
     engine = create_async_engine(url)
     sessions = session_factory(engine)
     ledger = Ledger(sql_transactions(sessions), SqlLedgerViews(sessions), clock=lambda: NOW)
@@ -158,12 +170,25 @@ async def _apply_with_ledger(
         assert not report.errors, report.errors[:3]
         await asyncio.to_thread(after_import)
         started = time.perf_counter()
-        for envelope in decisions:
-            result = await ledger.apply_decision(envelope)
-            assert not result.already_applied
+        if batch_size is None:
+            for envelope in decisions:
+                result = await ledger.apply_decision(envelope)
+                assert not result.already_applied
+        else:
+            for start in range(0, len(decisions), batch_size):
+                results = await ledger.apply_decisions(decisions[start : start + batch_size])
+                assert not any(result.already_applied for result in results)
         return time.perf_counter() - started
     finally:
         await engine.dispose()
+
+
+def _row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in metadata.sorted_tables
+        }
 
 
 def _snapshot(engine: Engine) -> dict[str, set[tuple[Any, ...]]]:
@@ -242,25 +267,32 @@ def _apply_with_core(
     engine: Engine,
     shares: list[list[tuple[Table, list[dict[str, Any]]]]],
     invoices: list[dict[str, Any]],
+    *,
+    batch_size: int = 1,
 ) -> float:
+    """Seconds to write each decision's share of rows, ``batch_size`` decisions per
+    transaction (a table's rows of one decision in one executemany, as the ledger does)."""
     by_id = {row["item_id"]: row for row in invoices}
     started = time.perf_counter()
-    for number, share in enumerate(shares):
+    for start in range(0, len(shares), batch_size):
         with engine.begin() as conn:
-            for table, rows in share:
-                conn.execute(table.insert(), rows)
-            invoice = by_id.get(f"INV-{number:07d}")
-            if invoice is not None and number % SUSPENSE_EVERY != SUSPENSE_EVERY - 1:
-                conn.execute(
-                    update(open_items)
-                    .where(
-                        and_(
-                            open_items.c.tenant_id == TENANT,
-                            open_items.c.item_id == invoice["item_id"],
+            for number in range(start, min(start + batch_size, len(shares))):
+                for table, rows in shares[number]:
+                    conn.execute(table.insert(), rows)
+                invoice = by_id.get(f"INV-{number:07d}")
+                if invoice is not None and number % SUSPENSE_EVERY != SUSPENSE_EVERY - 1:
+                    conn.execute(
+                        update(open_items)
+                        .where(
+                            and_(
+                                open_items.c.tenant_id == TENANT,
+                                open_items.c.item_id == invoice["item_id"],
+                            )
+                        )
+                        .values(
+                            {k: v for k, v in invoice.items() if k not in ("tenant_id", "item_id")}
                         )
                     )
-                    .values({k: v for k, v in invoice.items() if k not in ("tenant_id", "item_id")})
-                )
     return time.perf_counter() - started
 
 
@@ -291,7 +323,12 @@ def run(decision_count: int, admin_url: str) -> dict[str, Any]:
         make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )
     suffix = os.getpid()
-    names = {"ledger": f"bench_ledger_{suffix}", "baseline": f"bench_core_{suffix}"}
+    names = {
+        "ledger": f"bench_ledger_{suffix}",
+        "batched": f"bench_batched_{suffix}",
+        "baseline": f"bench_core_{suffix}",
+        "baseline_batched": f"bench_core_batched_{suffix}",
+    }
     urls = {
         role: make_url(admin_url)
         .set(database=name, drivername="postgresql+psycopg")
@@ -304,39 +341,56 @@ def run(decision_count: int, admin_url: str) -> dict[str, Any]:
         for url in urls.values():
             upgrade_database(url, MIGRATIONS_DIR)
         decisions = _decisions(decision_count)
-        ledger_sync = create_engine(sync_url(urls["ledger"]))
-        baseline_sync = create_engine(sync_url(urls["baseline"]))
+        syncs = {role: create_engine(sync_url(url)) for role, url in urls.items()}
         try:
             before: dict[str, set[tuple[Any, ...]]] = {}
 
-            def after_import() -> None:  # the baseline starts where the ledger's database is
-                before.update(_snapshot(ledger_sync))
-                _copy_before_state(ledger_sync, baseline_sync, before)
+            def after_import() -> None:  # the baselines start where the ledger's database is
+                before.update(_snapshot(syncs["ledger"]))
+                _copy_before_state(syncs["ledger"], syncs["baseline"], before)
+                _copy_before_state(syncs["ledger"], syncs["baseline_batched"], before)
 
             seconds_ledger = asyncio.run(
                 _apply_with_ledger(urls["ledger"], decisions, after_import)
             )
-            shares, invoices = _rows_by_decision(ledger_sync, before, decision_count)
-            seconds_core = _apply_with_core(baseline_sync, shares, invoices)
+            seconds_batched = asyncio.run(
+                _apply_with_ledger(urls["batched"], decisions, batch_size=BATCH_SIZE)
+            )
+            same_rows = _row_counts(syncs["ledger"]) == _row_counts(syncs["batched"])
+            shares, invoices = _rows_by_decision(syncs["ledger"], before, decision_count)
+            seconds_core = _apply_with_core(syncs["baseline"], shares, invoices)
+            seconds_core_batched = _apply_with_core(
+                syncs["baseline_batched"], shares, invoices, batch_size=BATCH_SIZE
+            )
             rows = sum(len(rows) for share in shares for _, rows in share)
         finally:
-            ledger_sync.dispose()
-            baseline_sync.dispose()
+            for engine in syncs.values():
+                engine.dispose()
     finally:
         for name in names.values():
             _drop_database(admin, name)
         admin.dispose()
     ledger_rate = decision_count / seconds_ledger
+    batched_rate = decision_count / seconds_batched
     core_rate = decision_count / seconds_core
+    core_batched_rate = decision_count / seconds_core_batched
     return {
         "decisions": decision_count,
+        "batch_size": BATCH_SIZE,
         "suspense_share": f"1/{SUSPENSE_EVERY}",
         "rows_inserted_per_decision": round(rows / decision_count, 2),
+        "same_rows": same_rows,
         "ledger_seconds": round(seconds_ledger, 3),
         "ledger_decisions_per_s": round(ledger_rate, 1),
+        "batched_seconds": round(seconds_batched, 3),
+        "batched_decisions_per_s": round(batched_rate, 1),
         "core_seconds": round(seconds_core, 3),
         "core_decisions_per_s": round(core_rate, 1),
+        "core_batched_seconds": round(seconds_core_batched, 3),
+        "core_batched_decisions_per_s": round(core_batched_rate, 1),
         "ratio": round(ledger_rate / core_rate, 3),
+        "batched_ratio": round(batched_rate / core_batched_rate, 3),
+        "batched_speedup": round(batched_rate / ledger_rate, 2),
         "database": "PostgreSQL " + _server_version(admin_url),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -360,19 +414,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     figures = run(args.decisions, _admin_url(args.database_url))
     print(f"ledger apply benchmark ({figures['database']}, {figures['cpus']} CPUs)")
-    print(f"{'':34}{'decisions/s':>12}{'seconds':>10}")
+    batch = figures["batch_size"]
+    rows = [
+        ("ledger, one per transaction (apply_decision)", "ledger"),
+        (f"ledger, {batch} per transaction (apply_decisions)", "batched"),
+        ("baseline (Core inserts, same rows)", "core"),
+        (f"baseline, {batch} per transaction", "core_batched"),
+    ]
+    print(f"{'':50}{'decisions/s':>12}{'seconds':>10}")
+    for label, name in rows:
+        print(f"{label:50}{figures[name + '_decisions_per_s']:>12}{figures[name + '_seconds']:>10}")
     print(
-        f"{'ledger (Ledger.apply_decision)':34}{figures['ledger_decisions_per_s']:>12}"
-        f"{figures['ledger_seconds']:>10}"
+        f"batched {figures['batched_speedup']}x one by one; ratio to Core {figures['ratio']}x "
+        f"one by one, {figures['batched_ratio']}x batched; same rows: {figures['same_rows']}"
     )
     print(
-        f"{'baseline (Core inserts, same rows)':34}{figures['core_decisions_per_s']:>12}"
-        f"{figures['core_seconds']:>10}"
-    )
-    print(
-        f"ratio {figures['ratio']}x; {figures['decisions']} decisions "
-        f"({figures['suspense_share']} suspense), {figures['rows_inserted_per_decision']} rows "
-        "inserted per decision plus one invoice update per match"
+        f"{figures['decisions']} decisions ({figures['suspense_share']} suspense), "
+        f"{figures['rows_inserted_per_decision']} rows inserted per decision plus one invoice "
+        "update per match"
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")

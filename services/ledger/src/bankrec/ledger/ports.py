@@ -94,6 +94,16 @@ class LedgerTransaction(Protocol):
 
     async def claim_message(self, consumer: str, message_id: str) -> bool: ...
 
+    async def processed_messages(self, consumer: str, message_ids: Iterable[str]) -> set[str]:
+        """The ones of these messages the inbox holds already (one query)."""
+        ...
+
+    async def add_processed_message(self, consumer: str, message_id: str) -> None:
+        """Claim a message ``processed_messages`` did not hold, without asking again: one
+        another transaction claimed meanwhile raises ``ConcurrentUpdate`` (at the latest when
+        the transaction ends), so the claim is tried again."""
+        ...
+
     async def load_chart(self, tenant_id: str) -> Chart | None: ...
 
     async def create_chart(self, tenant_id: str, chart: Chart) -> None: ...
@@ -121,9 +131,21 @@ class LedgerTransaction(Protocol):
 
     async def decision_record(self, tenant_id: str, decision_id: str) -> DecisionRecord | None: ...
 
+    async def decision_records(
+        self, tenant_id: str, decision_ids: Iterable[str]
+    ) -> dict[str, DecisionRecord]:
+        """The recorded ones of these decisions (one query)."""
+        ...
+
     async def record_decision(self, tenant_id: str, record: DecisionRecord) -> None: ...
 
     async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> StoredEntry | None: ...
+
+    async def entries_by_keys(
+        self, tenant_id: str, idempotency_keys: Iterable[str]
+    ) -> dict[str, StoredEntry]:
+        """The stored ones of these entries, by idempotency key (one query)."""
+        ...
 
     async def append_entry(
         self, tenant_id: str, entry: JournalEntry, posted_at: datetime
@@ -197,6 +219,11 @@ class LedgerTransaction(Protocol):
     async def add_posting_rule(self, tenant_id: str, rule: PostingRule) -> None: ...
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction (SAVEPOINT): what is written inside is undone when the block
+        raises (the exception goes on) and kept in the transaction when it ends normally."""
+        ...
 
     async def commit(self) -> None: ...
 

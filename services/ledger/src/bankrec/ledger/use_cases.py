@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -32,6 +32,7 @@ from bankrec.contracts import (
     MatchDecision,
     OpenItem,
     OpenItemStatus,
+    PostingRule,
     envelope_for,
 )
 from bankrec.ledger.domain import (
@@ -83,6 +84,7 @@ from bankrec.ledger.ports import (
     LedgerTransaction,
     LedgerViews,
     PostedEntry,
+    StoredEntry,
     TransactionFactory,
 )
 
@@ -169,6 +171,135 @@ class DecisionResult:
 class TrialBalance:
     accounts: tuple[AccountTotals, ...]
     balanced: bool
+
+
+@dataclass(slots=True)
+class DecisionReads:
+    """What the decisions of one transaction read once and keep up to date as they write:
+    which messages the inbox holds, the decision records and their entries (by idempotency
+    key), each tenant's chart (with the bank accounts linked so far), the posting rule
+    versions they name (a version never changes) and their open items. A batch fetches its
+    messages, records, entries and items in one query each (``prefetch``). A decision
+    rolled back to its savepoint may have left its writes here, so the reads are then
+    forgotten (``forget``) and read again."""
+
+    processed: set[str] | None = None  # inbox ids held; None: the inbox is asked each time
+    records: dict[str, dict[str, DecisionRecord | None]] = field(default_factory=dict)
+    entries: dict[str, dict[str, StoredEntry | None]] = field(default_factory=dict)
+    charts: dict[str, Chart] = field(default_factory=dict)
+    rules: dict[tuple[str, str, int], PostingRule] = field(default_factory=dict)
+    items: dict[str, dict[str, OpenItem]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (self.records or self.entries or self.charts or self.rules or self.items)
+
+    def forget(self, message_id: str) -> None:
+        """After a decision rolled back to its savepoint: its inbox claim is undone too."""
+        if self.processed is not None:
+            self.processed.discard(inbox_id(message_id))
+        self.records.clear()
+        self.entries.clear()
+        self.charts.clear()
+        self.rules.clear()
+        self.items.clear()
+
+    async def prefetch(
+        self, tx: LedgerTransaction, envelopes: Sequence[Envelope[MatchDecision]]
+    ) -> None:
+        """The inbox's view of the messages (the first time), their decision records and
+        entries, and every open item they allocate to: one query each per tenant."""
+        if self.processed is None:
+            self.processed = await tx.processed_messages(
+                CONSUMER, [inbox_id(envelope.message_id) for envelope in envelopes]
+            )
+        decisions: dict[str, set[str]] = {}
+        items: dict[str, set[str]] = {}
+        for envelope in envelopes:
+            decision = envelope.payload
+            decisions.setdefault(envelope.tenant_id, set()).add(decision.decision_id)
+            wanted = items.setdefault(envelope.tenant_id, set())
+            wanted.update(allocation.item_id for allocation in decision.allocations)
+        for tenant_id, decision_ids in decisions.items():
+            records = self.records.setdefault(tenant_id, {})
+            missing = decision_ids - records.keys()
+            if missing:
+                found = await tx.decision_records(tenant_id, missing)
+                records.update({decision_id: found.get(decision_id) for decision_id in missing})
+            # a decision's entry has the decision id as its idempotency key
+            entries = self.entries.setdefault(tenant_id, {})
+            missing = decision_ids - entries.keys()
+            if missing:
+                stored = await tx.entries_by_keys(tenant_id, missing)
+                entries.update({key: stored.get(key) for key in missing})
+        for tenant_id, item_ids in items.items():
+            known = self.items.setdefault(tenant_id, {})
+            missing = item_ids - known.keys()
+            if missing:
+                known.update(await tx.open_items(tenant_id, missing))
+
+    async def claim(self, tx: LedgerTransaction, message_id: str) -> bool:
+        """Claim a message in the inbox: False when it was processed before."""
+        claimed = inbox_id(message_id)
+        if self.processed is None:
+            return await tx.claim_message(CONSUMER, claimed)
+        if claimed in self.processed:
+            return False
+        await tx.add_processed_message(CONSUMER, claimed)
+        self.processed.add(claimed)
+        return True
+
+    async def decision_record(
+        self, tx: LedgerTransaction, tenant_id: str, decision_id: str
+    ) -> DecisionRecord | None:
+        records = self.records.setdefault(tenant_id, {})
+        if decision_id not in records:
+            records[decision_id] = await tx.decision_record(tenant_id, decision_id)
+        return records[decision_id]
+
+    async def record_decision(
+        self, tx: LedgerTransaction, tenant_id: str, record: DecisionRecord
+    ) -> None:
+        await tx.record_decision(tenant_id, record)
+        self.records.setdefault(tenant_id, {})[record.decision_id] = record
+
+    async def open_items(
+        self, tx: LedgerTransaction, tenant_id: str, item_ids: Sequence[str]
+    ) -> dict[str, OpenItem]:
+        known = self.items.setdefault(tenant_id, {})
+        missing = set(item_ids) - known.keys()
+        if missing:
+            known.update(await tx.open_items(tenant_id, missing))
+        return {item_id: known[item_id] for item_id in item_ids if item_id in known}
+
+    async def entry_by_key(
+        self, tx: LedgerTransaction, tenant_id: str, idempotency_key: str
+    ) -> StoredEntry | None:
+        entries = self.entries.setdefault(tenant_id, {})
+        if idempotency_key not in entries:
+            entries[idempotency_key] = await tx.entry_by_key(tenant_id, idempotency_key)
+        return entries[idempotency_key]
+
+    def posted(self, tenant_id: str, entry: JournalEntry) -> None:
+        self.entries.setdefault(tenant_id, {})[entry.idempotency_key] = StoredEntry(
+            entry.entry_id, entry.fingerprint
+        )
+
+    async def update_open_item(
+        self, tx: LedgerTransaction, tenant_id: str, item: OpenItem, *, expected_version: int
+    ) -> None:
+        await tx.update_open_item(tenant_id, item, expected_version=expected_version)
+        self.items.setdefault(tenant_id, {})[item.item_id] = item
+
+    async def posting_rule(
+        self, tx: LedgerTransaction, tenant_id: str, rule_id: str, version: int
+    ) -> PostingRule | None:
+        key = (tenant_id, rule_id, version)
+        rule = self.rules.get(key)
+        if rule is None:
+            rule = await tx.posting_rule(tenant_id, rule_id, version)
+            if rule is not None:  # a rule created later is not cached as missing
+                self.rules[key] = rule
+        return rule
 
 
 def _utc_now() -> datetime:
@@ -350,7 +481,7 @@ class Ledger(Bookkeeper):
         fingerprint = decision_fingerprint(envelope.payload)
 
         async def apply(tx: LedgerTransaction) -> DecisionResult:
-            return await self._apply_decision(tx, envelope, fingerprint)
+            return await self._apply_decision(tx, envelope, fingerprint, DecisionReads())
 
         try:
             return await self._in_transaction(apply)
@@ -364,13 +495,88 @@ class Ledger(Bookkeeper):
 
         return await self._in_transaction(refuse)
 
+    async def apply_decisions(
+        self, envelopes: Sequence[Envelope[MatchDecision]]
+    ) -> list[DecisionResult]:
+        """Apply a batch of decisions in order, in one transaction, each exactly as
+        ``apply_decision`` would (inbox claim per message, idempotent decision ids,
+        superseding decisions, reversal pairs, refusals); one result per envelope.
+
+        Each decision runs in a savepoint: one the books refuse is rolled back to it, then
+        recorded as refused (refusal row, ``DecisionRefused``, dead letter) in the same
+        transaction, and its neighbours stay applied. The inbox, decision records, entries,
+        open items, charts and posting rules are read once for the batch
+        (``DecisionReads``). A batch that keeps losing races to another transaction is
+        applied again one decision per transaction.
+        """
+        if not envelopes:
+            return []
+        fingerprints = [decision_fingerprint(envelope.payload) for envelope in envelopes]
+
+        async def apply(tx: LedgerTransaction) -> list[DecisionResult]:
+            reads = DecisionReads()
+            await reads.prefetch(tx, envelopes)
+            return [
+                await self._apply_in_batch(tx, envelopes, position, fingerprint, reads)
+                for position, fingerprint in enumerate(fingerprints)
+            ]
+
+        try:
+            return await self._in_transaction(apply)
+        except ConcurrentUpdate:
+            if len(envelopes) == 1:
+                raise
+            log.warning(
+                "a batch of %d decisions lost %d races; applying them one by one",
+                len(envelopes),
+                TRANSACTION_ATTEMPTS,
+            )
+        return [await self.apply_decision(envelope) for envelope in envelopes]
+
+    async def _apply_in_batch(
+        self,
+        tx: LedgerTransaction,
+        envelopes: Sequence[Envelope[MatchDecision]],
+        position: int,
+        fingerprint: str,
+        reads: DecisionReads,
+    ) -> DecisionResult:
+        envelope = envelopes[position]
+        # what was read before this decision may be older than the database: a refusal is
+        # only final when the decision is refused again on fresh reads
+        fresh = reads.is_empty()
+        forgotten = False
+        while True:
+            try:
+                async with tx.savepoint():
+                    result = await self._apply_decision(tx, envelope, fingerprint, reads)
+                break
+            except ConcurrentUpdate:
+                raise
+            except LedgerError as exc:
+                reads.forget(envelope.message_id)
+                forgotten = True
+                if fresh:
+                    result = await self._refuse_decision(tx, envelope, fingerprint, exc)
+                    if reads.processed is not None:  # claimed by the refusal (or before)
+                        reads.processed.add(inbox_id(envelope.message_id))
+                    break
+                fresh = True
+        if forgotten:  # read the rest of the batch's records and items again, at once
+            await reads.prefetch(tx, envelopes[position + 1 :])
+        return result
+
     async def _apply_decision(
-        self, tx: LedgerTransaction, envelope: Envelope[MatchDecision], fingerprint: str
+        self,
+        tx: LedgerTransaction,
+        envelope: Envelope[MatchDecision],
+        fingerprint: str,
+        reads: DecisionReads,
     ) -> DecisionResult:
         decision, tenant_id = envelope.payload, envelope.tenant_id
-        if not await tx.claim_message(CONSUMER, inbox_id(envelope.message_id)):
+        if not await reads.claim(tx, envelope.message_id):
             return await self._already_applied(tx, tenant_id, decision.decision_id)
-        record = await tx.decision_record(tenant_id, decision.decision_id)
+        record = await reads.decision_record(tx, tenant_id, decision.decision_id)
         if record is not None:
             if record.fingerprint != fingerprint:
                 raise IdempotencyConflict(
@@ -379,14 +585,14 @@ class Ledger(Bookkeeper):
                 )
             return _result(record, already_applied=True)
         if decision.supersedes_decision_id is not None:
-            return await self._apply_superseding(tx, envelope, fingerprint)
-        chart = await self._chart_with_bank_account(
-            tx, tenant_id, decision.account.account_id, decision.account.currency
+            return await self._apply_superseding(tx, envelope, fingerprint, reads)
+        chart = await self._decision_chart(
+            tx, tenant_id, reads, decision.account.account_id, decision.account.currency
         )
-        items = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        items = await reads.open_items(tx, tenant_id, [a.item_id for a in decision.allocations])
         rule = (
-            await tx.posting_rule(
-                tenant_id, decision.posting_rule_id, decision.posting_rule_version
+            await reads.posting_rule(
+                tx, tenant_id, decision.posting_rule_id, decision.posting_rule_version
             )
             if decision.posting_rule_id is not None and decision.posting_rule_version is not None
             else None
@@ -398,7 +604,7 @@ class Ledger(Bookkeeper):
         if posting.entry is not None:
             entry = posting.entry
             entry_id = entry.entry_id
-            existing = await tx.entry_by_key(tenant_id, entry.idempotency_key)
+            existing = await reads.entry_by_key(tx, tenant_id, entry.idempotency_key)
             if existing is not None:  # posted before: the same content is a retry
                 if existing.fingerprint != entry.fingerprint:
                     raise IdempotencyConflict(
@@ -419,13 +625,16 @@ class Ledger(Bookkeeper):
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.message_id,
             )
+            reads.posted(tenant_id, entry)
             parked = suspense_of(entry, decision_id=decision.decision_id)
             if parked is not None:  # "received, no match": listed for manual allocation
                 await tx.add_suspense_posting(tenant_id, parked, now)
                 if decision.kind is DecisionKind.REVERSAL_PAIR:
                     await pair_reversal(tx, tenant_id, decision, parked, now)
         for item in posting.items:
-            await tx.update_open_item(tenant_id, item, expected_version=items[item.item_id].version)
+            await reads.update_open_item(
+                tx, tenant_id, item, expected_version=items[item.item_id].version
+            )
             await self._stage_item(
                 tx, tenant_id, item, envelope.correlation_id, causation_id=envelope.message_id
             )
@@ -444,11 +653,15 @@ class Ledger(Bookkeeper):
                 for allocation in decision.allocations
             ),
         )
-        await tx.record_decision(tenant_id, record)
+        await reads.record_decision(tx, tenant_id, record)
         return _result(record, already_applied=False)
 
     async def _apply_superseding(
-        self, tx: LedgerTransaction, envelope: Envelope[MatchDecision], fingerprint: str
+        self,
+        tx: LedgerTransaction,
+        envelope: Envelope[MatchDecision],
+        fingerprint: str,
+        reads: DecisionReads,
     ) -> DecisionResult:
         """A later match of a line that went to suspense: the money is in the books already,
         on the interim account; it moves from there to the items, by the allocations of
@@ -486,8 +699,8 @@ class Ledger(Bookkeeper):
                 f"{posting.status.value} already (by a person, or reversed); decision "
                 f"{decision.decision_id} superseding {superseded} was not applied"
             )
-        chart = await self._chart(tx, tenant_id)
-        items = await tx.open_items(tenant_id, [a.item_id for a in decision.allocations])
+        chart = await self._decision_chart(tx, tenant_id, reads)
+        items = await reads.open_items(tx, tenant_id, [a.item_id for a in decision.allocations])
         now = self._clock()
         by = Accountability(
             actor="bankrec-matcher",
@@ -534,6 +747,7 @@ class Ledger(Bookkeeper):
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.message_id,
             )
+            reads.posted(tenant_id, entry)
             await tx.update_suspense_posting(
                 tenant_id, done.suspense, expected_version=posting.version
             )
@@ -551,7 +765,9 @@ class Ledger(Bookkeeper):
                     f"{current[unsettled[0]].remaining} would stay open; decide the line again"
                 )
         for item_id, item in current.items():
-            await tx.update_open_item(tenant_id, item, expected_version=items[item_id].version)
+            await reads.update_open_item(
+                tx, tenant_id, item, expected_version=items[item_id].version
+            )
             await self._stage_item(
                 tx, tenant_id, item, envelope.correlation_id, causation_id=envelope.message_id
             )
@@ -569,8 +785,28 @@ class Ledger(Bookkeeper):
             bank_account_id=decision.account.account_id,
             allocations=(),
         )
-        await tx.record_decision(tenant_id, record)
+        await reads.record_decision(tx, tenant_id, record)
         return _result(record, already_applied=False)
+
+    async def _decision_chart(
+        self,
+        tx: LedgerTransaction,
+        tenant_id: str,
+        reads: DecisionReads,
+        bank_account_id: str | None = None,
+        currency: str | None = None,
+    ) -> Chart:
+        """The tenant's chart (created on first use), with the bank account linked when
+        named; read once per transaction."""
+        chart = reads.charts.get(tenant_id)
+        if chart is None:
+            chart = await self._chart(tx, tenant_id)
+        if bank_account_id is not None and currency is not None:
+            chart, link = chart.with_bank_account(bank_account_id, currency)
+            if link.linked_now:
+                await tx.link_bank_account(tenant_id, link)
+        reads.charts[tenant_id] = chart
+        return chart
 
     async def _refuse_decision(
         self,

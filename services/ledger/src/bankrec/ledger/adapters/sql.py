@@ -52,7 +52,8 @@ from bankrec.ledger.ports import (
     StoredEntry,
     TransactionFactory,
 )
-from bankrec.runtime import claim_inbox, stage_message
+from bankrec.runtime import claim_inbox
+from bankrec.runtime.messaging import stage_many
 
 
 def _amount(value: Decimal, currency: str) -> Decimal:
@@ -372,13 +373,40 @@ async def _posting_rule(
 
 
 class SqlLedgerTransaction:
-    """``LedgerTransaction`` on one SQLAlchemy session (one database transaction)."""
+    """``LedgerTransaction`` on one SQLAlchemy session (one database transaction).
+
+    Staged messages are kept until ``commit`` and written to the outbox then, in one
+    executemany insert in the order staged (a savepoint rolled back drops its own): a batch
+    of decisions stages two or three messages each.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._staged: list[tuple[Topic, str, Envelope[Any]]] = []
 
     async def claim_message(self, consumer: str, message_id: str) -> bool:
         return await claim_inbox(self._session, tables.inbox, consumer, message_id)
+
+    async def processed_messages(self, consumer: str, message_ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(message_ids))
+        if not wanted:
+            return set()
+        inbox = tables.inbox
+        rows = await self._session.execute(
+            select(inbox.c.message_id).where(
+                inbox.c.consumer == consumer, inbox.c.message_id.in_(wanted)
+            )
+        )
+        return {row.message_id for row in rows}
+
+    async def add_processed_message(self, consumer: str, message_id: str) -> None:
+        # no savepoint of its own: a concurrent claim's IntegrityError ends the transaction,
+        # which ``sql_transactions`` turns into ConcurrentUpdate
+        await self._session.execute(
+            insert(tables.inbox).values(
+                consumer=consumer, message_id=message_id, processed_at=datetime.now(UTC)
+            )
+        )
 
     async def load_chart(self, tenant_id: str) -> Chart | None:
         return await _chart(self._session, tenant_id)
@@ -579,6 +607,20 @@ class SqlLedgerTransaction:
     async def decision_record(self, tenant_id: str, decision_id: str) -> DecisionRecord | None:
         return await _decision(self._session, tenant_id, decision_id)
 
+    async def decision_records(
+        self, tenant_id: str, decision_ids: Iterable[str]
+    ) -> dict[str, DecisionRecord]:
+        wanted = sorted(set(decision_ids))
+        if not wanted:
+            return {}
+        decisions = tables.decisions
+        rows = await self._session.execute(
+            select(decisions).where(
+                decisions.c.tenant_id == tenant_id, decisions.c.decision_id.in_(wanted)
+            )
+        )
+        return {row.decision_id: _decision_from_row(row) for row in rows}
+
     async def record_decision(self, tenant_id: str, record: DecisionRecord) -> None:
         allocations = (
             None
@@ -644,6 +686,20 @@ class SqlLedgerTransaction:
             )
         ).first()
         return StoredEntry(row.entry_id, row.fingerprint) if row is not None else None
+
+    async def entries_by_keys(
+        self, tenant_id: str, idempotency_keys: Iterable[str]
+    ) -> dict[str, StoredEntry]:
+        wanted = sorted(set(idempotency_keys))
+        if not wanted:
+            return {}
+        entries = tables.journal_entries
+        rows = await self._session.execute(
+            select(entries.c.idempotency_key, entries.c.entry_id, entries.c.fingerprint).where(
+                entries.c.tenant_id == tenant_id, entries.c.idempotency_key.in_(wanted)
+            )
+        )
+        return {row.idempotency_key: StoredEntry(row.entry_id, row.fingerprint) for row in rows}
 
     async def append_entry(self, tenant_id: str, entry: JournalEntry, posted_at: datetime) -> None:
         await self._session.execute(
@@ -898,9 +954,23 @@ class SqlLedgerTransaction:
         )
 
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
-        await stage_message(self._session, tables.outbox, topic, key, envelope)
+        self._staged.append((topic, key, envelope))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        staged = len(self._staged)
+        try:
+            # SQLite savepoints need pysqlite's own transaction handling off: the runtime's
+            # engine does that (and BEGIN IMMEDIATE) for every SQLite connection
+            async with self._session.begin_nested():
+                yield
+        except BaseException:
+            del self._staged[staged:]
+            raise
 
     async def commit(self) -> None:
+        await stage_many(self._session, tables.outbox, self._staged)
+        self._staged.clear()
         await self._session.commit()
 
 
