@@ -6,6 +6,14 @@ from bankrec.runtime.asyncapi import (
     install_asyncapi_route,
 )
 from bankrec.runtime.catch_up import TopicCatchUp
+from bankrec.runtime.consumed_messages import (
+    ConsumedRecord,
+    dead_letter_record,
+    decoded_envelope,
+    decoded_envelopes,
+    decoded_records,
+    tenant_of_key,
+)
 from bankrec.runtime.database import (
     DatabaseUrlError,
     async_url,
@@ -56,6 +64,7 @@ from bankrec.runtime.tracing import TracingConfigurationError, tracing_to
 __all__ = [
     "JSON_HEADERS",
     "TENANT_KEY_MISMATCH",
+    "ConsumedRecord",
     "DatabaseUrlError",
     "JsonLogFormatter",
     "MessageDecodeError",
@@ -77,8 +86,12 @@ __all__ = [
     "configure_logging",
     "create_broker",
     "create_engine",
+    "dead_letter_record",
     "declare_publishers",
     "decode_payload",
+    "decoded_envelope",
+    "decoded_envelopes",
+    "decoded_records",
     "encode_envelope",
     "ensure_topics",
     "inbox_table",
@@ -98,6 +111,7 @@ __all__ = [
     "stage_message",
     "subscriber_options",
     "sync_url",
+    "tenant_of_key",
     "tracing_to",
     "upgrade_database",
     "whole_topic_reader_options",

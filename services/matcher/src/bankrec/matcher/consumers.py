@@ -10,9 +10,6 @@ committed and the lines come again (and get the same decisions).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -28,7 +25,6 @@ from bankrec.contracts import (
     REFUSED_DECISIONS,
     STATEMENT_LINES,
     DecisionRefused,
-    Envelope,
     JournalEntryPosted,
     OpenItem,
     PostingRule,
@@ -36,12 +32,7 @@ from bankrec.contracts import (
     Topic,
 )
 from bankrec.matcher.use_cases import CONSUMER_GROUP, Matcher
-from bankrec.runtime import (
-    MessageDecodeError,
-    decode_payload,
-    publish_dead_letter,
-    subscriber_options,
-)
+from bankrec.runtime import decoded_envelope, decoded_envelopes, subscriber_options
 from bankrec.runtime.kafka import whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -91,7 +82,7 @@ def register_consumers(
     async def on_open_item(message: KafkaMessage) -> None:
         """An open item's latest state updates the tenant's index."""
         try:
-            envelope = await _decoded(broker, message, OPEN_ITEMS, OpenItem, INDEX_READER)
+            envelope = await decoded_envelope(broker, message, OpenItem, OPEN_ITEMS, INDEX_READER)
             if envelope is not None:
                 await matcher.record_open_item(envelope)
         finally:  # read is read: a record that failed must not hold back the start-up gate
@@ -101,7 +92,9 @@ def register_consumers(
     async def on_posting_rule(message: KafkaMessage) -> None:
         """A posting rule's latest version goes into the tenant's index."""
         try:
-            envelope = await _decoded(broker, message, POSTING_RULES, PostingRule, RULES_READER)
+            envelope = await decoded_envelope(
+                broker, message, PostingRule, POSTING_RULES, RULES_READER
+            )
             if envelope is not None:
                 matcher.record_posting_rule(envelope)
         finally:
@@ -110,16 +103,16 @@ def register_consumers(
 
     async def on_decision_refused(message: KafkaMessage) -> None:
         """A decision the ledger refused is decided again (or left for a person)."""
-        envelope = await _decoded(
-            broker, message, REFUSED_DECISIONS, DecisionRefused, group_for(REFUSED_DECISIONS)
+        envelope = await decoded_envelope(
+            broker, message, DecisionRefused, REFUSED_DECISIONS, group_for(REFUSED_DECISIONS)
         )
         if envelope is not None:
             await matcher.record_refusal(envelope)
 
     async def on_entry_posted(message: KafkaMessage) -> None:
         """A person's allocation of a line's suspense ends the line's wait for its item."""
-        envelope = await _decoded(
-            broker, message, POSTINGS, JournalEntryPosted, group_for(POSTINGS)
+        envelope = await decoded_envelope(
+            broker, message, JournalEntryPosted, POSTINGS, group_for(POSTINGS)
         )
         if envelope is not None:
             await matcher.record_posting(envelope)
@@ -169,95 +162,10 @@ async def decide_batch(
 ) -> None:
     """Decode every record of the batch (an undecodable one is dead-lettered with its own key,
     position and headers) and decide the rest in one transaction."""
-    raw = message.raw_message  # a tuple of records (a list under TestKafkaBroker)
-    records: Sequence[Any] = tuple(raw) if isinstance(raw, tuple | list) else (raw,)
-    bodies: list[Any] = message.body if isinstance(message.body, list) else [message.body]
-    envelopes: list[Envelope[StatementLine]] = []
-    for position, body in enumerate(bodies):
-        record = records[position] if position < len(records) else None
-        try:
-            envelopes.append(decode_payload(StatementLine, body, key=_tenant_key(record)))
-        except MessageDecodeError as exc:
-            await _dead_letter_record(
-                broker, record, body, STATEMENT_LINES, exc.reason_code, str(exc), consumer
-            )
+    envelopes = await decoded_envelopes(broker, message, StatementLine, STATEMENT_LINES, consumer)
     await matcher.decide_lines(envelopes)
-
-
-async def _dead_letter_record(
-    broker: KafkaBroker,
-    record: Any,
-    body: bytes,
-    topic: Topic,
-    code: str,
-    reason: str,
-    consumer: str,
-) -> None:
-    """Dead-letter one record of a batch with its key and position, and its own headers as
-    the original's (the batch has none of its own)."""
-    if not isinstance(record, ConsumerRecord):  # e.g. under TestKafkaBroker
-        record = None
-    context = getattr(broker, "context", None)
-    scope = (
-        context.scope("message", _OneRecord(record))
-        if context is not None and record is not None
-        else contextlib.nullcontext()
-    )
-    with scope:
-        await publish_dead_letter(
-            broker,
-            consumer=consumer,
-            source_topic=topic.name,
-            reason_code=code,
-            reason=reason,
-            raw_value=body,
-            raw_key=record.key if record is not None and isinstance(record.key, bytes) else None,
-            partition=record.partition if record is not None else None,
-            offset=record.offset if record is not None else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _OneRecord:
-    """One record of a batch, shaped as the message a handler consumes."""
-
-    raw_message: ConsumerRecord[Any, Any]
-
-
-async def _decoded(
-    broker: KafkaBroker,
-    message: StreamKafkaMessage,
-    topic: Topic,
-    payload_type: type[PayloadT],
-    consumer: str,
-) -> Envelope[PayloadT] | None:
-    """The message's envelope, or None after dead-lettering a message that is not one."""
-    record = _record(message)
-    try:
-        return decode_payload(
-            payload_type, message.body, key=_tenant_key(record) if topic.tenant_in_key else None
-        )
-    except MessageDecodeError as exc:
-        await publish_dead_letter(
-            broker,
-            consumer=consumer,
-            source_topic=topic.name,
-            reason_code=exc.reason_code,
-            reason=str(exc),
-            raw_value=message.body,
-            raw_key=record.key if record is not None and isinstance(record.key, bytes) else None,
-            partition=record.partition if record is not None else None,
-            offset=record.offset if record is not None else None,
-        )
-        return None
 
 
 def _record(message: StreamKafkaMessage) -> ConsumerRecord[Any, Any] | None:
     record = message.raw_message
     return record if isinstance(record, ConsumerRecord) else None  # None: a batch
-
-
-def _tenant_key(record: Any) -> bytes | str | None:
-    """The record's key, which on the matcher's keyed topics names the envelope's tenant."""
-    key = getattr(record, "key", None)
-    return key if isinstance(key, bytes | str) else None

@@ -9,11 +9,6 @@ offset is not committed and the message comes again.
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-from typing import Any
-
-from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
@@ -27,7 +22,6 @@ from bankrec.contracts import (
     STATEMENT_LINES,
     STATEMENTS,
     AdjustmentRefused,
-    Envelope,
     JournalEntryPosted,
     ManualMatchSettled,
     MatchDecision,
@@ -37,12 +31,7 @@ from bankrec.contracts import (
 )
 from bankrec.reconciler.errors import ReconcilerError
 from bankrec.reconciler.use_cases import CONSUMER_GROUP, Reconciler
-from bankrec.runtime import (
-    MessageDecodeError,
-    decode_payload,
-    publish_dead_letter,
-    subscriber_options,
-)
+from bankrec.runtime import dead_letter_record, decoded_records, subscriber_options
 
 CONSUMED_TOPICS: tuple[Topic, ...] = (
     STATEMENTS,
@@ -127,80 +116,17 @@ async def _consume(
 ) -> None:
     """Decode every record of the batch (an undecodable one is dead-lettered), record the rest
     in one transaction, dead-letter the ones the reconciler refused."""
-    raw = message.raw_message  # a tuple of records (a list under TestKafkaBroker)
-    records: tuple[Any, ...] = tuple(raw) if isinstance(raw, tuple | list) else (raw,)
-    bodies: list[Any] = message.body if isinstance(message.body, list) else [message.body]
-    decoded: list[tuple[Envelope[Any], ConsumerRecord[Any, Any] | None, bytes]] = []
-    for position, body in enumerate(bodies):
-        record = records[position] if position < len(records) else None
-        try:
-            key = getattr(record, "key", None) if topic.tenant_in_key else None
-            envelope = decode_payload(
-                payload_type, body, key=key if isinstance(key, bytes | str) else None
-            )
-        except MessageDecodeError as exc:
-            await _dead_letter(broker, record, body, topic, exc.reason_code, str(exc), "unknown")
-            continue
-        decoded.append((envelope, record, body))
-    results = await reconciler.record_batch([envelope for envelope, _, _ in decoded])
-    for (envelope, record, body), result in zip(decoded, results, strict=True):
+    decoded = await decoded_records(broker, message, payload_type, topic, CONSUMER_GROUP)
+    results = await reconciler.record_batch([consumed.envelope for consumed in decoded])
+    for consumed, result in zip(decoded, results, strict=True):
         if isinstance(result, ReconcilerError):
-            await _dead_letter(
-                broker, record, body, topic, result.code, result.message, envelope.tenant_id
+            await dead_letter_record(
+                broker,
+                consumed.record,
+                consumed.body,
+                topic,
+                CONSUMER_GROUP,
+                code=result.code,
+                reason=result.message,
+                tenant_id=consumed.envelope.tenant_id,
             )
-
-
-async def _dead_letter(
-    broker: KafkaBroker,
-    record: ConsumerRecord[Any, Any] | None,
-    body: bytes,
-    topic: Topic,
-    code: str,
-    reason: str,
-    tenant_id: str,
-) -> None:
-    if not isinstance(record, ConsumerRecord):  # e.g. under TestKafkaBroker
-        record = None
-    context = getattr(broker, "context", None)
-    # the dead letter carries the headers of "the message being consumed": in a batch, this
-    # record's, not the batch's (which has none)
-    scope = (
-        context.scope("message", _OneRecord(record))
-        if context is not None and record is not None
-        else contextlib.nullcontext()
-    )
-    with scope:
-        await _publish_dead_letter(
-            broker, record, body, topic, code=code, reason=reason, tenant_id=tenant_id
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _OneRecord:
-    """One record of a batch, shaped as the message a handler consumes."""
-
-    raw_message: ConsumerRecord[Any, Any]
-
-
-async def _publish_dead_letter(
-    broker: KafkaBroker,
-    record: ConsumerRecord[Any, Any] | None,
-    body: bytes,
-    topic: Topic,
-    *,
-    code: str,
-    reason: str,
-    tenant_id: str,
-) -> None:
-    await publish_dead_letter(
-        broker,
-        consumer=CONSUMER_GROUP,
-        source_topic=topic.name,
-        reason_code=code,
-        reason=reason,
-        raw_value=body,
-        raw_key=record.key if record is not None and isinstance(record.key, bytes) else None,
-        partition=record.partition if record is not None else None,
-        offset=record.offset if record is not None else None,
-        tenant_id=tenant_id,
-    )
