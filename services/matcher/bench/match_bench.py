@@ -27,6 +27,9 @@ then unpaid invoices and bills). Then, in this one process:
   a good part of a second, so it runs on ``--naive-lines`` lines spread evenly over the
   statement, and its lines per second are from that sample (the output says so).
 
+The machine's load average (1 minute) before and after the engine's loop is printed and
+written too: on a shared machine it says how much the wall clock was stretched.
+
 Rates are from this process's CPU time (the machines are shared: another process on the
 same core stretches the wall clock, not this process's CPU time); the wall-clock rates are
 printed and written beside, and the targets are judged on both. Prints the figures and the
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import resource
 import sys
@@ -174,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = MatchEngine()
     decide, tenant_id, clock = engine.decide, case.tenant_id, time.perf_counter
+    load_before = os.getloadavg()  # other processes on the machine: what the wall clock meets
     decided: list[str] = [""] * len(lines)
     seconds: list[float] = [0.0] * len(lines)
     # the loop does nothing but decide and note the kind and time; the rest is counted after
@@ -182,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             began = clock()
             decided[position] = decide(tenant_id, line, index).kind
             seconds[position] = clock() - began
+    load_after = os.getloadavg()
     kinds = Counter(str(kind) for kind in decided)
     scenario_seconds: dict[str, float] = defaultdict(float)
     scenario_lines: Counter[str] = Counter()
@@ -265,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             "after_index_build": round(rss_indexed),
             "at_end": round(peak_rss_mb()),
         },
+        "load_average_1_5_15_min": {
+            "before_engine": [round(load, 2) for load in load_before],
+            "after_engine": [round(load, 2) for load in load_after],
+            "cpus": os.cpu_count(),
+        },
         "python": sys.version.split()[0],
         "machine": platform.platform(),
     }
@@ -279,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         f"engine                {engine_rate:>12,.1f} lines/s "
         f"({len(lines):,} lines in {matching.cpu:.2f} s CPU; by the wall clock "
         f"{engine_wall_rate:,.0f} lines/s, {matching.wall:.2f} s)\n"
+        f"machine load          {load_before[0]:>12.2f} before the engine, "
+        f"{load_after[0]:.2f} after (1-minute load average; {os.cpu_count()} CPUs)\n"
         f"garbage collector     {sum(collecting.passes):>12,} passes "
         f"{collecting.passes} in the loop, {sum(collecting.cpu):.2f} s CPU "
         f"(gc.freeze after the build: {'yes' if args.gc_freeze else 'no'})\n"

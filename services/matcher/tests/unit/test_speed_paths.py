@@ -1,12 +1,18 @@
 """The shortcuts taken for speed (issue 5, item 8) give exactly what the plain ways give:
 the table Luhn check, the index's in-place move of a part-paid item, the remaining amount
-built only when asked, the caches of references, numbers, texts and shown amounts, and the
-proposals of a common amount built only as far as a decision keeps them."""
+built only when asked, the caches of references, numbers, texts and shown amounts, the
+proposals of a common amount built only as far as a decision keeps them; and (round 3) the
+byte mod11 check, the ASCII fold of texts, the subset search's pre-check and the decision id
+written without a UUID object."""
 
 from __future__ import annotations
 
 import os
 import random
+import re
+import string
+import unicodedata
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -16,15 +22,30 @@ from stdnum import luhn
 from bankrec.contracts import Money, OpenItemKind, ReferenceKind
 from bankrec.matcher.domain import MatchEngine, OpenItemIndex, scoring
 from bankrec.matcher.domain.document_numbers import numbers_in
-from bankrec.matcher.domain.engine import PROPOSALS_MAX
+from bankrec.matcher.domain.engine import DECISION_ID_NAMESPACE, PROPOSALS_MAX, decision_id_for
 from bankrec.matcher.domain.policy import DEFAULT_POLICY
 from bankrec.matcher.domain.recent_lines import RecentLines
-from bankrec.matcher.domain.references import check_reference, is_valid_kid_mod10, luhn_valid
+from bankrec.matcher.domain.references import (
+    MOD11_WEIGHTS,
+    check_reference,
+    is_valid_kid_mod10,
+    kid_mod11_check_digit,
+    luhn_valid,
+)
 from bankrec.matcher.domain.rules import RuleOutcome, shown
 from bankrec.matcher.domain.rules.amount_text_date import PROPOSED_MAX
 from bankrec.matcher.domain.rules.counterparty import CounterpartyRule
+from bankrec.matcher.domain.rules.counterparty_subset import (
+    _two_or_more_may_add_up,
+    subsets_summing_to,
+)
 from bankrec.matcher.domain.rules.reversal_pair import ReversalPairRule
-from bankrec.matcher.domain.texts import field_agreement, text_agreement
+from bankrec.matcher.domain.texts import (
+    PAYMENT_WORDS,
+    field_agreement,
+    folded_words,
+    text_agreement,
+)
 
 
 def _seeded(name: str) -> random.Random:
@@ -246,3 +267,48 @@ def test_the_payer_is_identified_once_per_line_and_afresh_after_the_index_change
     assert again == first
     other = book.line("l2", "100.00", payer_account=card)
     assert rule.identify_payer(other, index, DEFAULT_POLICY) is not first
+
+
+def test_the_byte_mod11_check_digit_agrees_with_the_plain_formula() -> None:
+    rng = _seeded("mod11")
+    for _ in range(5_000):
+        body = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 30)))
+        total = sum(
+            int(digit) * MOD11_WEIGHTS[position % len(MOD11_WEIGHTS)]
+            for position, digit in enumerate(reversed(body))
+        )
+        expected = {0: "0", 1: None}.get(total % 11, str(11 - total % 11))
+        assert kid_mod11_check_digit(body) == expected, body
+
+
+def test_ascii_texts_fold_as_the_unicode_way_folds_them() -> None:
+    rng = _seeded("folded")
+    alphabet = string.ascii_letters + string.digits + " .,:/-+#"
+    for _ in range(2_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+        expected = tuple(w for w in re.findall(r"[a-z0-9]+(?:[.,:/-][a-z0-9]+)*", plain))
+        assert folded_words(text) == tuple(w for w in expected if w not in PAYMENT_WORDS)
+    assert folded_words("Sjøbris Ærlig Café") == ("sjobris", "aerlig", "cafe")
+
+
+def test_the_subset_pre_check_skips_only_searches_finding_no_set_of_two() -> None:
+    rng = _seeded("subset pre-check")
+    skipped = 0
+    for _ in range(2_000):
+        amounts = [Decimal(rng.randint(1, 60)) for _ in range(rng.randint(0, 8))]
+        target = Decimal(rng.randint(1, 200))
+        if not _two_or_more_may_add_up(amounts, target):
+            skipped += 1
+            found = subsets_summing_to(amounts, target)
+            assert all(len(subset) == 1 for subset in found.subsets), (amounts, target)
+    assert skipped > 100  # the check does skip searches
+
+
+def test_decision_ids_are_uuid5_of_tenant_and_line() -> None:
+    rng = _seeded("decision ids")
+    for _ in range(1_000):
+        tenant, line = f"t{rng.randrange(10**6)}", f"L{rng.randrange(10**9)}"
+        expected = uuid.uuid5(DECISION_ID_NAMESPACE, f"{tenant}:{line}")
+        assert decision_id_for(tenant, line) == str(expected)

@@ -167,7 +167,7 @@ def _numbers_read(text: str, field: str, all_named: bool) -> tuple[WrittenNumber
     while position < len(chunks):
         chunk = chunks[position]
         if chunk.isalpha() and chunk not in CURRENCY_WORDS:  # a plain word: nothing to try
-            reader.read(chunk)
+            reader.read_word(chunk)
             position += 1
             continue
         span = _not_a_number_span(chunks, position)
@@ -230,21 +230,26 @@ class _Reader:
     def barrier(self) -> None:
         self.mode, self.short_word = ("named" if self.all_named else None), None
 
+    def read_word(self, token: str) -> None:
+        """A token without a digit: an invoice word, a word saying "not a document number",
+        a connector or any other word."""
+        word = token.replace("-", "")
+        if word in INVOICE_WORDS:
+            self.mode, self.short_word = "named", None
+        elif word in NOT_DOCUMENT_WORDS:
+            self.mode, self.short_word = "excluded", None
+        elif word in CONNECTOR_WORDS:
+            self.short_word = None
+        else:
+            self.mode = "named" if self.all_named else None
+            self.short_word = word if len(word) <= SHORT_PREFIX_LENGTH_MAX else None
+
     def read(self, token: str) -> None:
         if token == _BARRIER:
             self.barrier()
             return
         if not _has_digit(token):
-            word = token.replace("-", "")
-            if word in INVOICE_WORDS:
-                self.mode, self.short_word = "named", None
-            elif word in NOT_DOCUMENT_WORDS:
-                self.mode, self.short_word = "excluded", None
-            elif word in CONNECTOR_WORDS:
-                self.short_word = None
-            else:
-                self.mode = "named" if self.all_named else None
-                self.short_word = word if len(word) <= SHORT_PREFIX_LENGTH_MAX else None
+            self.read_word(token)
             return
         written = _written(
             token, self.field, named=self.mode == "named", short_word=self.short_word

@@ -33,7 +33,7 @@ from bankrec.contracts import DecisionKind, Evidence, MatchDecision, Proposal, S
 from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
-from bankrec.matcher.domain.rules import Proof, Rule, RuleOutcome, sign
+from bankrec.matcher.domain.rules import NOTHING, Proof, Rule, RuleOutcome, sign
 from bankrec.matcher.domain.rules.amount_difference import AmountDifferenceRule
 from bankrec.matcher.domain.rules.amount_text_date import AmountTextDateRule
 from bankrec.matcher.domain.rules.counterparty import CounterpartyRule
@@ -48,6 +48,7 @@ SUSPENSE_RULE = "suspense"
 PROPOSALS_MAX = 10
 DECISION_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:bankrec:matcher:decisions")
 _NAMESPACE_BYTES = DECISION_ID_NAMESPACE.bytes
+_VARIANT_DIGITS = "89ab"
 
 # a reversal first: it cancels a line and must not be taken for a payment of an item; a
 # difference within tolerance before the exact rules (which would call it a partial
@@ -71,11 +72,10 @@ def decision_id_for(tenant_id: str, line_id: str) -> str:
     """The same line of the same tenant always gets the same decision id (a tenant id holds
     no ``:``, so the name is unambiguous): ``uuid5(namespace, "tenant:line")``, computed
     without building a ``UUID`` object (this runs once per line)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{tenant_id}:{line_id}".encode()).digest())
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    hexed = digest[:16].hex()
-    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"
+    hexed = hashlib.sha1(_NAMESPACE_BYTES + f"{tenant_id}:{line_id}".encode()).hexdigest()
+    # version 5 in the 13th hex digit; the RFC 4122 variant (binary 10xx) in the 17th
+    variant = _VARIANT_DIGITS[int(hexed[16], 16) & 0x3]
+    return f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{variant}{hexed[17:20]}-{hexed[20:32]}"
 
 
 class MatchEngine:
@@ -114,6 +114,8 @@ class MatchEngine:
         fallback: _Unconfirmed | None = None
         for rule in self._rules:
             outcome: RuleOutcome = rule.evaluate(line, index, policy)
+            if outcome is NOTHING:  # most rules on most lines: nothing to add
+                continue
             proof = outcome.proof
             if proof is not None and proof.kind is DecisionKind.SUSPENSE:
                 # a posting rule's suspense action: suspense naming the rule, unless an item
@@ -186,15 +188,21 @@ class MatchEngine:
             assert not proof.allocations, f"rule {rule} allocated a reversal pair"
         else:
             assert proof.allocations, f"rule {rule} proved a {proof.kind} without allocations"
-        total = sum((a.amount.amount for a in proof.allocations), start=Decimal(0))
-        different = sum((d.amount.amount for d in proof.differences), start=Decimal(0))
-        assert all(a.amount.currency == line.amount.currency for a in proof.allocations)
-        assert all(d.amount.currency == line.amount.currency for d in proof.differences)
-        assert all(sign(a.amount.amount) == sign(line.amount.amount) for a in proof.allocations)
-        covered = total + different  # invariant: allocations + differences = line amount
-        assert abs(covered) <= abs(line.amount.amount), f"rule {rule} allocated more than the line"
-        if proof.kind in (DecisionKind.MATCH, DecisionKind.PARTIAL):
-            assert covered == line.amount.amount, f"rule {rule} left part of the line unallocated"
+        # one pass over the allocations and differences (generators cost more than the sums)
+        paid, currency = line.amount.amount, line.amount.currency
+        line_sign = sign(paid)
+        covered = Decimal(0)  # invariant: allocations + differences = line amount
+        for allocation in proof.allocations:
+            amount = allocation.amount
+            assert amount.currency == currency, f"rule {rule} allocated in {amount.currency}"
+            assert sign(amount.amount) == line_sign, f"rule {rule} allocated the other sign"
+            covered += amount.amount
+        for difference in proof.differences:
+            assert difference.amount.currency == currency, f"rule {rule}: difference currency"
+            covered += difference.amount.amount
+        assert abs(covered) <= abs(paid), f"rule {rule} allocated more than the line"
+        if proof.kind is DecisionKind.MATCH or proof.kind is DecisionKind.PARTIAL:
+            assert covered == paid, f"rule {rule} left part of the line unallocated"
         assert 0 <= proof.confidence <= 1
         posting_rule = proof.posting_rule
         return MatchDecision(

@@ -371,22 +371,22 @@ class OpenItemIndex:
         item_id = entry.item_id
         if entry.is_open:
             key = entry.remaining_key
-            self._open_by_amount.setdefault(key, set()).add(item_id)
+            _add(self._open_by_amount, key, item_id)
             if entry.item.kind in REGISTERED_KINDS:
-                self._open_registered_by_amount.setdefault(key, set()).add(item_id)
-            self._open_by_counterparty.setdefault(entry.counterparty, set()).add(item_id)
+                _add(self._open_registered_by_amount, key, item_id)
+            _add(self._open_by_counterparty, entry.counterparty, item_id)
         if entry.reference is not None:
             by_reference = self._open_by_reference if entry.is_open else self._closed_by_reference
-            holders = by_reference.setdefault(entry.reference, set())
+            holders = by_reference.get(entry.reference)
+            if holders is None:
+                holders = by_reference[entry.reference] = set()
             if entry.is_open and not holders:  # the reference's first open item: findable by typo
                 for typo_key in typo_keys(entry.reference):
-                    self._open_references_by_typo_key.setdefault(typo_key, set()).add(
-                        entry.reference
-                    )
+                    _add(self._open_references_by_typo_key, typo_key, entry.reference)
             holders.add(item_id)
         by_document = self._open_by_document if entry.is_open else self._closed_by_document
         for document in entry.document_keys:
-            by_document[int(document.digits_only)].setdefault(document.key, set()).add(item_id)
+            _add(by_document[int(document.digits_only)], document.key, item_id)
 
     def _unindex_state(self, entry: IndexedItem) -> None:
         """Undo ``_index_state`` of the entry the index holds: it was indexed by its own
@@ -434,9 +434,18 @@ def _discard(mapping: dict[K, set[str]], key: K, item_id: str) -> None:
         del mapping[key]
 
 
+def _add(mapping: dict[K, set[str]], key: K, item_id: str) -> None:
+    # not setdefault(key, set()): that builds a set at every call, and most keys exist
+    ids = mapping.get(key)
+    if ids is None:
+        mapping[key] = {item_id}
+    else:
+        ids.add(item_id)
+
+
 def _move(mapping: dict[K, set[str]], before: K, after: K, item_id: str) -> None:
     _discard(mapping, before, item_id)
-    mapping.setdefault(after, set()).add(item_id)
+    _add(mapping, after, item_id)
 
 
 def _full_or_digits(
@@ -447,7 +456,9 @@ def _full_or_digits(
 
 def _count(mapping: dict[str, dict[str, int]], key: str, member: str, step: int) -> None:
     """Add ``step`` to how many items put ``member`` under ``key``; forget it at zero."""
-    members = mapping.setdefault(key, {})
+    members = mapping.get(key)
+    if members is None:
+        members = mapping[key] = {}
     left = members.get(member, 0) + step
     if left > 0:
         members[member] = left

@@ -75,9 +75,9 @@ class RecentLines:
         entry = _Remembered(line, (amount.currency, amount.amount), line_references(line))
         account.order.append(line_id)
         account.by_id[line_id] = entry
-        account.by_amount.setdefault(entry.amount_key, {})[line_id] = None
+        _file(account.by_amount, entry.amount_key, line_id)
         for reference in entry.references:
-            account.by_reference.setdefault(reference, {})[line_id] = None
+            _file(account.by_reference, reference, line_id)
         while len(account.order) > self._max:
             self._drop(account, account.order.popleft())
 
@@ -138,6 +138,15 @@ def _chronological(line: StatementLine) -> tuple[date, str, int, str]:
         line.sequence,
         line.line_id,
     )
+
+
+def _file(mapping: dict[K, dict[str, None]], key: K, line_id: str) -> None:
+    # not setdefault(key, {}): that builds a dict for every line, and most keys exist
+    ids = mapping.get(key)
+    if ids is None:
+        mapping[key] = {line_id: None}
+    else:
+        ids[line_id] = None
 
 
 def _discard(mapping: dict[K, dict[str, None]], key: K, line_id: str) -> None:

@@ -41,8 +41,11 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.,:/-][a-z0-9]+)*")
 @lru_cache(maxsize=65536)  # item texts repeat (descriptions, names): fold each once
 def folded_words(text: str) -> tuple[str, ...]:
     """The informative words of a text: folded to ASCII lower case, payment words dropped."""
-    folded = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLITERATION))
-    plain = "".join(char for char in folded if not unicodedata.combining(char))
+    if text.isascii():  # most texts: nothing to transliterate, decompose or strip
+        plain = text.lower()  # casefold is lower for ASCII
+    else:
+        folded = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLITERATION))
+        plain = "".join(char for char in folded if not unicodedata.combining(char))
     return tuple(word for word in _WORD.findall(plain) if word not in PAYMENT_WORDS)
 
 
@@ -116,6 +119,14 @@ class FieldAgreement:
     item_field: str
     item_value: str
     score: float
+
+
+def comparable_texts(texts: Sequence[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """The texts with enough informative words to compare, in order: the only ones
+    ``field_agreement`` compares (a line's are picked once, not once per candidate)."""
+    return [
+        (field, value) for field, value in texts if value and _compared_words(value) is not None
+    ]
 
 
 def field_agreement(

@@ -37,6 +37,7 @@ from bankrec.matcher.domain.index import IndexedItem, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.references import check_reference
 from bankrec.matcher.domain.rules import (
+    NOTHING,
     Proof,
     RuleOutcome,
     allocation_to,
@@ -64,10 +65,10 @@ class AmountDifferenceRule:
         self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy = DEFAULT_POLICY
     ) -> RuleOutcome:
         if not policy.has_amount_tolerance or line.reversal or line.amount.is_zero():
-            return RuleOutcome()
+            return NOTHING
         named = self._by_reference(line, index) or self._by_document(line, index)
         if named is None:
-            return RuleOutcome()
+            return NOTHING
         entry = named.entry
         difference = line.amount.amount - entry.remaining.amount
         tolerance = policy.amount_tolerance_for(entry.remaining.amount)
@@ -76,7 +77,7 @@ class AmountDifferenceRule:
             or abs(difference) > tolerance
             or self._paid_by_another(line, index, entry)
         ):
-            return RuleOutcome()  # exact (the exact rules' case), too far, or not theirs
+            return NOTHING  # exact (the exact rules' case), too far, or not theirs
         money_in_short = line.amount.amount > 0 and difference < 0
         role = AccountRole.BANK_FEES if money_in_short else AccountRole.ROUNDING
         reason = (

@@ -41,7 +41,7 @@ from bankrec.matcher.domain.rules import (
     shown,
     text_evidence,
 )
-from bankrec.matcher.domain.texts import FieldAgreement, field_agreement
+from bankrec.matcher.domain.texts import FieldAgreement, comparable_texts, field_agreement
 
 NAME = "amount_text_date"
 CANDIDATES_COMPARED_MAX = 200  # beyond this many items of one amount, texts are not compared
@@ -85,15 +85,23 @@ class AmountTextDateRule:
         candidates = fitting(line, index.open_by_amount(line.amount))
         if not candidates:
             return RuleOutcome(notes=(self._note(line, f"no open item with amount {amount}"),))
-        texts = line_texts(line)
-        compared = [
-            _Compared(
-                entry,
-                field_agreement(texts, item_texts(entry), policy.text_similarity_threshold)[0],
-                date_agreement(line, entry, policy.date_tolerance_days),
-            )
-            for entry in candidates
-        ]
+        texts = comparable_texts(line_texts(line))
+        if texts:
+            compared = [
+                _Compared(
+                    entry,
+                    field_agreement(texts, item_texts(entry), policy.text_similarity_threshold)[0],
+                    date_agreement(line, entry, policy.date_tolerance_days),
+                )
+                for entry in candidates
+            ]
+        else:
+            # no line text to compare: no candidate agrees by text, and of the candidates only
+            # the first PROPOSED_MAX are proposed (below), so only their dates are needed
+            compared = [
+                _Compared(entry, None, date_agreement(line, entry, policy.date_tolerance_days))
+                for entry in candidates[:PROPOSED_MAX]
+            ]
         with_text = [found for found in compared if found.text is not None]
         if len(with_text) == 1:
             return self._proved(line, with_text[0])
@@ -109,7 +117,7 @@ class AmountTextDateRule:
                     ),
                 ),
             )
-        if len(compared) == 1:
+        if len(candidates) == 1:
             [found] = compared
             confidence = scoring.AMOUNT_DATE if found.date is not None else scoring.AMOUNT_ONLY
             return RuleOutcome(

@@ -42,6 +42,7 @@ from bankrec.matcher.domain.counterparties import (
 from bankrec.matcher.domain.index import IndexedItem, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, SIMILARITY_MAX, MatchingPolicy
 from bankrec.matcher.domain.rules import (
+    NOTHING,
     Proof,
     RuleOutcome,
     allocation_to,
@@ -101,7 +102,7 @@ class CounterpartyRule:
     ) -> RuleOutcome:
         party = line.counterparty
         if party is None or not (party.account_number or party.name) or line.reversal:
-            return RuleOutcome()  # nothing to compare; a reversal is the reversal rule's
+            return NOTHING  # nothing to compare; a reversal is the reversal rule's
         identified, note = self.identify_payer(line, index, policy)
         if identified is None:
             return RuleOutcome(notes=(note,) if note else ())

@@ -39,6 +39,7 @@ from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import REGISTERED_KINDS, IndexedItem, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.rules import (
+    NOTHING,
     Proof,
     RuleOutcome,
     allocation_to,
@@ -48,7 +49,7 @@ from bankrec.matcher.domain.rules import (
     proposal_of,
     shown,
 )
-from bankrec.matcher.domain.rules.counterparty import BY_ACCOUNT, CounterpartyRule
+from bankrec.matcher.domain.rules.counterparty import BY_ACCOUNT, CounterpartyRule, IdentifiedPayer
 
 NAME = "counterparty_subset"
 CANDIDATES_MAX = 16  # 2 x 2^8 partial sums cover every subset of this many items
@@ -106,6 +107,15 @@ def _subset_sums(amounts: Sequence[Decimal], offset: int) -> list[tuple[Decimal,
     return sums
 
 
+def _two_or_more_may_add_up(amounts: Sequence[Decimal], target: Decimal) -> bool:
+    """Whether a set of two or more of ``amounts`` (all of the target's sign, none zero) may
+    add up to ``target``: only when it lies between the two smallest together and all of
+    them together. Outside, ``subsets_summing_to`` finds nothing or single amounts only,
+    which this rule leaves to the counterparty rule: the search is skipped."""
+    sizes = sorted(abs(amount) for amount in amounts)
+    return len(sizes) >= 2 and sizes[0] + sizes[1] <= abs(target) <= sum(sizes)
+
+
 def due_key(entry: IndexedItem) -> date:
     """When the item fell (or falls) due: its due date, else its posting date."""
     return entry.item.due_date or entry.item.posting_date or _NO_DATE
@@ -130,45 +140,36 @@ class CounterpartySubsetRule:
     ) -> RuleOutcome:
         party = line.counterparty
         if party is None or not (party.account_number or party.name) or line.reversal:
-            return RuleOutcome()  # nobody to look up; a reversal is the reversal rule's
+            return NOTHING  # nobody to look up; a reversal is the reversal rule's
         # the counterparty rule's own answer (kept from its run on this line): one way to
         # say who paid, worked out once
         identified, _ = _IDENTIFY.identify_payer(line, index, policy)
         if identified is None or identified.counterparty_id is None:
-            return RuleOutcome()  # the counterparty rule already said why nobody is known
+            return NOTHING  # the counterparty rule already said why nobody is known
         counterparty = identified.counterparty_id
-        by_account = identified.by == BY_ACCOUNT
-        identity = Evidence(
-            rule=self.name,
-            field=identified.line_field,
-            line_value=identified.line_value,
-            item_field="counterparty_accounts" if by_account else "counterparty_name",
-            item_value=identified.key,
-            note=f"the {identified.by} of {counterparty}"
-            + ("" if by_account else f" (names alike {identified.score:.0f}/100)"),
-        )
         count = index.count_open_of_counterparty(counterparty)
         if count > ITEMS_WALKED_MAX:
-            return self._bound_hit(identity, counterparty, f"{count} open items")
-        candidates = sorted(
-            (
-                entry
-                for entry in fitting(line, index.open_of_counterparty(counterparty))
-                if entry.item.kind not in REGISTERED_KINDS
-            ),
-            key=lambda entry: (due_key(entry), entry.item_id),
-        )
+            return self._bound_hit(self._identity(identified), counterparty, f"{count} open items")
+        candidates = [
+            entry
+            for entry in fitting(line, index.open_of_counterparty(counterparty))
+            if entry.item.kind not in REGISTERED_KINDS
+        ]
         if len(candidates) < 2:
-            return RuleOutcome()  # one item or none: the counterparty rule's case
+            return NOTHING  # one item or none: the counterparty rule's case
         if len(candidates) > CANDIDATES_MAX:
             return self._bound_hit(
-                identity,
+                self._identity(identified),
                 counterparty,
                 f"{len(candidates)} open items that could take {shown(line.amount)}",
             )
-        search = subsets_summing_to([e.remaining.amount for e in candidates], line.amount.amount)
+        if not _two_or_more_may_add_up([e.left_amount for e in candidates], line.amount.amount):
+            return NOTHING  # the search would find nothing or single items: see below
+        candidates.sort(key=lambda entry: (due_key(entry), entry.item_id))
+        search = subsets_summing_to([e.left_amount for e in candidates], line.amount.amount)
         if search.count == 0 or all(len(subset) == 1 for subset in search.subsets):
-            return RuleOutcome()  # nothing adds up, or single items: the counterparty rule's
+            return NOTHING  # nothing adds up, or single items: the counterparty rule's
+        identity = self._identity(identified)
         found = [[candidates[p] for p in subset] for subset in search.subsets]
         if search.count == 1:
             return self._pays_set(line, identity, counterparty, identified.by, candidates, found[0])
@@ -252,6 +253,19 @@ class CounterpartySubsetRule:
                     f"{shown(line.amount)}, e.g. {named}: a person chooses",
                 ),
             ),
+        )
+
+    def _identity(self, identified: IdentifiedPayer) -> Evidence:
+        """Who paid, as evidence (built only for an outcome that says something)."""
+        by_account = identified.by == BY_ACCOUNT
+        return Evidence(
+            rule=self.name,
+            field=identified.line_field,
+            line_value=identified.line_value,
+            item_field="counterparty_accounts" if by_account else "counterparty_name",
+            item_value=identified.key,
+            note=f"the {identified.by} of {identified.counterparty_id}"
+            + ("" if by_account else f" (names alike {identified.score:.0f}/100)"),
         )
 
     def _bound_hit(self, identity: Evidence, counterparty: str, how_many: str) -> RuleOutcome:

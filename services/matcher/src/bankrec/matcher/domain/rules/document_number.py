@@ -34,6 +34,7 @@ from bankrec.matcher.domain.index import IndexedItem, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.rules import (
     NAMES_SHOWN_MAX,
+    NOTHING,
     Proof,
     RuleOutcome,
     allocation_to,
@@ -67,7 +68,7 @@ class DocumentNumberRule:
     ) -> RuleOutcome:
         numbers = written_numbers(line)
         if not numbers:
-            return RuleOutcome()  # nothing to compare: no note, the line simply has no number
+            return NOTHING  # nothing to compare: no note, the line simply has no number
         outcome, named = self._outcome(line, index, numbers)
         if (
             outcome.proof is None

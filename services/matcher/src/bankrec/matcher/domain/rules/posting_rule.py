@@ -29,7 +29,7 @@ from bankrec.contracts import (
 from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
-from bankrec.matcher.domain.rules import Proof, RuleOutcome, shown
+from bankrec.matcher.domain.rules import NOTHING, Proof, RuleOutcome, shown
 
 NAME = "posting_rule"
 TEXT_SHOWN_MAX = 80
@@ -44,7 +44,7 @@ class PostingRuleRule:
     ) -> RuleOutcome:
         caught = next((r for r in index.posting_rules.rules if rule_catches(r, line)), None)
         if caught is None:
-            return RuleOutcome()
+            return NOTHING
         evidence = tuple(self.conditions_held(caught, line))
         named = f"posting rule {caught.name!r} ({caught.rule_id} v{caught.version})"
         if caught.action.kind is PostingRuleActionKind.SUSPENSE:

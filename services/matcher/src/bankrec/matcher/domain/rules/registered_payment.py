@@ -29,6 +29,7 @@ from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import IndexedItem, OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.rules import (
+    NOTHING,
     DateAgreement,
     Proof,
     RuleOutcome,
@@ -46,7 +47,7 @@ from bankrec.matcher.domain.rules import (
     text_evidence,
     written_numbers,
 )
-from bankrec.matcher.domain.texts import FieldAgreement, field_agreement
+from bankrec.matcher.domain.texts import FieldAgreement, comparable_texts, field_agreement
 
 NAME = "registered_payment"
 
@@ -77,11 +78,11 @@ class RegisteredPaymentRule:
         self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy = DEFAULT_POLICY
     ) -> RuleOutcome:
         if line.reversal:
-            return RuleOutcome()
+            return NOTHING
         candidates = fitting(line, index.open_registered_by_amount(line.amount))
         if not candidates:
-            return RuleOutcome()  # nothing registered with this amount: no note
-        texts = line_texts(line)
+            return NOTHING  # nothing registered with this amount: no note
+        texts = comparable_texts(line_texts(line))  # the same pairs compared, picked once
         dated: list[_Dated] = []
         for entry in candidates:
             when = date_agreement(line, entry, policy.date_tolerance_days)

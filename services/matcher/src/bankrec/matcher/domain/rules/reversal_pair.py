@@ -24,7 +24,7 @@ from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
 from bankrec.matcher.domain.recent_lines import line_references
-from bankrec.matcher.domain.rules import Proof, RuleOutcome, line_date, shown
+from bankrec.matcher.domain.rules import NOTHING, Proof, RuleOutcome, line_date, shown
 
 NAME = "reversal_pair"
 CANDIDATES_SHOWN_MAX = 5
@@ -38,14 +38,14 @@ class ReversalPairRule:
         self, line: StatementLine, index: OpenItemIndex, policy: MatchingPolicy = DEFAULT_POLICY
     ) -> RuleOutcome:
         if line.amount.is_zero():
-            return RuleOutcome()
+            return NOTHING
         memory = index.recent_lines
         account = line.account.account_id
         opposite = -line.amount.amount
         if not line.reversal and not memory.has_amount(account, line.amount.currency, opposite):
             # the common case, in one lookup: a pair needs an earlier line of the opposite
             # amount, and without the flag there is nothing to say
-            return RuleOutcome()
+            return NOTHING
         for reference in line_references(line):
             paired = [
                 earlier
@@ -74,7 +74,7 @@ class ReversalPairRule:
                     ),
                 )
         if not line.reversal:
-            return RuleOutcome()
+            return NOTHING
         candidates = [
             earlier
             for earlier in memory.by_amount(account, line.amount.currency, opposite)
