@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from bankrec.contracts import Envelope, Topic
 from bankrec.runtime.kafka import MessageDecodeError, decode_payload
 from bankrec.runtime.messaging import publish_dead_letter
+from bankrec.runtime.tracing import CONSUMED_TRACE_CONTEXTS
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
@@ -81,6 +82,7 @@ async def decoded_records(
                 broker, record, body, topic, consumer, code=exc.reason_code, reason=str(exc)
             )
             continue
+        CONSUMED_TRACE_CONTEXTS.remember(envelope.message_id, getattr(record, "headers", None))
         decoded.append(ConsumedRecord(envelope, record, body))
     return decoded
 

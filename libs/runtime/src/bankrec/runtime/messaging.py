@@ -116,7 +116,7 @@ async def stage_message(
 ) -> None:
     """Stage a message in the caller's transaction; the relay publishes it after commit,
     in the trace this runs in (when tracing is on)."""
-    STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
+    STAGED_TRACE_CONTEXTS.remember(envelope.message_id, caused_by=envelope.causation_id)
     await session.execute(
         insert(outbox).values(
             topic=topic.name,
@@ -141,7 +141,7 @@ async def stage_many(
     staged_at = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for topic, key, envelope in messages:
-        STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
+        STAGED_TRACE_CONTEXTS.remember(envelope.message_id, caused_by=envelope.causation_id)
         rows.append(
             {
                 "topic": topic.name,

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -131,12 +131,21 @@ class StagedTraceContexts:
         self._contexts: OrderedDict[str, Context] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, message_id: str) -> None:
-        """Keep the current context for ``message_id`` when a span is being recorded."""
-        if not trace.get_current_span().get_span_context().is_valid:
-            return
+    def remember(self, message_id: str, *, caused_by: str | None = None) -> None:
+        """Keep, for ``message_id``, the trace of the consumed message that caused it (a record
+        of a batch: the batch's own span is a new trace) or else the current context when a
+        span is being recorded."""
+        current = trace.get_current_span().get_span_context()
+        staged = CONSUMED_TRACE_CONTEXTS.get(caused_by) if caused_by else None
+        if staged is None or (
+            current.is_valid
+            and trace.get_current_span(staged).get_span_context().trace_id == current.trace_id
+        ):  # a single message's own span already continues its trace: stay under it
+            if not current.is_valid:
+                return
+            staged = otel_context.get_current()
         with self._lock:
-            self._contexts[message_id] = otel_context.get_current()
+            self._contexts[message_id] = staged
             while len(self._contexts) > self._kept:
                 self._contexts.popitem(last=False)
 
@@ -165,6 +174,46 @@ class StagedTraceContexts:
             otel_context.detach(token)
 
 
+class ConsumedTraceContexts:
+    """Message id -> the trace context its Kafka headers carried, for the records of a batch.
+
+    FastStream traces a batch as one span of a new trace (linked to the records' traces), so
+    what a batch handler stages would leave the trace of the line that caused it; the
+    consumed record's own context, looked up by the staged envelope's causation id, keeps the
+    trace going from webhook to posting. Bounded like ``StagedTraceContexts``.
+    """
+
+    def __init__(self, kept: int = STAGED_CONTEXTS_KEPT) -> None:
+        self._kept = kept
+        self._contexts: OrderedDict[str, Context] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, message_id: str, headers: Any) -> None:
+        """Keep the trace context in a consumed record's ``headers`` (pairs of name and bytes)
+        while tracing is on; records without one are skipped."""
+        if not trace.get_current_span().get_span_context().is_valid:
+            return  # tracing off: nothing to continue, and nothing to pay for per record
+        carrier = {
+            str(name): bytes(value).decode("latin-1")
+            for name, value in headers or ()
+            if name in ("traceparent", "tracestate") and isinstance(value, bytes | bytearray)
+        }
+        if "traceparent" not in carrier:
+            return
+        extracted = _PROPAGATOR.extract(carrier)
+        if not trace.get_current_span(extracted).get_span_context().is_valid:
+            return
+        with self._lock:
+            self._contexts[message_id] = extracted
+            while len(self._contexts) > self._kept:
+                self._contexts.popitem(last=False)
+
+    def get(self, message_id: str) -> Context | None:
+        with self._lock:
+            return self._contexts.get(message_id)
+
+
+CONSUMED_TRACE_CONTEXTS = ConsumedTraceContexts()
 STAGED_TRACE_CONTEXTS = StagedTraceContexts()
 
 _MESSAGE_ID_PREFIX = b'{"message_id":"'

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import hashlib
 import logging
@@ -29,7 +30,7 @@ import threading
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeVar
@@ -360,7 +361,9 @@ class StatementIngest:
         while True:
             queued = await unread.get()
             try:
-                await self._read_spooled(queued.record)
+                await asyncio.create_task(
+                    self._read_spooled(queued.record), context=queued.received_in
+                )
             except Exception as exc:  # anything but a refusal (recorded by _read)
                 self._read_failed(queued, exc)
             finally:
@@ -527,6 +530,9 @@ class _Unread:
 
     record: IngestRecord
     attempt: int
+    # the context the file was received in (its request's trace, log fields), so reading it
+    # later in a reader task still belongs to the webhook that brought it
+    received_in: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 def _log_unexpected_end(task: asyncio.Task[None]) -> None:

@@ -54,6 +54,7 @@ from bankrec.ingest.domain.publication import FilePublication
 from bankrec.ingest.use_cases import PublicationConflict, PublishedFile
 from bankrec.runtime import encode_envelope, stage_message
 from bankrec.runtime.tenant_keys import IssuedApiKey
+from bankrec.runtime.tracing import STAGED_TRACE_CONTEXTS
 
 _CHUNK = 500  # ids per IN (...) query: well inside every database's parameter limit
 
@@ -383,6 +384,8 @@ class SqlFilePublication:
         return int(done.scalar_one())
 
     async def _stage(self, messages: Sequence[OutgoingMessage]) -> None:
+        for message in messages:  # the relay publishes them in the file's trace
+            STAGED_TRACE_CONTEXTS.remember(message.envelope.message_id)
         await self._session.execute(
             insert(outbox),
             [

@@ -177,7 +177,7 @@ class SqlUnitOfWork:
     async def stage(self, topic: Topic, key: str, envelope: Envelope[Any]) -> None:
         """As ``bankrec.runtime.stage_message``, but the rows go in at commit, all in one
         statement (a batch of messages stages one event each)."""
-        STAGED_TRACE_CONTEXTS.remember(envelope.message_id)
+        STAGED_TRACE_CONTEXTS.remember(envelope.message_id, caused_by=envelope.causation_id)
         self._staged.append(
             {
                 "topic": topic.name,
