@@ -3,12 +3,17 @@ the suite's apps accept (``auth_headers``) (tests only)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from pydantic import BaseModel
 
 from bankrec.contracts import (
@@ -224,3 +229,33 @@ def auth_headers(tenant_id: str) -> dict[str, str]:
         TENANT_KEYS.record(record)
         _API_KEYS[tenant_id] = plain
     return {"authorization": f"Bearer {_API_KEYS[tenant_id]}"}
+
+
+WAIT_SECONDS = 60.0
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[dict[str, Any]]], done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Probe until ``done`` holds (the services work on their own time), or fail with the
+    last answer after ``WAIT_SECONDS``."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = await probe()
+        if done(last):
+            return last
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"timed out after {WAIT_SECONDS:.0f}s; last: {last!r}")
+
+
+@asynccontextmanager
+async def running(app: Any, base_url: str, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app started (its lifespan: consumers, relay) and an HTTP client with the tenant's
+    key."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=base_url, headers=auth_headers(tenant_id), timeout=30
+        ) as http:
+            yield http

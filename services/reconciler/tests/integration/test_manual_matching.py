@@ -11,17 +11,13 @@ allocations: the invoices reopen, the line is back in suspense.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
-from reconciler_factories import TENANT_KEYS, Messages, auth_headers
+from reconciler_factories import TENANT_KEYS, Messages, eventually, running
 
 from bankrec.contracts import (
     DECISIONS,
@@ -48,31 +44,7 @@ from bankrec.runtime import create_broker, ensure_topics, publish_envelope
 
 pytestmark = pytest.mark.integration
 
-WAIT_SECONDS = 60.0
 ACTOR = "anna@acme.example"
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[dict[str, Any]]], done: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = await probe()
-        if done(last):
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out after {WAIT_SECONDS:.0f}s; last: {last!r}")
-
-
-@asynccontextmanager
-async def running(app: Any, base_url: str, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=base_url, headers=auth_headers(tenant_id), timeout=30
-        ) as http:
-            yield http
 
 
 def suspense_decision(make: Messages) -> MatchDecision:

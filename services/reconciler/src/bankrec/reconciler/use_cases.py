@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from bankrec.contracts import (
     PERIOD_EVENTS,
     AdjustmentRefused,
+    BankAccountRef,
     EntrySource,
     Envelope,
     JournalEntryPosted,
@@ -173,43 +174,52 @@ def period_no_of(account_id: str, period_id: str) -> int | None:
     return int(number) if number != period_id and number.isdigit() else None
 
 
-def _statement_changes(envelope: Envelope[StatementHeader]) -> list[PeriodChange]:
-    header = envelope.payload
-    account = header.account
+def _on_account(
+    envelope: Envelope[Any],
+    account: BankAccountRef,
+    apply: Callable[[ReconciliationPeriod], ReconciliationPeriod],
+    touches: TouchedItems,
+) -> list[PeriodChange]:
+    """The one change a statement, line or decision makes: to the current period of its
+    account (opened on first sight)."""
     return [
         PeriodChange(
             account.account_id,
             partial(open_period, envelope.tenant_id, account.account_id, account.currency),
-            partial(apply_statement, header=header),
-            touches=TouchedItems(statements=frozenset({header.statement_id})),
+            apply,
+            touches=touches,
         )
     ]
+
+
+def _statement_changes(envelope: Envelope[StatementHeader]) -> list[PeriodChange]:
+    header = envelope.payload
+    return _on_account(
+        envelope,
+        header.account,
+        partial(apply_statement, header=header),
+        TouchedItems(statements=frozenset({header.statement_id})),
+    )
 
 
 def _line_changes(envelope: Envelope[StatementLine]) -> list[PeriodChange]:
     line = envelope.payload
-    account = line.account
-    return [
-        PeriodChange(
-            account.account_id,
-            partial(open_period, envelope.tenant_id, account.account_id, account.currency),
-            partial(apply_line, line=line),
-            touches=TouchedItems(lines=frozenset({line.line_id})),
-        )
-    ]
+    return _on_account(
+        envelope,
+        line.account,
+        partial(apply_line, line=line),
+        TouchedItems(lines=frozenset({line.line_id})),
+    )
 
 
 def _decision_changes(envelope: Envelope[MatchDecision]) -> list[PeriodChange]:
     decision = envelope.payload
-    account = decision.account
-    return [
-        PeriodChange(
-            account.account_id,
-            partial(open_period, envelope.tenant_id, account.account_id, account.currency),
-            partial(apply_decision, decision=decision, decided_at=envelope.occurred_at),
-            touches=TouchedItems(lines=frozenset({decision.line_id})),
-        )
-    ]
+    return _on_account(
+        envelope,
+        decision.account,
+        partial(apply_decision, decision=decision, decided_at=envelope.occurred_at),
+        TouchedItems(lines=frozenset({decision.line_id})),
+    )
 
 
 def _posting_changes(envelope: Envelope[JournalEntryPosted]) -> list[PeriodChange]:
