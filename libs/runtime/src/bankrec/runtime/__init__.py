@@ -16,7 +16,9 @@ from bankrec.runtime.consumed_messages import (
 )
 from bankrec.runtime.database import (
     DatabaseUrlError,
+    SnapshotTooLateError,
     async_url,
+    begin_snapshot,
     create_engine,
     session_factory,
     sync_url,
@@ -75,6 +77,7 @@ __all__ = [
     "SensitiveDataFilter",
     "ServiceMetrics",
     "ServiceSettings",
+    "SnapshotTooLateError",
     "TenantKeyReader",
     "TenantKeyRefused",
     "TenantKeyRing",
@@ -82,6 +85,7 @@ __all__ = [
     "TracingConfigurationError",
     "async_url",
     "asyncapi_document",
+    "begin_snapshot",
     "claim_inbox",
     "configure_logging",
     "create_broker",

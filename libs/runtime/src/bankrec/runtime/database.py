@@ -9,7 +9,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class DatabaseUrlError(ValueError):
@@ -67,6 +72,26 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class SnapshotTooLateError(RuntimeError):
+    """A snapshot was asked for after the transaction had begun."""
+
+
+async def begin_snapshot(session: AsyncSession) -> None:
+    """Begin the session's transaction as one snapshot, for a read over several tables.
+
+    PostgreSQL's READ COMMITTED takes a new snapshot per statement, so a period loaded table
+    by table could show another transaction's commit in one table and not in the next (a
+    request done, its line still matched); REPEATABLE READ reads all of them as of the first
+    statement. Only for reads: a writer there would fail instead of waiting on a lock. SQLite's
+    transactions (BEGIN IMMEDIATE) hold the database already.
+    """
+    if session.in_transaction():
+        raise SnapshotTooLateError("begin the snapshot before the transaction's first statement")
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

@@ -150,6 +150,7 @@ class PeriodWorkflow:
     async def state(self, tenant_id: str, account_id: str, period_no: int | None) -> PeriodState:
         """A period (None: the current one) with its diagnosis and what blocks its release."""
         async with self._units_of_work() as uow:
+            await uow.snapshot()
             periods = await uow.periods.list_account(tenant_id, account_id)
         period = _pick(periods, tenant_id, account_id, period_no)
         return PeriodState(
@@ -162,6 +163,7 @@ class PeriodWorkflow:
     async def history(self, tenant_id: str, account_id: str) -> list[HistoryRow]:
         """Every release and every period not released of the account."""
         async with self._units_of_work() as uow:
+            await uow.snapshot()
             periods = await uow.periods.list_account(tenant_id, account_id)
         if not periods:
             raise _account_not_found(tenant_id, account_id)

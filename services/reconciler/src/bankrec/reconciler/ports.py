@@ -88,6 +88,10 @@ class UnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
+    async def snapshot(self) -> None:
+        """Make this unit a read of one committed state (first, before any read): a period
+        loaded table by table never shows half of another unit's commit."""
+
     async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
         """Record the messages as processed (ids distinct); returns those not processed before."""
 

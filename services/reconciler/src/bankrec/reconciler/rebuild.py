@@ -294,6 +294,9 @@ class _WithoutEvents:
     ) -> None:
         await self._inner.__aexit__(exc_type, exc, traceback)
 
+    async def snapshot(self) -> None:
+        await self._inner.snapshot()
+
     async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
         return await self._inner.claim_messages(consumer, message_ids)
 

@@ -406,6 +406,7 @@ class Reconciler:
     async def period(self, tenant_id: str, account_id: str) -> ReconciliationPeriod:
         """The account's current period; AccountNotFoundError when it has none."""
         async with self._units_of_work() as uow:
+            await uow.snapshot()
             period = await uow.periods.current(tenant_id, account_id)
         if period is None:
             raise _not_found(tenant_id, account_id)
@@ -414,6 +415,7 @@ class Reconciler:
     async def periods(self, tenant_id: str) -> list[ReconciliationPeriod]:
         """Every account's current period, ordered by account id."""
         async with self._units_of_work() as uow:
+            await uow.snapshot()
             return await uow.periods.list_current(tenant_id)
 
     # -------------------------------------------------------------------------- machinery

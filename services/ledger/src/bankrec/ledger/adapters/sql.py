@@ -52,7 +52,7 @@ from bankrec.ledger.ports import (
     StoredEntry,
     TransactionFactory,
 )
-from bankrec.runtime import claim_inbox
+from bankrec.runtime import begin_snapshot, claim_inbox
 from bankrec.runtime.messaging import stage_many
 
 
@@ -995,6 +995,14 @@ class SqlLedgerViews:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session whose reads all see one committed state (a read of several tables never
+        shows half of a transaction)."""
+        async with self._sessions() as session:
+            await begin_snapshot(session)
+            yield session
+
     async def open_items(
         self, tenant_id: str, *, status: OpenItemStatus | None, limit: int, offset: int
     ) -> list[OpenItem]:
@@ -1002,12 +1010,12 @@ class SqlLedgerViews:
         if status is not None:
             query = query.where(tables.open_items.c.status == status.value)
         query = query.order_by(tables.open_items.c.item_id).limit(limit).offset(offset)
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (await session.execute(query)).all()
         return [_item_from_row(row) for row in rows]
 
     async def open_item(self, tenant_id: str, item_id: str) -> OpenItem | None:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             row = (
                 await session.execute(
                     select(tables.open_items).where(
@@ -1019,15 +1027,15 @@ class SqlLedgerViews:
         return _item_from_row(row) if row is not None else None
 
     async def chart(self, tenant_id: str) -> Chart | None:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             return await _chart(session, tenant_id)
 
     async def journal(self, tenant_id: str, *, limit: int, offset: int) -> list[PostedEntry]:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             return await _entries(session, tenant_id, None, limit=limit, offset=offset)
 
     async def entry_by_key(self, tenant_id: str, idempotency_key: str) -> PostedEntry | None:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             found = await _entries(
                 session, tenant_id, tables.journal_entries.c.idempotency_key == idempotency_key
             )
@@ -1047,7 +1055,7 @@ class SqlLedgerViews:
             .group_by(lines.c.account_code, lines.c.account_role, lines.c.currency)
             .order_by(lines.c.account_code, lines.c.currency)
         )
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (await session.execute(query)).all()
         return [
             AccountTotals(
@@ -1062,7 +1070,7 @@ class SqlLedgerViews:
 
     async def counts(self, tenant_id: str) -> LedgerCounts:
         decisions, entries = tables.decisions, tables.journal_entries
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             outcome_rows = await session.execute(
                 select(decisions.c.outcome, func.count())
                 .where(decisions.c.tenant_id == tenant_id)
@@ -1086,7 +1094,7 @@ class SqlLedgerViews:
         )
 
     async def decision(self, tenant_id: str, decision_id: str) -> DecisionRecord | None:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             return await _decision(session, tenant_id, decision_id)
 
     async def suspense_postings(
@@ -1101,19 +1109,19 @@ class SqlLedgerViews:
             .limit(limit)
             .offset(offset)
         )
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (await session.execute(query)).all()
         return [_suspense_from_row(row) for row in rows]
 
     async def suspense_posting(self, tenant_id: str, suspense_id: str) -> SuspensePosting | None:
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             return await _suspense_posting(session, tenant_id, suspense_id)
 
     async def suspense_allocations(
         self, tenant_id: str, suspense_id: str
     ) -> list[SuspenseAllocation]:
         allocations = tables.suspense_allocations
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (
                 await session.execute(
                     select(allocations)
@@ -1128,7 +1136,7 @@ class SqlLedgerViews:
 
     async def registered_payments(self, tenant_id: str, item_id: str) -> list[RegisteredPayment]:
         payments = tables.registered_payments
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (
                 await session.execute(
                     select(payments)
@@ -1157,13 +1165,13 @@ class SqlLedgerViews:
         )
         if not include_deleted:
             query = query.where(rules.c.status == PostingRuleStatus.ACTIVE.value)
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (await session.execute(query)).all()
         return [_rule_from_row(row) for row in rows]
 
     async def posting_rule_versions(self, tenant_id: str, rule_id: str) -> list[PostingRule]:
         rules = tables.posting_rules
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (
                 await session.execute(
                     select(rules)
@@ -1181,6 +1189,6 @@ class SqlLedgerViews:
         if subject_id is not None:
             query = query.where(trail.c.subject_id == subject_id)
         query = query.order_by(trail.c.id).limit(limit).offset(offset)
-        async with self._sessions() as session:
+        async with self._snapshot() as session:
             rows = (await session.execute(query)).all()
         return [_audit_from_row(row) for row in rows]

@@ -115,6 +115,9 @@ class MemoryUnitOfWork:
         self._staged.clear()
         self._store.lock.release()
 
+    async def snapshot(self) -> None:
+        return None  # the store's lock is held for the whole unit already
+
     async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
         claimed: set[str] = set()
         for message_id in message_ids:

@@ -58,7 +58,7 @@ from bankrec.reconciler.domain import (
     StatementBalances,
 )
 from bankrec.reconciler.ports import ConcurrentUpdateError, TouchedItems, UnitOfWorkFactory
-from bankrec.runtime import create_engine, encode_envelope
+from bankrec.runtime import begin_snapshot, create_engine, encode_envelope
 from bankrec.runtime.tracing import STAGED_TRACE_CONTEXTS
 
 
@@ -141,6 +141,9 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+
+    async def snapshot(self) -> None:
+        await begin_snapshot(self._require_session())
 
     async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
         """One INSERT .. ON CONFLICT DO NOTHING for all of them: a claim another transaction
