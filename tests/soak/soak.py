@@ -9,8 +9,10 @@ or SQLite files with ``--database sqlite``.
 
 Each webhook is a new camt.053 statement (the demo's six entries) of one of ``--tenants``
 tenants x ``--accounts`` accounts, each account's statements chained (sequence numbers,
-opening = previous closing, new bank references), so every line is new and nothing is a
-duplicate. Printed at the end, and written to ``--json``: webhooks sent and accepted, errors
+opening = previous closing, new bank references, a day after the previous one), so every
+line is new and nothing is a duplicate; the invoices and the bill its payments are for are
+imported into the ledger just before it (so lines are matched, as in a live business, and
+only the demo's unexplained line and its fee wait). Printed at the end, and written to ``--json``: webhooks sent and accepted, errors
 (refused or failed webhooks, ERROR log lines, dead letters), lines published and decisions
 made, RSS at start, end and maximum per service, and consumer lag (maximum, at the end of the
 posting and after draining).
@@ -35,11 +37,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from stdnum import luhn
 
 from bankrec.contracts import DEAD_LETTERS, DECISIONS, STATEMENT_LINES, Topic
 from bankrec.devstack import ServiceStack, StackConfig, free_port
@@ -68,9 +71,27 @@ def norwegian_iban(rng: random.Random) -> str:
             return f"NO{98 - int(f'{bban}232400') % 97:02d}{bban}"
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """One statement to post, and the open items its payments are for."""
+
+    tenant: str
+    body: bytes
+    open_items_csv: bytes
+
+
+OPEN_ITEMS_HEADER = (
+    "item_id,kind,counterparty_id,counterparty_name,counterparty_accounts,document_no,"
+    "external_document_no,reference,description,amount,currency,posting_date,due_date\n"
+)
+TEMPLATE_DATE = date(2026, 11, 20)
+
+
 @dataclass
 class StatementSource:
-    """Chained statements per account: the demo statement with new numbers each time."""
+    """Chained daily statements per account: the demo statement with new numbers each time,
+    one day later than the account's previous one, and new invoices (KIDs, invoice number) and
+    a new bill for its payments, so lines are matched as in a live business, not parked."""
 
     tenants: list[str]
     accounts_per_tenant: int
@@ -88,13 +109,18 @@ class StatementSource:
             for _ in range(self.accounts_per_tenant)
         ]
 
-    def next(self, number: int) -> tuple[str, bytes]:
-        """(tenant, statement file) of the ``number``-th webhook: accounts in turn."""
+    def next(self, number: int) -> Webhook:
+        """The ``number``-th webhook: accounts in turn."""
         index = number % len(self.accounts)
         tenant, iban = self.accounts[index]
         k = self.sent.get(index, 0)
         self.sent[index] = k + 1
         opening = 100_000 + STATEMENT_NET_AMOUNT * k
+        serial = index * 1_000_000 + k  # unique within the tenant
+        kids = [luhn.calc_check_digit(f"{n}{serial:09d}") for n in (1, 2, 3)]
+        kids = [f"{n}{serial:09d}{check}" for n, check in zip((1, 2, 3), kids, strict=True)]
+        invoice_no, bill_no = str(20_000_000 + serial), f"88-{serial}"
+        day = TEMPLATE_DATE + timedelta(days=k)
         text = (
             self.template.replace("NO9386011117947", iban)
             .replace("NVAS-20261120-0001", f"SOAK-{index}-{k}")
@@ -104,8 +130,28 @@ class StatementSource:
             .replace(">100000.00<", f">{opening}.00<")
             .replace(">114225.00<", f">{opening + STATEMENT_NET_AMOUNT}.00<")
             .replace("20261120000", f"9{index:05d}{k:07d}")  # the bank references: new lines
+            .replace("1002345005", kids[0])
+            .replace("1002351003", kids[1])
+            .replace("1002367009", kids[2])
+            .replace("Faktura 10234", f"Faktura {invoice_no}")
+            .replace("Inv 88-4410", f"Inv {bill_no}")
+            .replace("2026-11-20", day.isoformat())
         )
-        return tenant, text.encode()
+        posted, due = (day - timedelta(days=20)).isoformat(), day.isoformat()
+        rows = [
+            f"INV-{serial}-1,invoice,C-1001,Fjordland Bygg AS,12345678903,{serial}1,,{kids[0]},"
+            f"Steel beams,12500.00,NOK,{posted},{due}",
+            f"INV-{serial}-2,invoice,C-1002,Kari Hansen,,{serial}2,,{kids[1]},"
+            f"Workshop service,2500.00,NOK,{posted},{due}",
+            f"INV-{serial}-3,invoice,C-1003,Per Olsen,,{serial}3,,{kids[2]},"
+            f"Workshop service,1250.00,NOK,{posted},{due}",
+            f"INV-{serial}-4,invoice,C-1005,Sjobris Marine AS,NO8330001234567,{invoice_no},,,"
+            f"Hull repairs,8900.00,NOK,{posted},{due}",
+            f"BILL-{serial},bill,S-2001,Staalgrossisten AS,15030123455,B-{serial},{bill_no},,"
+            f"Steel plates,-15000.00,NOK,{posted},{due}",
+        ]
+        csv = OPEN_ITEMS_HEADER + "\n".join(rows) + "\n"
+        return Webhook(tenant, text.encode(), csv.encode())
 
 
 def signed(secret: str, body: bytes) -> dict[str, str]:
@@ -126,24 +172,36 @@ class Counts:
     failed: int = 0
     late: int = 0  # webhooks that left more than a second after their slot
     skipped: int = 0  # slots with no webhook: IN_FLIGHT_MAX were unanswered until the end
+    items_refused: int = 0  # open-item imports the ledger did not take
 
 
 async def post_webhooks(
     config: StackConfig,
     source: StatementSource,
     secrets: dict[str, str],
+    keys: dict[str, dict[str, str]],
     rate: float,
     seconds: float,
     counts: Counts,
 ) -> None:
     """Post webhooks at ``rate`` per second for ``seconds``, each at its own slot."""
     gate = asyncio.Semaphore(IN_FLIGHT_MAX)
-    ingest = config.base_url("ingest")
+    ingest, ledger = config.base_url("ingest"), config.base_url("ledger")
     limits = httpx.Limits(max_connections=IN_FLIGHT_MAX)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
 
-        async def post(tenant: str, body: bytes) -> None:
+        async def post(webhook: Webhook) -> None:
+            tenant, body = webhook.tenant, webhook.body
             try:
+                # the invoices first, as a business sends them before it is paid (a payment
+                # that still comes first waits in suspense and is matched when they arrive)
+                imported = await http.post(
+                    f"{ledger}/v1/tenants/{tenant}/open-items/import",
+                    content=webhook.open_items_csv,
+                    headers={"content-type": "text/csv", **keys[tenant]},
+                )
+                if imported.status_code != 200 or imported.json().get("errors"):
+                    counts.items_refused += 1
                 response = await http.post(
                     f"{ingest}/v1/webhooks/{tenant}/statements",
                     content=body,
@@ -173,8 +231,7 @@ async def post_webhooks(
                     break
                 if loop.time() - slot > 1.0:
                     counts.late += 1
-                tenant, body = source.next(number)
-                task = asyncio.create_task(post(tenant, body))
+                task = asyncio.create_task(post(source.next(number)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 counts.sent += 1
@@ -248,7 +305,9 @@ async def topic_total(bootstrap: str, topic: Topic) -> int:
 @dataclass
 class Samples:
     rss: dict[str, list[int]] = field(default_factory=dict)
+    rss_at: dict[str, list[float]] = field(default_factory=dict)  # seconds into the run
     lag: list[tuple[float, int, dict[str, int]]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def take_rss(self, stack: ServiceStack) -> None:
         for name, service in stack.services.items():
@@ -256,6 +315,33 @@ class Samples:
             found = rss_bytes(pid) if pid is not None else None
             if found is not None:
                 self.rss.setdefault(name, []).append(found)
+                self.rss_at.setdefault(name, []).append(time.monotonic() - self.started)
+
+    def rss_figures(self, posting_seconds: float) -> dict[str, dict[str, Any]]:
+        """Per service: MiB at start, end and maximum, one value a minute, and the growth
+        over the second half of the posting (MiB a minute): a working set that has levelled
+        off grows ~0 there, a leak as much as in the first half."""
+        figures: dict[str, dict[str, Any]] = {}
+        for name, values in self.rss.items():
+            times = self.rss_at[name]
+            by_minute: dict[int, float] = {}
+            for at, value in zip(times, values, strict=True):
+                by_minute.setdefault(int(at // 60), round(value / 2**20, 1))
+            half = [
+                (at, v) for at, v in zip(times, values, strict=True) if at >= posting_seconds / 2
+            ]
+            half = [(at, v) for at, v in half if at <= posting_seconds] or half
+            growth = None
+            if len(half) >= 2 and half[-1][0] > half[0][0]:
+                growth = (half[-1][1] - half[0][1]) / 2**20 / ((half[-1][0] - half[0][0]) / 60)
+            figures[name] = {
+                "start": round(values[0] / 2**20, 1),
+                "end": round(values[-1] / 2**20, 1),
+                "max": round(max(values) / 2**20, 1),
+                "by_minute": [by_minute[m] for m in sorted(by_minute)],
+                "second_half_growth_mib_per_minute": None if growth is None else round(growth, 2),
+            }
+        return figures
 
     async def take_lag(self, bootstrap: str, since: float) -> int:
         try:
@@ -361,15 +447,19 @@ def error_lines(state_dir: Path) -> dict[str, int]:
 # -- the run
 
 
-def prepare_tenants(config: StackConfig, tenants: list[str]) -> dict[str, str]:
-    """Each tenant's API key (known to every service), open items and webhook secret."""
+def prepare_tenants(
+    config: StackConfig, tenants: list[str]
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Each tenant's webhook secret and API key header (known to every service)."""
     secrets: dict[str, str] = {}
+    keys: dict[str, dict[str, str]] = {}
     with httpx.Client(timeout=30.0) as http:
         for tenant in tenants:
             client = BankrecClient(config, tenant, key_wait_seconds=90.0)
             try:
-                imported = client.import_open_items(DEMO / "open-items.csv")
-                client.wait_for_matcher_index(imported["imported"])
+                keys[tenant] = client.auth_headers("ledger")
+                for service in ("matcher", "reconciler"):
+                    client.auth_headers(service)
             finally:
                 client.close()
             answer = http.post(
@@ -378,7 +468,7 @@ def prepare_tenants(config: StackConfig, tenants: list[str]) -> dict[str, str]:
             )
             answer.raise_for_status()
             secrets[tenant] = str(answer.json()["webhook_secret"])
-    return secrets
+    return secrets, keys
 
 
 async def soak(
@@ -387,7 +477,7 @@ async def soak(
     bootstrap = config.kafka_bootstrap_servers
     run = uuid.uuid4().hex[:6]
     tenants = [f"soak-{run}-{i}" for i in range(args.tenants)]
-    secrets = prepare_tenants(config, tenants)
+    secrets, keys = prepare_tenants(config, tenants)
     source = StatementSource(tenants, args.accounts, args.seed)
     samples = Samples()
     lines_before = await topic_total(bootstrap, STATEMENT_LINES)
@@ -406,7 +496,7 @@ async def soak(
     posting_started = time.monotonic()
     drained_after: float | None = None
     try:
-        await post_webhooks(config, source, secrets, args.rate, args.minutes * 60, counts)
+        await post_webhooks(config, source, secrets, keys, args.rate, args.minutes * 60, counts)
         posting_seconds = time.monotonic() - posting_started
         lag_at_end = await samples.take_lag(bootstrap, posting_started)
         drain_started = time.monotonic()
@@ -435,14 +525,7 @@ async def soak(
         "decisions_published": decisions,
         "dead_letters": dead_letters,
         "error_log_lines": error_lines(config.state_dir),
-        "rss_mib": {
-            name: {
-                "start": round(values[0] / 2**20, 1),
-                "end": round(values[-1] / 2**20, 1),
-                "max": round(max(values) / 2**20, 1),
-            }
-            for name, values in samples.rss.items()
-        },
+        "rss_mib": samples.rss_figures(posting_seconds),
         "lag": {
             "max": max(lag_values, default=0),
             "at_end_of_posting": lag_at_end,
@@ -469,10 +552,12 @@ def render(figures: dict[str, Any]) -> str:
         f"{figures['decisions_published']} decisions",
         f"  errors:       {errors} ({w['refused']} refused, {w['failed']} failed, ERROR log lines "
         f"{figures['error_log_lines']}); {figures['dead_letters']} dead letters; "
-        f"{w['late']} webhooks over 1 s late, {w['skipped']} slots skipped (ingest saturated)",
-        "  RSS MiB (start / end / max):",
+        f"{w['late']} webhooks over 1 s late, {w['skipped']} slots skipped (ingest saturated), "
+        f"{w['items_refused']} open-item imports refused",
+        "  RSS MiB (start / end / max; growth over the second half, MiB/min; each minute):",
         *(
             f"    {name:<11} {v['start']:7.1f} {v['end']:7.1f} {v['max']:7.1f}"
+            f"  {v['second_half_growth_mib_per_minute']!s:>6}  {v['by_minute']}"
             for name, v in figures["rss_mib"].items()
         ),
         f"  consumer lag (messages, all groups): max {figures['lag']['max']}, at the end of "

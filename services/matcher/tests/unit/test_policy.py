@@ -35,6 +35,8 @@ KID = "1002345005"
         ({"amount_tolerance": Decimal("-0.01")}, "0 (exact) or more"),
         ({"name_similarity_threshold": 0}, "between 1 and 100"),
         ({"text_similarity_threshold": 101}, "between 1 and 100"),
+        ({"reversal_tolerance_days": -1}, "between 0 and 90"),
+        ({"reversal_tolerance_days": 91}, "between 0 and 90"),  # past the recent lines kept
     ],
 )
 def test_a_policy_that_cannot_work_is_refused(fields: dict[str, object], message: str) -> None:

@@ -205,7 +205,7 @@ def test_recent_lines_find_by_reference_in_the_order_remembered_and_by_amount_by
 ) -> None:
     """Per reference the lines come in the order remembered (no sort per lookup); by amount
     oldest first, even when remembered out of date order; a dropped line leaves both."""
-    memory = RecentLines(per_account_max=3)
+    memory = RecentLines(lines_max=3)
     late = book.line("l1", "100.00", end_to_end_id="E2E-1", booking_date=date(2026, 11, 22))
     early = book.line("l2", "100.00", end_to_end_id="E2E-1", booking_date=date(2026, 11, 2))
     memory.remember(late)

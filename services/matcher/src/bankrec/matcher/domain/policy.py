@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 SIMILARITY_MAX = 100  # rapidfuzz scores run from 0 to 100
+# the memory of recent lines keeps a line this long after its account's newest one
+REVERSAL_TOLERANCE_DAYS_MAX = 90
 
 
 class PolicyError(ValueError):
@@ -31,7 +33,8 @@ class MatchingPolicy:
       the item: a deducted fee) or the rounding account (``rules/amount_difference.py``);
       major units of the line's currency / percent of the remaining amount, the larger one
       applies; 0 = exactly equal (the default);
-    - ``reversal_tolerance_days``: how many days a reversal may follow the line it cancels;
+    - ``reversal_tolerance_days``: how many days a reversal may follow the line it cancels
+      (at most ``REVERSAL_TOLERANCE_DAYS_MAX``);
     - ``name_similarity_threshold``: how alike (0..100) two counterparty names must be;
     - ``text_similarity_threshold``: how alike (0..100) a line's text and an item's
       description or document number must be to count as "identical or almost the same".
@@ -61,9 +64,10 @@ class MatchingPolicy:
             raise PolicyError(
                 f"amount_tolerance_percent {self.amount_tolerance_percent} must be below 100"
             )
-        if self.reversal_tolerance_days < 0:
+        if not 0 <= self.reversal_tolerance_days <= REVERSAL_TOLERANCE_DAYS_MAX:
             raise PolicyError(
-                f"reversal_tolerance_days {self.reversal_tolerance_days} must be 0 or more"
+                f"reversal_tolerance_days {self.reversal_tolerance_days} must be between 0 "
+                f"and {REVERSAL_TOLERANCE_DAYS_MAX}"
             )
         for name in ("name_similarity_threshold", "text_similarity_threshold"):
             value = getattr(self, name)

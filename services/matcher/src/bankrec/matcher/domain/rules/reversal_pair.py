@@ -23,7 +23,7 @@ from bankrec.contracts import DecisionKind, Evidence, Money, StatementLine
 from bankrec.matcher.domain import scoring
 from bankrec.matcher.domain.index import OpenItemIndex
 from bankrec.matcher.domain.policy import DEFAULT_POLICY, MatchingPolicy
-from bankrec.matcher.domain.recent_lines import line_references
+from bankrec.matcher.domain.recent_lines import RecentLine, line_references
 from bankrec.matcher.domain.rules import NOTHING, Proof, RuleOutcome, line_date, shown
 
 NAME = "reversal_pair"
@@ -105,7 +105,7 @@ class ReversalPairRule:
     def _pair(
         self,
         line: StatementLine,
-        earlier: StatementLine,
+        earlier: RecentLine,
         confidence: Decimal,
         reference: Evidence | None,
     ) -> RuleOutcome:
@@ -127,7 +127,7 @@ class ReversalPairRule:
             )
         if reference is not None:
             evidence.append(reference)
-        when, then = line_date(line), line_date(earlier)
+        when, then = line_date(line), earlier.on
         days = f", {abs((when - then).days)} days apart" if when and then else ""
         return RuleOutcome(
             proof=Proof(
@@ -145,8 +145,8 @@ class ReversalPairRule:
         )
 
     @staticmethod
-    def _within_days(line: StatementLine, earlier: StatementLine, policy: MatchingPolicy) -> bool:
-        when, then = line_date(line), line_date(earlier)
+    def _within_days(line: StatementLine, earlier: RecentLine, policy: MatchingPolicy) -> bool:
+        when, then = line_date(line), earlier.on
         if when is None or then is None:
             return True  # no dates to refute it; the reference or the flag still must agree
         return abs((when - then).days) <= policy.reversal_tolerance_days
