@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -288,8 +289,8 @@ async def group_lags(bootstrap: str) -> dict[str, int]:
     }
 
 
-async def topic_total(bootstrap: str, topic: Topic) -> int:
-    """Messages a topic holds: the sum of its end offsets (the soak counts the difference)."""
+async def topic_ends(bootstrap: str, topic: Topic) -> dict[int, int]:
+    """Each partition's end offset."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="bankrec-soak")
@@ -297,9 +298,56 @@ async def topic_total(bootstrap: str, topic: Topic) -> int:
     try:
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         ends = await consumer.end_offsets(partitions)
-        return sum(ends.values())
+        return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()
+
+
+async def topic_total(bootstrap: str, topic: Topic) -> int:
+    """Messages a topic holds: the sum of its end offsets (the soak counts the difference)."""
+    return sum((await topic_ends(bootstrap, topic)).values())
+
+
+async def final_decision_kinds(bootstrap: str, since: dict[int, int]) -> dict[str, int]:
+    """How many lines the run's decisions left in each kind: the last decision of each line
+    (a line's decisions share its account's key, so its partition keeps their order)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    ends = await topic_ends(bootstrap, DECISIONS)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id="bankrec-soak",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    final: dict[str, str] = {}
+    try:
+        wanted = {
+            TopicPartition(DECISIONS.name, p): end
+            for p, end in ends.items()
+            if end > since.get(p, 0)
+        }
+        consumer.assign(list(wanted))
+        for tp in wanted:
+            consumer.seek(tp, since.get(tp.partition, 0))
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in wanted.items()])
+
+        while await behind():
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        payload = json.loads(record.value or b"{}").get("payload") or {}
+                    except (ValueError, AttributeError):
+                        continue  # not a decision envelope (it went to the dead letters)
+                    if isinstance(payload, dict) and "line_id" in payload and "kind" in payload:
+                        final[payload["line_id"]] = payload["kind"]
+    finally:
+        await consumer.stop()
+    return dict(sorted(Counter(final.values()).items()))
 
 
 @dataclass
@@ -481,7 +529,8 @@ async def soak(
     source = StatementSource(tenants, args.accounts, args.seed)
     samples = Samples()
     lines_before = await topic_total(bootstrap, STATEMENT_LINES)
-    decisions_before = await topic_total(bootstrap, DECISIONS)
+    decisions_at_start = await topic_ends(bootstrap, DECISIONS)
+    decisions_before = sum(decisions_at_start.values())
     dead_before = await topic_total(bootstrap, DEAD_LETTERS)
     counts = Counts()
     print(
@@ -523,6 +572,7 @@ async def soak(
         "webhooks": vars(counts),
         "statement_lines_published": lines,
         "decisions_published": decisions,
+        "lines_by_final_decision": await final_decision_kinds(bootstrap, decisions_at_start),
         "dead_letters": dead_letters,
         "error_log_lines": error_lines(config.state_dir),
         "rss_mib": samples.rss_figures(posting_seconds),
@@ -549,7 +599,8 @@ def render(figures: dict[str, Any]) -> str:
         f"({figures['database']}, seed {figures['seed']})",
         f"  messages in:  {w['sent']} webhooks sent, {w['accepted']} accepted (202), "
         f"{figures['statement_lines_published']} statement lines published, "
-        f"{figures['decisions_published']} decisions",
+        f"{figures['decisions_published']} decisions; lines by final decision "
+        f"{figures['lines_by_final_decision']}",
         f"  errors:       {errors} ({w['refused']} refused, {w['failed']} failed, ERROR log lines "
         f"{figures['error_log_lines']}); {figures['dead_letters']} dead letters; "
         f"{w['late']} webhooks over 1 s late, {w['skipped']} slots skipped (ingest saturated), "
@@ -586,6 +637,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--bootstrap-servers",
         help="an existing broker (default: one of its own; never a broker other stacks use)",
     )
+    parser.add_argument("--logs", type=Path, help="keep the services' logs in this folder")
     parser.add_argument(
         "--json",
         type=Path,
@@ -620,8 +672,14 @@ def main(argv: list[str] | None = None) -> int:
             log_level="INFO",
         )
         asyncio.run(start_groups_at_end(bootstrap))
-        with ServiceStack(config) as stack:
-            figures = asyncio.run(soak(args, config, stack))
+        try:
+            with ServiceStack(config) as stack:
+                figures = asyncio.run(soak(args, config, stack))
+        finally:
+            if args.logs is not None:  # the services' logs outlive the run's state
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for log in state_dir.glob("*.log"):
+                    shutil.copy2(log, args.logs / log.name)
     print(render(figures))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -21,7 +21,7 @@ Matching settings (``--settings FILE``, TOML, top-level keys; each optional, def
 - ``name_similarity_threshold`` and ``text_similarity_threshold`` (integer 1..100): how alike
   counterparty names, and texts and document numbers, must be.
 
-- ``reversal_tolerance_days`` (integer >= 0): how many days a reversal may follow its line.
+- ``reversal_tolerance_days`` (integer 0..90): how many days a reversal may follow its line.
 
 Decimals may be written as TOML numbers (read exactly, never as binary floats) or strings.
 
@@ -70,7 +70,7 @@ MATCHING_SETTINGS: dict[str, str] = {
     "amount_tolerance_percent": "a decimal, 0 or more",
     "name_similarity_threshold": "an integer from 1 to 100",
     "text_similarity_threshold": "an integer from 1 to 100",
-    "reversal_tolerance_days": "an integer, 0 or more",
+    "reversal_tolerance_days": "an integer from 0 to 90",
 }
 """The keys a settings file may hold, with what each takes (the fields of MatchingPolicy)."""
 

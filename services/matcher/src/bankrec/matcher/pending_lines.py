@@ -20,6 +20,12 @@ from bankrec.matcher.domain.index import amount_key
 from bankrec.matcher.domain.references import compact_reference
 
 DOCUMENT_KEY_LENGTH_MIN = 4  # shorter tokens are in too many texts to say anything
+# An item that shares only its amount or its customer's account with more pending lines than
+# this cannot prove which of them it explains (the engine sees one line at a time, not the
+# other lines competing for the item), and deciding each again would cost a database read
+# per line for every such item: they stay for a person, or for an item that names them.
+WEAK_HITS_MAX = 20
+STRONG_KINDS = frozenset({"reference", "document"})  # what names a line, not just resembles it
 _TOKEN = re.compile(r"[A-Z0-9]+")
 _PUNCTUATION = re.compile(r"[^A-Z0-9\s]")
 
@@ -113,14 +119,18 @@ class PendingLines:
                     del tenant.by_key[key]
 
     def explainable_by(self, tenant_id: str, item: OpenItem) -> list[str]:
-        """The pending lines of the tenant sharing a key with the item, by line id."""
+        """The pending lines of the tenant the item may explain, by line id: those sharing a
+        reference or a document number with it, and those sharing only its amount or an
+        account of its customer while they are at most ``WEAK_HITS_MAX``."""
         tenant = self._tenants.get(tenant_id)
         if tenant is None:
             return []
-        found: set[str] = set()
+        strong: set[str] = set()
+        weak: set[str] = set()
         for key in item_keys(item):
-            found.update(tenant.by_key.get(key, ()))
-        return sorted(found)
+            (strong if key[0] in STRONG_KINDS else weak).update(tenant.by_key.get(key, ()))
+        weak -= strong
+        return sorted(strong | weak if len(weak) <= WEAK_HITS_MAX else strong)
 
     def all(self) -> list[tuple[str, str]]:
         """Every (tenant, line id), in order."""
