@@ -187,7 +187,7 @@ bench: install postgres
 
 # A bounded soak: the four services as processes on a broker of their own and fresh PostgreSQL
 # databases, signed webhooks at a fixed rate on loopback; RSS per service and consumer lag are
-# sampled, figures in var/soak/soak.json. `make soak SOAK_ARGS="--minutes 3 --rate 20"`.
+# sampled, figures in var/soak/soak.json. Defaults: 10 min at 2 webhooks/s; `make soak SOAK_ARGS="--minutes 3 --rate 5"`.
 SOAK_ARGS ?= --minutes 10 --rate 20
 soak: install postgres
 	@bash deploy/local/kafka.sh fetch
