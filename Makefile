@@ -187,8 +187,9 @@ bench: install postgres
 
 # A bounded soak: the four services as processes on a broker of their own and fresh PostgreSQL
 # databases, signed webhooks at a fixed rate on loopback; RSS per service and consumer lag are
-# sampled, figures in var/soak/soak.json. Defaults: 10 min at 2 webhooks/s; `make soak SOAK_ARGS="--minutes 3 --rate 5"`.
-SOAK_ARGS ?= --minutes 10 --rate 20
+# sampled, figures in var/soak/soak.json. Defaults (tests/soak/soak.py): 10 min at 2 webhooks/s;
+# `make soak SOAK_ARGS="--minutes 3 --rate 5"` to change them.
+SOAK_ARGS ?=
 soak: install postgres
 	@bash deploy/local/kafka.sh fetch
 	@$(UV) run --all-packages --locked python tests/soak/soak.py $(SOAK_ARGS)
