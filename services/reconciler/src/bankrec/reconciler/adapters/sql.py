@@ -79,19 +79,36 @@ def sql_units_of_work(
     return lambda: SqlUnitOfWork(sessions, shared)
 
 
+PERIODS_CACHED_MAX = 256
+ROWS_CACHED_MAX = 100_000  # lines and postings of the cached periods: ~4.4 KiB each in memory
+
+
 class PeriodCache:
     """Periods as last committed, each with its ``periods.version``; least recently used go.
 
     Every write of a period or of any of its rows bumps the version (``SqlPeriodRepository``
     does), so a cached period is used only while the locked row still has its version: a write
     by another instance, or anything this one rolled back, makes it a miss and it is reloaded.
+
+    Bounded by periods and by the lines and postings they hold together: a period is held
+    whole until it is released, so its lines grow with the month, and the count of periods
+    alone would not bound memory. A period larger than the whole bound is not cached.
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = PERIODS_CACHED_MAX, rows_max: int = ROWS_CACHED_MAX) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[str, str], tuple[int, ReconciliationPeriod]] = (
+        self._rows_max = rows_max
+        self._rows = 0
+        self._entries: OrderedDict[tuple[str, str], tuple[int, ReconciliationPeriod, int]] = (
             OrderedDict()
         )
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: tuple[str, str], version: int) -> ReconciliationPeriod | None:
         entry = self._entries.get(key)
@@ -101,10 +118,20 @@ class PeriodCache:
         return entry[1]
 
     def put(self, key: tuple[str, str], version: int, period: ReconciliationPeriod) -> None:
-        self._entries[key] = (version, period)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._forget(key)
+        rows = len(period.lines) + len(period.postings)
+        if self._size <= 0 or rows > self._rows_max:
+            return
+        self._entries[key] = (version, period, rows)
+        self._rows += rows
+        while len(self._entries) > self._size or self._rows > self._rows_max:
+            _, (_, _, gone) = self._entries.popitem(last=False)
+            self._rows -= gone
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._rows -= entry[2]
 
 
 class SqlUnitOfWork:

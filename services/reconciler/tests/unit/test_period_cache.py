@@ -1,0 +1,49 @@
+"""The cache of committed periods is bounded by the lines and postings it holds, not only by
+how many periods: a period is held whole until released, so it grows with the month."""
+
+from __future__ import annotations
+
+from reconciler_factories import Messages
+
+from bankrec.reconciler.adapters.sql import PeriodCache
+from bankrec.reconciler.domain.period import ReconciliationPeriod, apply_line, open_period
+
+
+def period_with_lines(make: Messages, account_id: str, lines: int) -> ReconciliationPeriod:
+    period = open_period(make.tenant_id, account_id, "NOK")
+    account = make.account.model_copy(update={"account_id": account_id})
+    for number in range(lines):
+        line = make.line(f"{account_id}-l{number}", "10.00")
+        period = apply_line(period, line.model_copy(update={"account": account}))
+    return period
+
+
+def test_the_least_recently_used_periods_leave_when_their_rows_pass_the_bound(
+    messages: Messages,
+) -> None:
+    cache = PeriodCache(size=10, rows_max=100)
+    periods = {name: period_with_lines(messages, name, 40) for name in ("a", "b", "c")}
+    cache.put((messages.tenant_id, "a"), 1, periods["a"])
+    cache.put((messages.tenant_id, "b"), 1, periods["b"])
+    assert cache.get((messages.tenant_id, "a"), 1) is periods["a"]  # a used last: b goes
+    cache.put((messages.tenant_id, "c"), 1, periods["c"])
+    assert (len(cache), cache.rows) == (2, 80)
+    assert cache.get((messages.tenant_id, "b"), 1) is None
+    assert cache.get((messages.tenant_id, "a"), 1) is periods["a"]
+    assert cache.get((messages.tenant_id, "a"), 2) is None  # another version: a miss
+
+
+def test_a_newer_version_replaces_the_old_and_a_period_over_the_bound_is_not_kept(
+    messages: Messages,
+) -> None:
+    cache = PeriodCache(size=10, rows_max=100)
+    key = (messages.tenant_id, "a")
+    cache.put(key, 1, period_with_lines(messages, "a", 30))
+    cache.put(key, 2, period_with_lines(messages, "a", 60))
+    assert (len(cache), cache.rows) == (1, 60)
+    cache.put(key, 3, period_with_lines(messages, "a", 101))
+    assert (len(cache), cache.rows) == (0, 0)
+    assert cache.get(key, 2) is None  # the older version went too: it is stale
+    off = PeriodCache(size=0)
+    off.put(key, 1, period_with_lines(messages, "a", 1))
+    assert len(off) == 0
