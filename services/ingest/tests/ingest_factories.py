@@ -7,10 +7,12 @@ the ISO schemas do.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 IBAN = "NO9386011117947"
@@ -273,3 +275,14 @@ def camt_file(
             f"<MsgDefIdr>{message}.001.{version:02d}</MsgDefIdr></AppHdr>{document}</BizMsgEnvlp>"
         )
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + document).encode()
+
+
+class LoopErrors:
+    """What reached the event loop's exception handler while a test ran (``Task exception was
+    never retrieved`` goes there)."""
+
+    def __init__(self) -> None:
+        self.contexts: list[dict[str, Any]] = []
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.contexts.append(context)

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from ingest_factories import Entry, Statement, camt_file
+from ingest_factories import Entry, LoopErrors, Statement, camt_file
 
 from bankrec.contracts import STATEMENT_LINES
 from bankrec.devstack.topics import json_object
@@ -51,30 +51,6 @@ def numbered_statement(number: int) -> bytes:
             legal_sequence_number=str(number + 1),
         )
     )
-
-
-class LoopErrors:
-    """What the event loop's exception handler was given (``Task exception was never
-    retrieved`` goes there), kept while the test runs."""
-
-    def __init__(self) -> None:
-        self.contexts: list[dict[str, Any]] = []
-
-    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        self.contexts.append(context)
-        loop.default_exception_handler(context)
-
-
-@pytest.fixture
-async def loop_errors() -> AsyncIterator[LoopErrors]:
-    loop = asyncio.get_running_loop()
-    errors = LoopErrors()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(errors)
-    try:
-        yield errors
-    finally:
-        loop.set_exception_handler(previous)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_factories import Entry, Statement, camt_file
+from ingest_factories import Entry, LoopErrors, Statement, camt_file
 
 from bankrec.ingest.adapters.sql import SqlIngestStore
 from bankrec.ingest.bootstrap import MIGRATIONS_DIR
@@ -58,16 +58,6 @@ class FailingPublications:
         return getattr(self._store, name)
 
 
-class LoopErrors:
-    """What reached the event loop's exception handler ("never retrieved" goes there)."""
-
-    def __init__(self) -> None:
-        self.contexts: list[dict[str, Any]] = []
-
-    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        self.contexts.append(context)
-
-
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlIngestStore]:
     url = f"sqlite:///{tmp_path / 'ingest.sqlite'}"
@@ -77,18 +67,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlIngestStore]:
         yield SqlIngestStore(session_factory(engine))
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def loop_errors() -> AsyncIterator[LoopErrors]:
-    loop = asyncio.get_running_loop()
-    errors = LoopErrors()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(errors)
-    try:
-        yield errors
-    finally:
-        loop.set_exception_handler(previous)
 
 
 async def eventually(observed: Callable[[], Awaitable[Any]], expected: Any) -> None:

@@ -33,6 +33,15 @@ from bankrec.reconciler.errors import ReconcilerError
 from bankrec.reconciler.use_cases import CONSUMER_GROUP, Reconciler
 from bankrec.runtime import dead_letter_record, decoded_records, subscriber_options
 
+PAYLOAD_TYPES: dict[str, type[BaseModel]] = {
+    STATEMENTS.name: StatementHeader,
+    STATEMENT_LINES.name: StatementLine,
+    DECISIONS.name: MatchDecision,
+    POSTINGS.name: JournalEntryPosted,
+    REFUSED_ADJUSTMENTS.name: AdjustmentRefused,
+    MATCH_OUTCOMES.name: ManualMatchSettled,
+}
+"""What each topic the reconciler reads carries (the live consumers and the rebuild)."""
 CONSUMED_TOPICS: tuple[Topic, ...] = (
     STATEMENTS,
     STATEMENT_LINES,
@@ -68,27 +77,27 @@ def register_consumers(
 
     async def on_statement(message: KafkaMessage) -> None:
         """A statement opens the account's period and gives its opening and statement balance."""
-        await _consume(broker, reconciler, message, STATEMENTS, StatementHeader)
+        await _consume(broker, reconciler, message, STATEMENTS)
 
     async def on_statement_line(message: KafkaMessage) -> None:
         """A statement line becomes a line of the account's period."""
-        await _consume(broker, reconciler, message, STATEMENT_LINES, StatementLine)
+        await _consume(broker, reconciler, message, STATEMENT_LINES)
 
     async def on_decision(message: KafkaMessage) -> None:
         """The matcher's decision gives a line its kind (match, suspense, ...)."""
-        await _consume(broker, reconciler, message, DECISIONS, MatchDecision)
+        await _consume(broker, reconciler, message, DECISIONS)
 
     async def on_posting(message: KafkaMessage) -> None:
         """A bank-side posting that names a statement line reconciles it."""
-        await _consume(broker, reconciler, message, POSTINGS, JournalEntryPosted)
+        await _consume(broker, reconciler, message, POSTINGS)
 
     async def on_adjustment_refused(message: KafkaMessage) -> None:
         """The ledger refused an adjustment: the period shows it refused, with the reason."""
-        await _consume(broker, reconciler, message, REFUSED_ADJUSTMENTS, AdjustmentRefused)
+        await _consume(broker, reconciler, message, REFUSED_ADJUSTMENTS)
 
     async def on_match_settled(message: KafkaMessage) -> None:
         """The ledger applied or refused a manual match: the period shows it."""
-        await _consume(broker, reconciler, message, MATCH_OUTCOMES, ManualMatchSettled)
+        await _consume(broker, reconciler, message, MATCH_OUTCOMES)
 
     for topic, handler in (
         (STATEMENTS, on_statement),
@@ -112,11 +121,12 @@ async def _consume(
     reconciler: Reconciler,
     message: StreamKafkaMessage,
     topic: Topic,
-    payload_type: type[BaseModel],
 ) -> None:
     """Decode every record of the batch (an undecodable one is dead-lettered), record the rest
     in one transaction, dead-letter the ones the reconciler refused."""
-    decoded = await decoded_records(broker, message, payload_type, topic, CONSUMER_GROUP)
+    decoded = await decoded_records(
+        broker, message, PAYLOAD_TYPES[topic.name], topic, CONSUMER_GROUP
+    )
     results = await reconciler.record_batch([consumed.envelope for consumed in decoded])
     for consumed, result in zip(decoded, results, strict=True):
         if isinstance(result, ReconcilerError):

@@ -28,25 +28,10 @@ from aiokafka.protocol.admin import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bankrec.contracts import (
-    DECISIONS,
-    MATCH_OUTCOMES,
-    POSTINGS,
-    REFUSED_ADJUSTMENTS,
-    STATEMENT_LINES,
-    STATEMENTS,
-    AdjustmentRefused,
-    JournalEntryPosted,
-    ManualMatchSettled,
-    MatchDecision,
-    PeriodStatus,
-    StatementHeader,
-    StatementLine,
-    Topic,
-)
+from bankrec.contracts import PeriodStatus, Topic
 from bankrec.reconciler.adapters import sql_units_of_work
 from bankrec.reconciler.adapters.rebuild_sql import clear_derived_state
-from bankrec.reconciler.consumers import CONSUMED_TOPICS, group_for
+from bankrec.reconciler.consumers import CONSUMED_TOPICS, PAYLOAD_TYPES, group_for
 from bankrec.reconciler.domain import figures
 from bankrec.reconciler.domain.replay import ReplayRoutes
 from bankrec.reconciler.errors import ReconcilerError
@@ -61,16 +46,6 @@ from bankrec.runtime import MessageDecodeError, decode_payload, readable_end_off
 
 CLIENT_ID = "bankrec-reconciler-rebuild"
 READ_WAIT_MS = 1_000  # one poll's wait for records before it looks again
-
-PAYLOAD_TYPES: dict[str, type[Any]] = {
-    STATEMENTS.name: StatementHeader,
-    STATEMENT_LINES.name: StatementLine,
-    DECISIONS.name: MatchDecision,
-    POSTINGS.name: JournalEntryPosted,
-    REFUSED_ADJUSTMENTS.name: AdjustmentRefused,
-    MATCH_OUTCOMES.name: ManualMatchSettled,
-}
-"""What each consumed topic carries (as ``consumers.register_consumers`` decodes it)."""
 
 
 class ServiceRunningError(ReconcilerError):
