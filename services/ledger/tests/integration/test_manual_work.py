@@ -431,6 +431,38 @@ async def test_a_registered_payment_pays_the_invoice_and_awaits_its_bank_line(
     assert actions == ["register_payment", "unmatch_decision", "remove_payment"]
 
 
+async def test_an_import_naming_a_registered_payment_reports_its_row(books: Any, make: Any) -> None:
+    """The import reads the file's items and which are registered payments at once; the
+    row of a payment is refused as a single registration of it is."""
+    await register(books, make, "INV-1", "500.00", counterparty_id="C-1")
+    await books.manual.register_payment(
+        books.tenant_id,
+        "INV-1",
+        payment_id="PAY-1",
+        amount=Money.of("300.00", "NOK"),
+        bank_account_id=ACCOUNT,
+        correlation_id="test",
+        **BY,
+    )
+    text = (
+        "item_id,kind,counterparty_id,counterparty_name,counterparty_accounts,document_no,"
+        "external_document_no,reference,description,amount,currency,posting_date,due_date\n"
+        "INV-2,invoice,,,,,,,,70.00,NOK,,\n"
+        "PAY-1,payment,,,,,,,,-999.00,NOK,,\n"
+    )
+
+    report = await books.ledger.import_open_items(books.tenant_id, text, correlation_id="csv")
+
+    assert (report.imported, report.unchanged) == (1, 0)
+    [error] = report.errors
+    assert (error.row, error.field) == (3, "item_id")
+    assert "registered through the ledger" in error.message
+    invoice = await books.ledger.open_item(books.tenant_id, "INV-2")
+    assert (invoice.amount.amount, invoice.version) == (Decimal("70.00"), 1)
+    payment = await books.ledger.open_item(books.tenant_id, "PAY-1")
+    assert (payment.amount.amount, payment.version) == (Decimal("300.00"), 1)  # untouched
+
+
 async def test_a_payment_larger_than_what_is_open_is_refused(books: Any, make: Any) -> None:
     await register(books, make, "BILL-1", "-100.00")
     with pytest.raises(OverAllocation):

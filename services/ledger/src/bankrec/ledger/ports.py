@@ -200,6 +200,10 @@ class LedgerTransaction(Protocol):
         self, tenant_id: str, payment_id: str
     ) -> RegisteredPayment | None: ...
 
+    async def registered_payment_ids(self, tenant_id: str, item_ids: Iterable[str]) -> set[str]:
+        """Which of these open items are payments registered through the ledger."""
+        ...
+
     async def add_registered_payment(
         self, tenant_id: str, payment: RegisteredPayment, at: datetime
     ) -> None: ...

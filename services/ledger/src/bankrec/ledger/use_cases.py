@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -427,9 +428,15 @@ class Ledger(Bookkeeper):
         async def work(tx: LedgerTransaction) -> ImportReport:
             imported = unchanged = 0
             errors = list(parsed.errors)
+            # the file's items and which of them are registered payments, read at once: the
+            # rows then only queue their writes (the parser refuses an item twice in a file)
+            known = await tx.open_items(tenant_id, [draft.item_id for _, draft in parsed.rows])
+            payments = await tx.registered_payment_ids(tenant_id, known)
             for row, draft in parsed.rows:
                 try:
-                    registered = await self._save_draft(tx, tenant_id, draft, correlation_id)
+                    registered = await self._save_draft(
+                        tx, tenant_id, draft, correlation_id, known.get(draft.item_id), payments
+                    )
                 except ConcurrentUpdate:
                     raise
                 except LedgerError as exc:
@@ -446,10 +453,20 @@ class Ledger(Bookkeeper):
         return await self._in_transaction(work)
 
     async def _save_draft(
-        self, tx: LedgerTransaction, tenant_id: str, draft: OpenItemDraft, correlation_id: str
+        self,
+        tx: LedgerTransaction,
+        tenant_id: str,
+        draft: OpenItemDraft,
+        correlation_id: str,
+        current: OpenItem | None = None,
+        payments: AbstractSet[str] | None = None,
     ) -> RegisteredItem:
-        current = await tx.open_item(tenant_id, draft.item_id)
-        if current is not None and await tx.registered_payment(tenant_id, draft.item_id):
+        """Create or revise the item; ``current`` and ``payments`` when the caller read the
+        item and the registered payments among its items already (None: read here)."""
+        if payments is None:
+            current = await tx.open_item(tenant_id, draft.item_id)
+            payments = await tx.registered_payment_ids(tenant_id, [draft.item_id])
+        if current is not None and draft.item_id in payments:
             raise OpenItemConflict(
                 f"{draft.item_id} is a payment registered through the ledger, which posted it; "
                 "remove the payment and register it again to change it",

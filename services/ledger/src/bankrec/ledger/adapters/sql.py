@@ -640,14 +640,15 @@ class SqlLedgerTransaction:
 
     async def add_open_item(self, tenant_id: str, item: OpenItem) -> None:
         now = datetime.now(UTC)
-        await self._execute(
-            insert(tables.open_items).values(
-                tenant_id=tenant_id,
-                item_id=item.item_id,
-                created_at=now,
-                updated_at=now,
+        self._insert_later(
+            tables.open_items,
+            {
+                "tenant_id": tenant_id,
+                "item_id": item.item_id,
+                "created_at": now,
+                "updated_at": now,
                 **_item_values(item),
-            )
+            },
         )
 
     async def update_open_item(
@@ -939,6 +940,18 @@ class SqlLedgerTransaction:
             )
         ).first()
         return _payment_from_row(row) if row is not None else None
+
+    async def registered_payment_ids(self, tenant_id: str, item_ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(item_ids))
+        if not wanted:
+            return set()
+        payments = tables.registered_payments
+        rows = await self._execute(
+            select(payments.c.payment_id).where(
+                payments.c.tenant_id == tenant_id, payments.c.payment_id.in_(wanted)
+            )
+        )
+        return {row.payment_id for row in rows}
 
     async def add_registered_payment(
         self, tenant_id: str, payment: RegisteredPayment, at: datetime
