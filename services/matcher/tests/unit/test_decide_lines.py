@@ -235,22 +235,25 @@ async def test_a_generated_statement_decided_in_batches_as_one_line_at_a_time() 
 # ------------------------------------------------------------------ both line books alike
 
 
-async def _sqlite_units(tmp_path: Path) -> tuple[UnitOfWorkFactory, Callable[[], Any]]:
-    url = f"sqlite:///{tmp_path}/matcher.sqlite"
+async def _sql_units(url: str) -> tuple[UnitOfWorkFactory, Callable[[], Any]]:
     upgrade_database(url, MIGRATIONS_DIR)
     engine = matcher_engine(url)
     return sql_units_of_work(session_factory(engine)), engine.dispose
 
 
-@pytest.mark.parametrize("adapter", ["memory", "sqlite"])
+@pytest.mark.parametrize(
+    "adapter", ["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
 async def test_the_line_books_look_up_and_insert_many_at_once(
-    adapter: str, book: Book, tmp_path: Path
+    adapter: str, book: Book, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     dispose: Callable[[], Any] | None = None
     if adapter == "memory":
         units: UnitOfWorkFactory = MemoryStore().units_of_work()
+    elif adapter == "sqlite":
+        units, dispose = await _sql_units(f"sqlite:///{tmp_path}/matcher.sqlite")
     else:
-        units, dispose = await _sqlite_units(tmp_path)
+        units, dispose = await _sql_units(request.getfixturevalue("database_url")("matcher"))
     matcher = Matcher(units)
     try:
         [known] = await matcher.decide_lines([line_envelope(book, book.line("l1", "1.00"))])
