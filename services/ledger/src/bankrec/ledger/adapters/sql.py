@@ -10,7 +10,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Column, ColumnElement, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
@@ -453,16 +453,20 @@ class SqlLedgerTransaction:
         return await claim_inbox(await self._db(), tables.inbox, consumer, message_id)
 
     async def processed_messages(self, consumer: str, message_ids: Iterable[str]) -> set[str]:
-        wanted = sorted(set(message_ids))
+        inbox = tables.inbox
+        return await self._which_exist(
+            inbox.c.message_id, inbox.c.consumer == consumer, message_ids
+        )
+
+    async def _which_exist(
+        self, key: Column[str], scope: ColumnElement[bool], values: Iterable[str]
+    ) -> set[str]:
+        """Which of ``values`` the ``key`` column holds among the rows ``scope`` selects."""
+        wanted = sorted(set(values))
         if not wanted:
             return set()
-        inbox = tables.inbox
-        rows = await self._execute(
-            select(inbox.c.message_id).where(
-                inbox.c.consumer == consumer, inbox.c.message_id.in_(wanted)
-            )
-        )
-        return {row.message_id for row in rows}
+        rows = await self._execute(select(key).where(scope, key.in_(wanted)))
+        return {row[0] for row in rows}
 
     async def add_processed_message(self, consumer: str, message_id: str) -> None:
         # a concurrent claim's IntegrityError (at the write, or at commit) ends the
@@ -942,16 +946,10 @@ class SqlLedgerTransaction:
         return _payment_from_row(row) if row is not None else None
 
     async def registered_payment_ids(self, tenant_id: str, item_ids: Iterable[str]) -> set[str]:
-        wanted = sorted(set(item_ids))
-        if not wanted:
-            return set()
         payments = tables.registered_payments
-        rows = await self._execute(
-            select(payments.c.payment_id).where(
-                payments.c.tenant_id == tenant_id, payments.c.payment_id.in_(wanted)
-            )
+        return await self._which_exist(
+            payments.c.payment_id, payments.c.tenant_id == tenant_id, item_ids
         )
-        return {row.payment_id for row in rows}
 
     async def add_registered_payment(
         self, tenant_id: str, payment: RegisteredPayment, at: datetime
