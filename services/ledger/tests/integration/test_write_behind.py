@@ -130,3 +130,26 @@ async def test_a_read_sees_the_writes_kept_back_and_a_savepoint_drops_its_own(
 
     stored = await books.ledger.open_item(books.tenant_id, "READ-1")
     assert (stored.status, stored.version) == (OpenItemStatus.PAID, 2)
+
+
+async def test_a_savepoint_inside_a_savepoint_rolls_back_only_its_own_writes(books: Any) -> None:
+    transactions = sql_transactions(books.sessions)
+    names = ["outer-1", "outer-2", "inner-1"]
+
+    async def inner_refused(tx: LedgerTransaction) -> None:
+        async with tx.savepoint():
+            await tx.add_processed_message("test", "inner-1")
+            assert await tx.processed_messages("test", names) == {"outer-1", "outer-2", "inner-1"}
+            raise RuntimeError("the inner step is refused")
+
+    async with transactions() as tx:
+        async with tx.savepoint():
+            await tx.add_processed_message("test", "outer-1")
+            assert await tx.processed_messages("test", names) == {"outer-1"}  # SAVEPOINT now
+            await tx.add_processed_message("test", "outer-2")  # kept back, in the outer scope
+            with pytest.raises(RuntimeError, match="refused"):
+                await inner_refused(tx)
+        await tx.commit()
+
+    async with transactions() as tx:
+        assert await tx.processed_messages("test", names) == {"outer-1", "outer-2"}

@@ -405,7 +405,7 @@ class SqlLedgerTransaction:
             if scope.nested is None:
                 written = await self._flush(scope.mark)
                 for open_scope in self._savepoints:
-                    open_scope.mark -= written
+                    open_scope.mark = max(0, open_scope.mark - written)  # outer ones: 0
                 scope.nested = await self._session.begin_nested()
         await self._flush(len(self._pending))
         for scope in self._savepoints:
