@@ -44,6 +44,19 @@ async def register(books: Any, make: Any, item_id: str, amount: str, **fields: A
     await books.ledger.register_open_item(books.tenant_id, draft, correlation_id="test")
 
 
+async def pay(books: Any, item_id: str, payment_id: str, amount: str | None) -> Any:
+    """Register a payment of ``amount`` (None: what is open) on the demo bank account."""
+    return await books.manual.register_payment(
+        books.tenant_id,
+        item_id,
+        payment_id=payment_id,
+        amount=Money.of(amount, "NOK") if amount is not None else None,
+        bank_account_id=ACCOUNT,
+        correlation_id="test",
+        **BY,
+    )
+
+
 async def decide(books: Any, make: Any, *args: Any, **fields: Any) -> Any:
     decision = make.decision(*args, **fields)
     result = await books.ledger.apply_decision(make.envelope(decision, books.tenant_id))
@@ -357,15 +370,7 @@ async def test_a_registered_payment_pays_the_invoice_and_awaits_its_bank_line(
     books: Any, make: Any
 ) -> None:
     await register(books, make, "INV-1", "500.00", reference="1002345005", counterparty_id="C-1")
-    done = await books.manual.register_payment(
-        books.tenant_id,
-        "INV-1",
-        payment_id="PAY-1",
-        amount=Money.of("300.00", "NOK"),
-        bank_account_id=ACCOUNT,
-        correlation_id="test",
-        **BY,
-    )
+    done = await pay(books, "INV-1", "PAY-1", "300.00")
     [entry] = done.answer["entries"]
     assert [(line["account_code"], line["debit"], line["credit"]) for line in entry["lines"]] == [
         ("1920", "300.00", "0.00"),
@@ -392,15 +397,7 @@ async def test_a_registered_payment_pays_the_invoice_and_awaits_its_bank_line(
     with pytest.raises(OpenItemConflict, match="registered through the ledger"):
         await register(books, make, "PAY-1", "999.00", kind="payment")
     with pytest.raises(OpenItemConflict, match="names an open item or payment already"):
-        await books.manual.register_payment(
-            books.tenant_id,
-            "INV-1",
-            payment_id="PAY-1",
-            amount=None,
-            bank_account_id=ACCOUNT,
-            correlation_id="test",
-            **BY,
-        )
+        await pay(books, "INV-1", "PAY-1", None)
 
     # the bank line arrives and is matched to the payment: nothing more is posted
     decision, result = await decide(books, make, "match", "300.00", [("PAY-1", "300.00")])
@@ -435,15 +432,7 @@ async def test_an_import_naming_a_registered_payment_reports_its_row(books: Any,
     """The import reads the file's items and which are registered payments at once; the
     row of a payment is refused as a single registration of it is."""
     await register(books, make, "INV-1", "500.00", counterparty_id="C-1")
-    await books.manual.register_payment(
-        books.tenant_id,
-        "INV-1",
-        payment_id="PAY-1",
-        amount=Money.of("300.00", "NOK"),
-        bank_account_id=ACCOUNT,
-        correlation_id="test",
-        **BY,
-    )
+    await pay(books, "INV-1", "PAY-1", "300.00")
     text = (
         "item_id,kind,counterparty_id,counterparty_name,counterparty_accounts,document_no,"
         "external_document_no,reference,description,amount,currency,posting_date,due_date\n"
@@ -466,24 +455,8 @@ async def test_an_import_naming_a_registered_payment_reports_its_row(books: Any,
 async def test_a_payment_larger_than_what_is_open_is_refused(books: Any, make: Any) -> None:
     await register(books, make, "BILL-1", "-100.00")
     with pytest.raises(OverAllocation):
-        await books.manual.register_payment(
-            books.tenant_id,
-            "BILL-1",
-            payment_id="P-1",
-            amount=Money.of("-100.01", "NOK"),
-            bank_account_id=ACCOUNT,
-            correlation_id="t",
-            **BY,
-        )
-    done = await books.manual.register_payment(
-        books.tenant_id,
-        "BILL-1",
-        payment_id="P-1",
-        amount=None,
-        bank_account_id=ACCOUNT,
-        correlation_id="t",
-        **BY,
-    )
+        await pay(books, "BILL-1", "P-1", "-100.01")
+    done = await pay(books, "BILL-1", "P-1", None)
     lines = done.answer["entries"][0]["lines"]
     assert [(line["account_code"], line["debit"], line["credit"]) for line in lines] == [
         ("2400", "100.00", "0.00"),
