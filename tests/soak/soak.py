@@ -569,6 +569,7 @@ async def soak(
         "rate_per_second": args.rate,
         "database": args.database,
         "seed": args.seed,
+        "service_settings": sorted(args.service_setting),
         "posting_seconds": round(posting_seconds, 1),
         "webhooks": vars(counts),
         "statement_lines_published": lines,
@@ -597,7 +598,8 @@ def render(figures: dict[str, Any]) -> str:
     errors = w["refused"] + w["failed"] + sum(figures["error_log_lines"].values())
     rows = [
         f"soak: {figures['minutes']:g} min at {figures['rate_per_second']:g} webhooks/s "
-        f"({figures['database']}, seed {figures['seed']})",
+        f"({figures['database']}, seed {figures['seed']}; settings "
+        f"{', '.join(figures['service_settings']) or 'the defaults'})",
         f"  messages in:  {w['sent']} webhooks sent, {w['accepted']} accepted (202), "
         f"{figures['statement_lines_published']} statement lines published, "
         f"{figures['decisions_published']} decisions; lines by final decision "
@@ -641,6 +643,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--logs", type=Path, help="keep the services' logs in this folder")
     parser.add_argument(
+        "--service-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the services' environment, e.g. "
+        "BANKREC_MATCHER_CLOSED_ITEMS_KEPT_FOR=PT2M (repeatable; shown with the figures)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=REPO_ROOT / "var" / "soak" / "soak.json",
@@ -655,6 +665,11 @@ def _interrupted(_signal: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    settings = dict(setting.partition("=")[::2] for setting in args.service_setting)
+    if not all(name.startswith("BANKREC_") and value for name, value in settings.items()):
+        print(f"--service-setting takes BANKREC_...=VALUE, not {args.service_setting}")
+        return 2
+    os.environ.update(settings)  # the service processes inherit the environment
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with & (ignored)
     run = uuid.uuid4().hex[:8]

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from matcher_factories import Book
 from rapidfuzz.distance import OSA
 
-from bankrec.contracts import Money, OpenItemStatus
+from bankrec.contracts import Money, OpenItem, OpenItemStatus
 from bankrec.matcher.domain import AllocationError, OpenItemIndex, TenantIndexes
+from bankrec.matcher.domain.index_digest import index_digest, index_snapshot
 
 
 def test_items_are_found_by_id_reference_and_remaining_amount(book: Book) -> None:
@@ -331,3 +333,134 @@ def test_a_reference_leaves_the_typo_keys_with_its_last_open_item(book: Book) ->
     assert index.open_references_near("1002345006") == {"1002345005"}
     index.apply(book.paid(second))
     assert index.open_references_near("1002345006") == set()
+
+
+CLOSED_AT = datetime(2026, 8, 1, 12, tzinfo=UTC)
+
+
+def test_a_closed_item_is_retired_after_its_cut_off_and_its_payer_stays_known(
+    book: Book,
+) -> None:
+    paid = book.item(
+        "INV-1",
+        "500.00",
+        reference="1002345005",
+        document_no="10234",
+        counterparty_id="C-1",
+        counterparty_name="Kari Hansen",
+        counterparty_accounts=["12345678903"],
+    )
+    still_open = book.item("INV-2", "700.00", counterparty_id="C-1")
+    index = book.index(paid, still_open)
+    index.apply(book.paid(paid), CLOSED_AT)
+
+    assert index.retire_closed(CLOSED_AT) == 0  # closed at the cut-off: not before it
+    assert [e.item_id for e in index.closed_by_reference("1002345005")] == ["INV-1"]
+    changes = index.changes
+    assert index.retire_closed(CLOSED_AT + timedelta(seconds=1)) == 1
+
+    assert index.get("INV-1") is None
+    assert (len(index), index.open_count, index.closings_held) == (1, 1, 0)
+    assert index.closed_by_reference("1002345005") == []
+    assert index.closed_by_document("10234") == []
+    assert index.changes > changes  # what was worked out from the index is stale
+    # whose account and name it is outlives the invoice
+    assert set(index.counterparties_by_account("12345678903")) == {"C-1"}
+    assert set(index.counterparties_by_name("HANSEN KARI")) == {"C-1"}
+    assert index.account_keys() == ["12345678903"]
+    assert [e.item_id for e in index.open_of_counterparty("C-1")] == ["INV-2"]
+
+
+def test_an_item_without_a_counterparty_takes_its_keys_when_retired(book: Book) -> None:
+    item = book.item(
+        "INV-1",
+        "500.00",
+        counterparty_id=None,
+        counterparty_name="Kari Hansen",
+        counterparty_accounts=["12345678903"],
+    )
+    index = book.index(item)
+    index.apply(book.paid(item), CLOSED_AT)
+    assert set(index.counterparties_by_account("12345678903")) == {"item:INV-1"}
+
+    index.retire_closed(CLOSED_AT + timedelta(days=1))
+
+    assert index.counterparties_by_account("12345678903") == set()
+    assert (index.account_keys(), index.name_keys()) == ([], [])
+    assert index.names_with_word("HANSEN") == set()
+
+
+def test_open_items_and_closings_without_a_time_are_never_retired(book: Book) -> None:
+    cancelled = book.item("INV-1", "500.00")
+    index = book.index(cancelled, book.item("INV-2", "900.00"))
+    index.apply(book.paid(cancelled, OpenItemStatus.CANCELLED))  # no time: kept
+
+    assert index.retire_closed(datetime.max.replace(tzinfo=UTC)) == 0
+    assert (len(index), index.open_count) == (2, 1)
+
+
+def test_a_reopened_or_later_closed_item_is_not_retired_by_its_old_closing(book: Book) -> None:
+    item = book.item("INV-1", "500.00")
+    paid = book.paid(item)
+    reopened = item.model_copy(update={"version": paid.version + 1})
+    index = book.index(item)
+    index.apply(paid, CLOSED_AT)
+    index.apply(reopened, CLOSED_AT + timedelta(days=1))
+
+    assert index.retire_closed(CLOSED_AT + timedelta(days=30)) == 0
+    assert [e.item_id for e in index.open_by_amount(Money.of("500.00", "NOK"))] == ["INV-1"]
+
+    closed_again = book.paid(reopened)
+    index.apply(closed_again, CLOSED_AT + timedelta(days=40))
+    assert index.retire_closed(CLOSED_AT + timedelta(days=40)) == 0
+    assert index.retire_closed(CLOSED_AT + timedelta(days=41)) == 1
+    assert index.closings_held == 0
+
+
+def test_a_retired_item_is_taken_again_when_a_newer_state_arrives(book: Book) -> None:
+    item = book.item("INV-1", "500.00", reference="1002345005")
+    paid = book.paid(item)
+    index = book.index(item)
+    index.apply(paid, CLOSED_AT)
+    index.retire_closed(CLOSED_AT + timedelta(days=1))
+
+    # a refund reopened it in the books
+    assert index.apply(item.model_copy(update={"version": paid.version + 1}))
+    assert [e.item_id for e in index.open_by_reference("1002345005")] == ["INV-1"]
+
+
+def test_retiring_in_steps_leaves_what_one_retirement_at_the_last_cut_off_leaves(
+    book: Book,
+) -> None:
+    """The live index retires as time goes by; one rebuilt from the topic's latest states
+    retires once, at the cut-off the live one was compared at: the two must be equal."""
+    rng = random.Random(7)
+    live, rebuilt = OpenItemIndex(), OpenItemIndex()
+    latest: dict[str, tuple[OpenItem, datetime]] = {}
+    for n in range(300):
+        item = book.item(
+            f"INV-{n}",
+            f"{rng.randint(1, 50)}00.00",
+            reference=f"100{n:04d}",
+            counterparty_id=rng.choice([None, "C-1", "C-2", f"C-{n}"]),
+            counterparty_name=rng.choice(["Kari Hansen", "Ola Nordmann", "Acme AS"]),
+            counterparty_accounts=[rng.choice(["12345678903", "98765432106"])],
+        )
+        at = CLOSED_AT + timedelta(hours=n)
+        live.apply(item, at)
+        latest[item.item_id] = (item, at)
+        if rng.random() < 0.7:
+            closed = book.paid(item, rng.choice([OpenItemStatus.PAID, OpenItemStatus.CANCELLED]))
+            at += timedelta(hours=rng.randint(0, 200))
+            live.apply(closed, at)
+            latest[item.item_id] = (closed, at)
+        if n % 25 == 0:
+            live.retire_closed(CLOSED_AT + timedelta(hours=n - 100))
+    cut_off = CLOSED_AT + timedelta(hours=250)
+    live.retire_closed(cut_off)
+    for item, at in latest.values():
+        rebuilt.apply(item, at)
+    rebuilt.retire_closed(cut_off)
+
+    assert 0 < len(rebuilt) < 300
+    assert index_digest(live) == index_digest(rebuilt), index_snapshot(rebuilt)

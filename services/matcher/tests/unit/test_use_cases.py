@@ -5,7 +5,7 @@ lines, refused decisions decided again, a person's allocation, per-tenant settin
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,9 +21,11 @@ from bankrec.contracts import (
     JournalEntryPosted,
     MatchDecision,
     MatchingSettings,
+    OpenItem,
     PostingLine,
     StatementLine,
 )
+from bankrec.matcher import use_cases
 from bankrec.matcher.adapters import MemoryStore
 from bankrec.matcher.catch_up import IndexCatchUp
 from bankrec.matcher.domain import decision_id_for
@@ -354,3 +356,31 @@ async def test_settings_that_cannot_work_are_refused_with_what_to_change(
         )
     assert store.outbox == []
     assert await matcher.matching_settings(book.tenant_id) == MatchingSettings()
+
+
+async def test_items_closed_longer_ago_than_the_retention_leave_the_index(
+    book: Book, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(use_cases, "RETIREMENT_INTERVAL_SECONDS", 0.0)  # at every state
+    matcher = Matcher(store.units_of_work(), closed_items_kept_for=timedelta(days=30))
+    now = datetime.now(UTC)
+    old = book.item("INV-OLD", "500.00", reference=KID, counterparty_accounts=["12345678903"])
+    recent = book.item("INV-NEW", "900.00")
+
+    def dated(item: OpenItem, at: datetime) -> Envelope[OpenItem]:
+        return book.envelope(item).model_copy(update={"occurred_at": at})
+
+    await matcher.record_open_item(dated(old, now - timedelta(days=40)))
+    await matcher.record_open_item(dated(book.paid(old), now - timedelta(days=31)))
+    await matcher.record_open_item(dated(recent, now))
+    await matcher.record_open_item(dated(book.paid(recent), now - timedelta(days=29)))
+
+    index = matcher.index_of(book.tenant_id)
+    assert index.get("INV-OLD") is None  # retired as the next state came in
+    assert index.get("INV-NEW") is not None  # closed within the retention
+    assert set(index.counterparties_by_account("12345678903")) == {"C-INV-OLD"}
+    cut_off = matcher.retire_closed_items()
+    assert cut_off is not None
+    assert now - timedelta(days=30) <= cut_off <= datetime.now(UTC) - timedelta(days=30)
+    # without a retention nothing is retired
+    assert Matcher(store.units_of_work()).retire_closed_items() is None

@@ -22,6 +22,7 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -281,7 +282,8 @@ def audit_matcher_index(
 
     Counts alone miss an item with the wrong remaining amount or status, or filed under a
     wrong reference; the digest (``bankrec.matcher.domain.index_digest``) does not. The run
-    must be quiet (every allocation the matcher made shown by the ledger's update)."""
+    must be quiet (every allocation the matcher made shown by the ledger's update). Items
+    closed before the live digest's ``retired_before`` are retired from the built index too."""
     from bankrec.contracts import OPEN_ITEMS, OpenItem
     from bankrec.matcher.domain.index import OpenItemIndex
     from bankrec.matcher.domain.index_digest import index_digest, index_snapshot
@@ -290,7 +292,12 @@ def audit_matcher_index(
     expected = OpenItemIndex()
     for message in found:
         if message.get("tenant_id") == tenant_id and isinstance(message.get("payload"), dict):
-            expected.apply(OpenItem.model_validate(message["payload"]))  # the newest version wins
+            expected.apply(  # the newest version wins
+                OpenItem.model_validate(message["payload"]),
+                datetime.fromisoformat(message["occurred_at"]),
+            )
+    if live_digest.get("retired_before"):
+        expected.retire_closed(datetime.fromisoformat(live_digest["retired_before"]))
     digest = index_digest(expected)
     if live_digest.get("digest") == digest:
         return []

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bankrec.contracts import Amount, MatchDecision, MatchingSettings, StatementLine
@@ -61,6 +61,10 @@ class IndexDigest(BaseModel):
     items: int
     open: int
     ready: bool
+    retired_before: AwareDatetime | None = Field(
+        description="Items closed before this were retired first (None: closed items are "
+        "kept); an index built to compare must be retired at the same cut-off"
+    )
 
 
 class MatchingSettingsRequest(BaseModel):
@@ -111,10 +115,16 @@ def build_router(matcher: Matcher) -> APIRouter:
     @router.get(f"{TENANT_PATH}/index-digest")
     async def index_digest(tenant_id: TenantId) -> IndexDigest:
         """The tenant's open-item index by content (``domain.index_digest``): two matchers
-        with the same digest hold the same items, states and lookups."""
+        with the same digest hold the same items, states and lookups. Retires the items
+        closed longer ago than the retention first, and says at which cut-off."""
+        retired_before = matcher.retire_closed_items()
         held = matcher.index_of(tenant_id)
         return IndexDigest(
-            digest=digest_of(held), items=len(held), open=held.open_count, ready=matcher.ready
+            digest=digest_of(held),
+            items=len(held),
+            open=held.open_count,
+            ready=matcher.ready,
+            retired_before=retired_before,
         )
 
     @router.get(f"{TENANT_PATH}/decisions/{{line_id}}")

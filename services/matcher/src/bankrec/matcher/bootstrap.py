@@ -31,6 +31,7 @@ from bankrec.matcher.adapters import matcher_engine, outbox, readable_end_offset
 from bankrec.matcher.api import install_api
 from bankrec.matcher.catch_up import IndexCatchUp
 from bankrec.matcher.consumers import CONSUMED_TOPICS, register_consumers
+from bankrec.matcher.domain import TenantIndexes
 from bankrec.matcher.settings import MatcherSettings
 from bankrec.matcher.use_cases import Matcher
 from bankrec.runtime import (
@@ -89,7 +90,9 @@ def create_app(
         sql_units_of_work(sessions),
         catch_up=catch_up,
         rules_catch_up=rules_catch_up,
+        indexes=TenantIndexes(recent_lines_max=settings.recent_lines_max),
         refused_attempts_max=settings.refused_attempts_max,
+        closed_items_kept_for=settings.closed_items_kept_for,
         on_committed=relay.wake,
     )
     register_consumers(kafka, matcher)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,7 @@ REMATCHED_REFUSALS = frozenset(
 )
 """Refusals that mean the items changed under the decision (paid meanwhile): decide again."""
 SUSPENSE_ALLOCATED = "suspense_allocated"
+RETIREMENT_INTERVAL_SECONDS = 1.0  # a cut-off a second late keeps a second's closings longer
 """The ledger's refusal of a later match: a person allocated the suspense posting already."""
 _SUPERSEDING_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:bankrec:matcher:superseding-decisions")
 
@@ -105,9 +107,13 @@ class Matcher:
         catch_up: IndexCatchUp | None = None,
         rules_catch_up: IndexCatchUp | None = None,
         refused_attempts_max: int = 3,
+        closed_items_kept_for: timedelta | None = None,
         on_committed: Any = None,
     ) -> None:
         self._units = units
+        # None: closed items stay in the index for good (tests, the offline tools)
+        self._closed_kept_for = closed_items_kept_for
+        self._next_retirement = 0.0  # time.monotonic() of the next look at the closings
         self._engine = engine or MatchEngine()
         self._indexes = indexes or TenantIndexes()
         self.catch_up = catch_up or IndexCatchUp()
@@ -157,7 +163,10 @@ class Matcher:
         """Take the ledger's latest state of an open item; once the index is ready, decide
         again the pending lines it may explain. Returns the new decisions."""
         tenant_id, item = envelope.tenant_id, envelope.payload
-        if not self._indexes.apply(tenant_id, item) or not self.ready:
+        applied = self._indexes.apply(tenant_id, item, envelope.occurred_at)
+        if time.monotonic() >= self._next_retirement:
+            self.retire_closed_items()
+        if not applied or not self.ready:
             return []
         decisions: list[MatchDecision] = []
         for line_id in self._pending.explainable_by(tenant_id, item):
@@ -167,6 +176,18 @@ class Matcher:
             if decision is not None:
                 decisions.append(decision)
         return decisions
+
+    def retire_closed_items(self) -> datetime | None:
+        """Retire the items closed longer ago than ``closed_items_kept_for`` (at most once a
+        second from the open-items consumer); returns the cut-off, None when kept for good."""
+        self._next_retirement = time.monotonic() + RETIREMENT_INTERVAL_SECONDS
+        if self._closed_kept_for is None:
+            return None
+        before = datetime.now(UTC) - self._closed_kept_for
+        retired = self._indexes.retire_closed(before)
+        if retired:
+            log.info("%d items closed before %s retired from the index", retired, before)
+        return before
 
     def open_item_read(self, partition: int, offset: int) -> None:
         """The open-items record at this position is behind us (applied or dead-lettered)."""
@@ -333,7 +354,7 @@ class Matcher:
         await self.wait_ready()
         tenant_id, refused = envelope.tenant_id, envelope.payload
         for item in refused.open_items:  # the books as they stand, if newer than the index
-            self._indexes.apply(tenant_id, item)
+            self._indexes.apply(tenant_id, item, envelope.occurred_at)
         async with self._writing, self._units() as uow:
             known = await uow.lines.get(tenant_id, refused.line_id)
             if known is None or known.decision.decision_id != refused.decision_id:

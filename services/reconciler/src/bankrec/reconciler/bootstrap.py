@@ -21,7 +21,12 @@ from bankrec.contracts import (
     PERIOD_EVENTS,
     Topic,
 )
-from bankrec.reconciler.adapters import outbox, reconciler_engine, sql_units_of_work
+from bankrec.reconciler.adapters import (
+    PeriodCache,
+    outbox,
+    reconciler_engine,
+    sql_units_of_work,
+)
 from bankrec.reconciler.api import install_api
 from bankrec.reconciler.consumers import CONSUMED_TOPICS, register_consumers
 from bankrec.reconciler.settings import ReconcilerSettings
@@ -67,7 +72,8 @@ def create_app(
     sessions = session_factory(engine)
     kafka = broker or create_broker(settings.kafka_bootstrap_servers, client_id=CLIENT_ID)
     relay = OutboxRelay(kafka, sessions, outbox)
-    reconciler = Reconciler(sql_units_of_work(sessions), on_committed=relay.wake)
+    cache = PeriodCache(rows_max=settings.period_cache_rows_max)
+    reconciler = Reconciler(sql_units_of_work(sessions, cache), on_committed=relay.wake)
     register_consumers(kafka, reconciler, batch_records=settings.consume_batch_records)
     declare_publishers(kafka, PUBLISHES)
     keys = tenant_keys if tenant_keys is not None else TenantKeyRing()

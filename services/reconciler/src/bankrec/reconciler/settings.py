@@ -23,6 +23,13 @@ class ReconcilerSettings(ServiceSettings):
         description="Longest wait at start-up for the tenant keys to be read from the credentials "
         "topic; until then an unknown key gets 503 (retry), after it 401.",
     )
+    period_cache_rows_max: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most lines and postings of unreleased periods held in memory between "
+        "messages (about 4.4 KiB each; the least recently used periods leave first, and are "
+        "read from the database when next needed); 0 holds none.",
+    )
     consume_batch_records: int = Field(
         default=200,
         ge=1,

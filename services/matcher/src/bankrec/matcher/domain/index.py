@@ -25,6 +25,16 @@ cancelled item stays known by id but is never a candidate.
 A state replaces the known one only when its ``version`` is higher, so a replay of the
 compacted topic or a late, older state changes nothing.
 
+Closed items are retired (``retire_closed``): an item the ledger closed (paid, cancelled)
+before a cut-off leaves the index, so a running matcher's memory is the open items plus the
+items closed within the retention, not every item ever paid. When it was closed is the time of
+the message that carried the closing state (``apply(..., at=)``), so an index rebuilt from the
+compacted topic retires the same items at the same cut-off. What a retired item said about
+its counterparty stays: the account and name keys keep naming its ``counterparty_id`` (whose
+account it is does not expire with the invoice); an item without one was its own counterparty
+and takes its keys with it. After retirement a double payment of the item is no longer
+recognised as one: it is a line naming no open item.
+
 ``allocate`` reserves part of an item's remaining amount the moment the matcher decides, so
 a second line cannot take the same invoice before the ledger has applied the decision. A
 reservation lasts until the ledger's state shows it: the ledger applies one account's
@@ -35,9 +45,11 @@ unrelated edit, or the ledger applying an earlier partial payment) keeps them.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -45,7 +57,7 @@ from bankrec.contracts import Money, OpenItem, OpenItemKind, OpenItemStatus, Pos
 from bankrec.matcher.domain.counterparties import account_keys, name_key, name_words
 from bankrec.matcher.domain.document_numbers import DocumentKey, document_keys
 from bankrec.matcher.domain.posting_rule_book import PostingRuleBook
-from bankrec.matcher.domain.recent_lines import RecentLines
+from bankrec.matcher.domain.recent_lines import LINES_MAX, RecentLines
 from bankrec.matcher.domain.references import compact_reference
 
 OPEN_STATUSES = frozenset({OpenItemStatus.OPEN, OpenItemStatus.PARTLY_PAID})
@@ -211,8 +223,11 @@ class IndexedItem:
 class OpenItemIndex:
     """One tenant's open items."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, recent_lines_max: int = LINES_MAX) -> None:
         self._items: dict[str, IndexedItem] = {}
+        # (closed at, item id, version) of closing states, earliest first; an entry whose item
+        # has another version by now is stale and skipped when it comes up
+        self._closings: list[tuple[datetime, str, int]] = []
         self._open_by_reference: dict[str, set[str]] = {}
         self._open_references_by_typo_key: dict[str, set[str]] = {}
         self._closed_by_reference: dict[str, set[str]] = {}
@@ -228,7 +243,7 @@ class OpenItemIndex:
         self._open_registered_by_amount: dict[AmountKey, set[str]] = {}
         # not open items, but the tenant's too: its posting rules and its recent lines
         self.posting_rules = PostingRuleBook()
-        self.recent_lines = RecentLines()
+        self.recent_lines = RecentLines(lines_max=recent_lines_max)
         self._changes = 0
 
     @property
@@ -250,13 +265,44 @@ class OpenItemIndex:
     def get(self, item_id: str) -> IndexedItem | None:
         return self._items.get(item_id)
 
-    def apply(self, item: OpenItem) -> bool:
-        """Take a state from the ledger; returns False when a newer or equal one is known."""
+    def apply(self, item: OpenItem, at: datetime | None = None) -> bool:
+        """Take a state from the ledger; returns False when a newer or equal one is known.
+
+        ``at``: when the ledger stated it (its message's time); a closing state with a time
+        is retired by ``retire_closed`` once that time is before the cut-off, one without
+        is kept."""
         known = self._items.get(item.item_id)
         if known is not None and known.item.version >= item.version:
             return False
         self._put(known.updated(item) if known is not None else IndexedItem.of(item))
+        if at is not None and item.status not in OPEN_STATUSES:
+            heapq.heappush(self._closings, (at, item.item_id, item.version))
         return True
+
+    def retire_closed(self, before: datetime) -> int:
+        """Forget the items whose closing state (paid, cancelled) came before ``before``,
+        keeping what they said about a ``counterparty_id``'s accounts and names; returns how
+        many left. Retiring at a cut-off, then at a later one, leaves what the later alone
+        leaves: a rebuilt index retired at the same cut-off holds the same."""
+        closings, retired = self._closings, 0
+        while closings and closings[0][0] < before:
+            _, item_id, version = heapq.heappop(closings)
+            entry = self._items.get(item_id)
+            if entry is None or entry.item.version != version:
+                continue  # a newer state came since (reopened, or closed again later)
+            self._unindex_state(entry)
+            if entry.item.counterparty_id is None:  # its own counterparty: nobody to remember
+                self._unindex_identity(entry)
+            del self._items[item_id]
+            retired += 1
+        if retired:
+            self._changes += 1
+        return retired
+
+    @property
+    def closings_held(self) -> int:
+        """Closing states waiting for their cut-off (stale ones included until they come up)."""
+        return len(self._closings)
 
     def allocate(self, item_id: str, amount: Money) -> IndexedItem:
         """Lower an open item's remaining amount by an allocation of the same sign."""
@@ -330,6 +376,14 @@ class OpenItemIndex:
     def names_with_word(self, word: str) -> Collection[str]:
         """The name keys with that word, to find names alike without a scan (a view)."""
         return self._names_by_word.get(word, _NONE).keys()
+
+    def account_keys(self) -> list[str]:
+        """Every account key that names a counterparty, retired items' included, sorted."""
+        return sorted(self._counterparties_by_account)
+
+    def name_keys(self) -> list[str]:
+        """Every name key that names a counterparty, retired items' included, sorted."""
+        return sorted(self._counterparties_by_name)
 
     def count_names_with_word(self, word: str) -> int:
         return len(self._names_by_word.get(word, ()))
@@ -479,17 +533,24 @@ class IndexSummary:
 class TenantIndexes:
     """Every tenant's index; a tenant appears with its first open item."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, recent_lines_max: int = LINES_MAX) -> None:
         self._tenants: dict[str, OpenItemIndex] = {}
+        self._recent_lines_max = recent_lines_max
 
     def for_tenant(self, tenant_id: str) -> OpenItemIndex:
         index = self._tenants.get(tenant_id)
         if index is None:
-            index = self._tenants[tenant_id] = OpenItemIndex()
+            index = self._tenants[tenant_id] = OpenItemIndex(
+                recent_lines_max=self._recent_lines_max
+            )
         return index
 
-    def apply(self, tenant_id: str, item: OpenItem) -> bool:
-        return self.for_tenant(tenant_id).apply(item)
+    def apply(self, tenant_id: str, item: OpenItem, at: datetime | None = None) -> bool:
+        return self.for_tenant(tenant_id).apply(item, at)
+
+    def retire_closed(self, before: datetime) -> int:
+        """``OpenItemIndex.retire_closed`` for every tenant; returns how many items left."""
+        return sum(index.retire_closed(before) for index in self._tenants.values())
 
     def apply_posting_rule(self, tenant_id: str, rule: PostingRule) -> bool:
         """Take a posting rule version; False when a newer or equal one is known."""

@@ -4,7 +4,8 @@ one built from the ledger's latest states) can be compared whole, not only by th
 
 The snapshot holds every item as the ledger last stated it (its whole ``OpenItem``), what this
 matcher reserved of it, its status and remaining amount as the index sees them, and the lookups
-that find it (by amount, reference, document number, counterparty, account and name keys):
+that find it (by amount, reference, document number, counterparty, account and name keys),
+and every account and name key with the counterparties it names (retired items' included):
 a rebuilt index that holds the right items but files one under a wrong key differs. Posting
 rules and recent lines (also kept per tenant) are not open items and are left out.
 """
@@ -47,14 +48,9 @@ def index_snapshot(index: OpenItemIndex) -> dict[str, Any]:
         file_under(f"closed_by_document:{key}", index.closed_by_document(key))
     for counterparty in sorted({e.counterparty for e in entries}):
         file_under(f"open_of_counterparty:{counterparty}", index.open_of_counterparty(counterparty))
-    accounts = {
-        key: sorted(index.counterparties_by_account(key))
-        for key in sorted({k for e in entries for k in e.account_keys})
-    }
-    names = {
-        key: sorted(index.counterparties_by_name(key))
-        for key in sorted({e.name_key for e in entries if e.name_key})
-    }
+    # every key, retired items' too: whose account it is outlives the item
+    accounts = {key: sorted(index.counterparties_by_account(key)) for key in index.account_keys()}
+    names = {key: sorted(index.counterparties_by_name(key)) for key in index.name_keys()}
     return {
         "items": len(index),
         "open": index.open_count,
