@@ -464,3 +464,20 @@ def test_retiring_in_steps_leaves_what_one_retirement_at_the_last_cut_off_leaves
 
     assert 0 < len(rebuilt) < 300
     assert index_digest(live) == index_digest(rebuilt), index_snapshot(rebuilt)
+
+
+def test_a_released_reservation_makes_the_item_a_candidate_again(book: Book) -> None:
+    index = book.index(book.item("INV-1", "500.00", reference="1002345005"))
+    index.allocate("INV-1", Money.of("200.00", "NOK"))
+    index.allocate("INV-1", Money.of("300.00", "NOK"))
+    assert index.open_by_reference("1002345005") == []
+
+    assert index.release("INV-1", Money.of("300.00", "NOK"))
+    [entry] = index.open_by_amount(Money.of("300.00", "NOK"))
+    assert (entry.reserved, entry.status) == ((Money.of("200.00", "NOK"),), "open")
+    assert index.release("INV-1", Money.of("200.00", "NOK"))
+    [entry] = index.open_by_reference("1002345005")
+    assert (entry.reserved, entry.baseline, entry.remaining) == ((), None, Money.of("500", "NOK"))
+    # nothing left to release, or an amount it never reserved
+    assert not index.release("INV-1", Money.of("200.00", "NOK"))
+    assert not index.release("INV-404", Money.of("1.00", "NOK"))

@@ -27,6 +27,7 @@ from bankrec.contracts import (
 )
 from bankrec.matcher import use_cases
 from bankrec.matcher.adapters import MemoryStore
+from bankrec.matcher.adapters.memory import MemoryUnitOfWork
 from bankrec.matcher.catch_up import IndexCatchUp
 from bankrec.matcher.domain import decision_id_for
 from bankrec.matcher.errors import (
@@ -384,3 +385,47 @@ async def test_items_closed_longer_ago_than_the_retention_leave_the_index(
     assert now - timedelta(days=30) <= cut_off <= datetime.now(UTC) - timedelta(days=30)
     # without a retention nothing is retired
     assert Matcher(store.units_of_work()).retire_closed_items() is None
+
+
+class DatabaseAwayError(RuntimeError):
+    pass
+
+
+async def test_a_batch_whose_commit_fails_leaves_the_index_as_it_was(
+    book: Book, matcher: Matcher, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lines come again (the consumer did not commit their offsets) and must find the
+    items they took still open, and the line a reversal paired still there to pair with."""
+    await matcher.record_open_item(book.envelope(book.item("INV-1", "500.00", reference=KID)))
+    earlier = line_envelope(book, book.line("l0", "700.00", payer="Stranger"))
+    assert (await matcher.decide_line(earlier)).kind is DecisionKind.SUSPENSE
+    batch = [
+        line_envelope(book, book.line("l1", "500.00", reference=KID)),
+        line_envelope(book, book.line("l2", "-700.00", reversal=True)),
+        line_envelope(book, book.line("l3", "42.00", payer="Nobody")),
+    ]
+
+    async def database_away(self: object) -> None:
+        raise DatabaseAwayError("connection lost")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(MemoryUnitOfWork, "commit", database_away)
+        with pytest.raises(DatabaseAwayError):
+            await matcher.decide_lines(batch)
+
+    index = matcher.index_of(book.tenant_id)
+    [entry] = index.open_by_reference(KID)
+    assert entry.reserved == ()
+    assert index.recent_lines.get(book.account.account_id, "l3") is None
+    assert index.recent_lines.get(book.account.account_id, "l0") is None  # until the next batch
+    assert matcher.pending_count(book.tenant_id) == 1  # l0 only: l3 was never stored
+
+    again = await matcher.decide_lines(batch)
+
+    assert [d.kind for d in again] == [
+        DecisionKind.MATCH,
+        DecisionKind.REVERSAL_PAIR,
+        DecisionKind.SUSPENSE,
+    ]
+    assert again[1].paired_line_id == "l0"
+    assert [key for key, _ in store.decisions].count(book.key) == 4

@@ -61,7 +61,12 @@ from bankrec.matcher.errors import (
     InvalidMatchingSettingsError,
 )
 from bankrec.matcher.pending_lines import PendingLines
-from bankrec.matcher.ports import PARKING_KINDS, DecidedLine, UnitOfWorkFactory
+from bankrec.matcher.ports import (
+    PARKING_KINDS,
+    DecidedLine,
+    MatcherUnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +126,9 @@ class Matcher:
         self._refused_attempts_max = refused_attempts_max
         self._on_committed = on_committed or (lambda: None)
         self._pending = PendingLines()
+        # lines a reversal pair of a failed transaction took out of the recent lines: read
+        # back from the database and remembered again before the next batch is decided
+        self._unpaired: set[tuple[str, str]] = set()
         self._policies: dict[str, MatchingPolicy] = {}
         # one writer per process: a line's handlers (new line, item, refusal) never interleave
         self._writing = asyncio.Lock()
@@ -235,35 +243,61 @@ class Matcher:
             return []
         await self.wait_ready()
         async with self._writing, self._units() as uow:
+            await self._remember_unpaired(uow)
             known = await uow.lines.get_many({_line_key(envelope) for envelope in envelopes})
             new: dict[tuple[str, str], tuple[DecidedLine, Envelope[StatementLine]]] = {}
-            for envelope in envelopes:
-                key = _line_key(envelope)
-                if key not in known and key not in new:
-                    new[key] = (self._decided(envelope), envelope)
-                    # registered before the commit: an item arriving during it finds the line
-                    # (its rematch waits for the lock and reads the committed line)
-                    if new[key][0].pending:
-                        self._pending.add(envelope.tenant_id, envelope.payload)
-            taken = await uow.lines.add_many([decided for decided, _ in new.values()])
-            if taken:  # another instance decided these since the lookup: its decisions stand
-                known.update(await uow.lines.get_many(taken))
-            written = [
-                (decided, envelope) for key, (decided, envelope) in new.items() if key not in taken
-            ]
-            await uow.stage_many(
-                [
-                    _decision_message(decided, envelope.correlation_id, envelope.message_id)
-                    for decided, envelope in written
+            try:
+                for envelope in envelopes:
+                    key = _line_key(envelope)
+                    if key not in known and key not in new:
+                        new[key] = (self._decided(envelope), envelope)
+                        # registered before the commit: an item arriving during it finds the
+                        # line (its rematch waits for the lock and reads the committed line)
+                        if new[key][0].pending:
+                            self._pending.add(envelope.tenant_id, envelope.payload)
+                taken = await uow.lines.add_many([decided for decided, _ in new.values()])
+                if taken:  # another instance decided these since the lookup: its decisions
+                    known.update(await uow.lines.get_many(taken))  # stand (likely the same)
+                written = [
+                    (decided, envelope)
+                    for key, (decided, envelope) in new.items()
+                    if key not in taken
                 ]
-            )
-            await uow.commit()
+                await uow.stage_many(
+                    [
+                        _decision_message(decided, envelope.correlation_id, envelope.message_id)
+                        for decided, envelope in written
+                    ]
+                )
+                await uow.commit()
+            except BaseException:  # nothing stored: the lines come again to an index as before
+                for decided, _ in reversed(new.values()):
+                    self._withdraw(decided)
+                raise
         for decided, _ in written:
             self._committed(decided)
         decisions = {key: decided.decision for key, decided in known.items()}
         decisions.update((_line_key(envelope), decided.decision) for decided, envelope in written)
         self._log_batch(envelopes, written, len(taken))
         return [decisions[_line_key(envelope)] for envelope in envelopes]
+
+    def _withdraw(self, decided: DecidedLine) -> None:
+        """Undo a decision that was not stored: the index's reservations and recent lines
+        (``MatchEngine.withdraw``) and the line's place among the pending ones."""
+        index = self._indexes.for_tenant(decided.tenant_id)
+        paired = self._engine.withdraw(decided.line, decided.decision, index)
+        if paired is not None:
+            self._unpaired.add((decided.tenant_id, paired))
+        if decided.pending:
+            self._pending.remove(decided.tenant_id, decided.line_id)
+
+    async def _remember_unpaired(self, uow: MatcherUnitOfWork) -> None:
+        if not self._unpaired:
+            return
+        found = await uow.lines.get_many(set(self._unpaired))
+        for decided in found.values():
+            self._indexes.for_tenant(decided.tenant_id).recent_lines.remember(decided.line)
+        self._unpaired.clear()
 
     def _decided(self, envelope: Envelope[StatementLine]) -> DecidedLine:
         """The engine's decision of a new line, as it would be stored (the index changes)."""
@@ -333,8 +367,13 @@ class Matcher:
                 return None
             for allocation in decision.allocations:  # the items are taken as for a new line
                 index.allocate(allocation.item_id, allocation.amount)
-            await self._stage_decision(uow, decided, str(uuid.uuid4()), None)
-            await uow.commit()
+            try:
+                await self._stage_decision(uow, decided, str(uuid.uuid4()), None)
+                await uow.commit()
+            except BaseException:  # not stored: the line stays pending, the items open
+                for allocation in decision.allocations:
+                    index.release(allocation.item_id, allocation.amount)
+                raise
         self._committed(decided)
         log.info(
             "pending line %s matched: %s by %s, superseding %s (%s)",

@@ -174,6 +174,20 @@ class MatchEngine:
             index.recent_lines.remember(line)
         return decision
 
+    @staticmethod
+    def withdraw(line: StatementLine, decision: MatchDecision, index: OpenItemIndex) -> str | None:
+        """Undo what ``decide`` did to the index for a decision that was never stored (its
+        transaction failed): its reservations are released and the line is forgotten, so
+        the line, decided again, finds the index as it was. Returns the id of the line a
+        reversal pair took out of the recent lines: the caller remembers it again (the
+        index no longer holds it)."""
+        for allocation in decision.allocations:
+            index.release(allocation.item_id, allocation.amount)
+        if decision.kind is DecisionKind.REVERSAL_PAIR and decision.paired_line_id:
+            return decision.paired_line_id
+        index.recent_lines.forget(line.account.account_id, line.line_id)
+        return None
+
     def _proved(
         self, tenant_id: str, line: StatementLine, rule: str, proof: Proof
     ) -> MatchDecision:

@@ -198,6 +198,20 @@ class IndexedItem:
             name_key=self.name_key,
         )
 
+    def released(self, amount: Money) -> IndexedItem | None:
+        """The entry without the latest reservation of ``amount`` (None: it holds none)."""
+        reserved = list(self.reserved)
+        for position in range(len(reserved) - 1, -1, -1):
+            if reserved[position] == amount:
+                del reserved[position]
+                return replace(
+                    self,
+                    reserved=tuple(reserved),
+                    baseline=self.baseline if reserved else None,
+                    left=None,  # worked out again in __post_init__
+                )
+        return None
+
     def updated(self, item: OpenItem) -> IndexedItem:
         """The ledger's newer state, keeping the reservations it does not show yet."""
         fresh = IndexedItem.of(item)
@@ -331,6 +345,21 @@ class OpenItemIndex:
             self._unindex_state(known)
             self._index_state(updated)
         return updated
+
+    def release(self, item_id: str, amount: Money) -> bool:
+        """Take back a reservation of ``amount`` whose decision was not stored (its
+        transaction failed, or another instance decided the line): the item is found by its
+        remaining amount again. False when the item holds no such reservation (the ledger's
+        newer state replaced them, or the item was retired)."""
+        known = self._items.get(item_id)
+        updated = known.released(amount) if known is not None else None
+        if known is None or updated is None:
+            return False
+        self._changes += 1
+        self._unindex_state(known)
+        self._items[item_id] = updated
+        self._index_state(updated)
+        return True
 
     def open_by_reference(self, reference: str) -> list[IndexedItem]:
         """Open items whose compact reference is ``reference``, by item id."""
