@@ -33,17 +33,24 @@ def test_the_least_recently_used_periods_leave_when_their_rows_pass_the_bound(
     assert cache.get((messages.tenant_id, "a"), 2) is None  # another version: a miss
 
 
-def test_a_newer_version_replaces_the_old_and_a_period_over_the_bound_is_not_kept(
+def test_a_newer_version_replaces_the_old_and_a_period_over_the_bound_is_kept_alone(
     messages: Messages,
 ) -> None:
     cache = PeriodCache(size=10, rows_max=100)
-    key = (messages.tenant_id, "a")
+    key, other = (messages.tenant_id, "a"), (messages.tenant_id, "b")
+    cache.put(other, 1, period_with_lines(messages, "b", 10))
     cache.put(key, 1, period_with_lines(messages, "a", 30))
     cache.put(key, 2, period_with_lines(messages, "a", 60))
-    assert (len(cache), cache.rows) == (1, 60)
-    cache.put(key, 3, period_with_lines(messages, "a", 101))
-    assert (len(cache), cache.rows) == (0, 0)
-    assert cache.get(key, 2) is None  # the older version went too: it is stale
+    assert (len(cache), cache.rows) == (2, 70)
+    big = period_with_lines(messages, "a", 101)
+    cache.put(key, 3, big)
+    # the period worked on last stays (it is read again with the next batch), the others go
+    assert (len(cache), cache.rows) == (1, 101)
+    assert cache.get(key, 3) is big
+    assert cache.get(key, 2) is None  # the older version is stale
+    assert cache.get(other, 1) is None
+    cache.put(other, 2, period_with_lines(messages, "b", 11))
+    assert (len(cache), cache.rows) == (1, 11)  # used last now: the big one goes
     off = PeriodCache(size=0)
     off.put(key, 1, period_with_lines(messages, "a", 1))
     assert len(off) == 0

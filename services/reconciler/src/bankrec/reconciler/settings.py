@@ -28,7 +28,8 @@ class ReconcilerSettings(ServiceSettings):
         ge=0,
         description="Most lines and postings of unreleased periods held in memory between "
         "messages (about 4.4 KiB each; the least recently used periods leave first, and are "
-        "read from the database when next needed); 0 holds none.",
+        "read from the database when next needed). The period used last stays even when it "
+        "alone holds more.",
     )
     consume_batch_records: int = Field(
         default=200,

@@ -92,7 +92,9 @@ class PeriodCache:
 
     Bounded by periods and by the lines and postings they hold together: a period is held
     whole until it is released, so its lines grow with the month, and the count of periods
-    alone would not bound memory. A period larger than the whole bound is not cached.
+    alone would not bound memory. The period used last stays even when it alone passes the
+    bound: it was whole in memory to be worked on anyway, and reading a period of 100,000
+    lines back for every batch of its account's messages would cost as much as the batch.
     """
 
     def __init__(self, size: int = PERIODS_CACHED_MAX, rows_max: int = ROWS_CACHED_MAX) -> None:
@@ -119,12 +121,15 @@ class PeriodCache:
 
     def put(self, key: tuple[str, str], version: int, period: ReconciliationPeriod) -> None:
         self._forget(key)
-        rows = len(period.lines) + len(period.postings)
-        if self._size <= 0 or rows > self._rows_max:
+        if self._size <= 0:
             return
+        rows = len(period.lines) + len(period.postings)
         self._entries[key] = (version, period, rows)
         self._rows += rows
-        while len(self._entries) > self._size or self._rows > self._rows_max:
+        # the least recently used go first; the one just put (used last) stays
+        while len(self._entries) > 1 and (
+            len(self._entries) > self._size or self._rows > self._rows_max
+        ):
             _, (_, _, gone) = self._entries.popitem(last=False)
             self._rows -= gone
 
