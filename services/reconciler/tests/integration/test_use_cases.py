@@ -36,6 +36,7 @@ from bankrec.reconciler.adapters import (
     reconciler_engine,
     sql_units_of_work,
 )
+from bankrec.reconciler.adapters.sql import SqlPeriodRepository
 from bankrec.reconciler.bootstrap import MIGRATIONS_DIR
 from bankrec.reconciler.domain import (
     ReconciliationPeriod,
@@ -402,3 +403,47 @@ async def test_a_batch_claims_each_message_once_and_hands_back_refusals(
     with pytest.raises(CurrencyMismatchError):  # its claim was taken back: refused again
         await record(backend, refused)
     assert len(await backend.staged_events()) == 3
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+    indirect=True,  # the cache is the SQL adapter's
+)
+async def test_concurrent_batches_of_one_process_do_not_read_the_period_back(
+    backend: Backend, messages: Messages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reconciler's consumers (lines, decisions, postings) take turns on one period row;
+    each must find the period the previous one committed in the process's cache, not read it
+    back whole (before: about every second batch did, at the moment the database let it read
+    the new version and before the committing coroutine had cached it)."""
+    loads: list[int] = []
+    load = SqlPeriodRepository._load
+
+    async def counted(
+        self: SqlPeriodRepository, tenant_id: str, rows: list[Any]
+    ) -> list[ReconciliationPeriod]:
+        loaded = await load(self, tenant_id, rows)
+        loads.extend(len(period.lines) for period in loaded)
+        return loaded
+
+    monkeypatch.setattr(SqlPeriodRepository, "_load", counted)
+    reconciler = backend.reconciler
+    await reconciler.record_statement(messages.envelope(messages.header(opening="0", closing="0")))
+    lines = [messages.envelope(messages.line(f"l{n}", "1.00")) for n in range(120)]
+    decisions = [
+        messages.envelope(messages.decision(f"l{n}", "1.00", DecisionKind.SUSPENSE))
+        for n in range(120)
+    ]
+    postings = [messages.envelope(messages.posting(f"l{n}", "1.00")) for n in range(120)]
+    assert loads == []  # the statement opened the period: nothing read back
+
+    async def consume(envelopes: list[Envelope[Any]]) -> None:
+        for start in range(0, len(envelopes), 10):
+            await reconciler.record_batch(envelopes[start : start + 10])
+
+    await asyncio.gather(consume(lines), consume(decisions), consume(postings))
+
+    assert loads == [], f"{len(loads)} of 36 batches read the period back"
+    result = figures(await reconciler.period(messages.tenant_id, messages.account_id))
+    assert (result.lines, result.in_suspense, result.reconciled) == (120, 120, 120)

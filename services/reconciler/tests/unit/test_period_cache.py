@@ -3,6 +3,8 @@ how many periods: a period is held whole until released, so it grows with the mo
 
 from __future__ import annotations
 
+import asyncio
+
 from reconciler_factories import Messages
 
 from bankrec.reconciler.adapters.sql import PeriodCache
@@ -54,3 +56,31 @@ def test_a_newer_version_replaces_the_old_and_a_period_over_the_bound_is_kept_al
     off = PeriodCache(size=0)
     off.put(key, 1, period_with_lines(messages, "a", 1))
     assert len(off) == 0
+
+
+async def test_a_version_being_committed_is_waited_for_not_missed(messages: Messages) -> None:
+    """A transaction of the same process may read the version another one is committing the
+    moment the commit lands: it waits for the period to be cached instead of reading it back."""
+    cache = PeriodCache(size=10, rows_max=100)
+    key = (messages.tenant_id, "a")
+    old, new = period_with_lines(messages, "a", 1), period_with_lines(messages, "a", 2)
+    cache.put(key, 1, old)
+    committing = cache.committing(key, 2, new)
+    assert committing is not None
+
+    reader = asyncio.create_task(cache.get_committed(key, 2))
+    await asyncio.sleep(0)
+    assert not reader.done()  # waiting for the commit's outcome
+    assert await cache.get_committed(key, 1) is old  # another version: no wait
+    cache.settle(key, committing, held=True)
+    assert await reader is new
+
+    # a commit that failed leaves nothing cached at its version: the reader reads the database
+    failed = cache.committing(key, 3, period_with_lines(messages, "a", 3))
+    assert failed is not None
+    reader = asyncio.create_task(cache.get_committed(key, 3))
+    await asyncio.sleep(0)
+    cache.settle(key, failed, held=False)
+    assert await reader is None
+    assert cache.get(key, 2) is new
+    assert PeriodCache(size=0).committing(key, 4, new) is None  # caching off: nothing to wait for

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -104,6 +105,8 @@ class PeriodCache:
         self._entries: OrderedDict[tuple[str, str], tuple[int, ReconciliationPeriod, int]] = (
             OrderedDict()
         )
+        # periods a transaction of this process is committing, see ``committing``
+        self._committing: dict[tuple[str, str], _Committing] = {}
 
     @property
     def rows(self) -> int:
@@ -118,6 +121,36 @@ class PeriodCache:
             return None
         self._entries.move_to_end(key)
         return entry[1]
+
+    async def get_committed(
+        self, key: tuple[str, str], version: int
+    ) -> ReconciliationPeriod | None:
+        """``get``, waiting first when the version asked for is one another transaction of
+        this process is committing: the database lets a waiting transaction read the new
+        version the moment that commit lands, before the committing coroutine has run again
+        to put the period here, and the miss would read the whole period back."""
+        committing = self._committing.get(key)
+        if committing is not None and committing.version == version:
+            await committing.settled.wait()
+        return self.get(key, version)
+
+    def committing(
+        self, key: tuple[str, str], version: int, period: ReconciliationPeriod
+    ) -> _Committing | None:
+        """Announce a period about to be committed at ``version`` (None when nothing is
+        cached); ``settle`` says whether the commit held."""
+        if self._size <= 0:
+            return None
+        committing = self._committing[key] = _Committing(version, period, asyncio.Event())
+        return committing
+
+    def settle(self, key: tuple[str, str], committing: _Committing, *, held: bool) -> None:
+        """The commit announced by ``committing`` ended: cache the period if it held."""
+        if self._committing.get(key) is committing:
+            del self._committing[key]
+        if held:
+            self.put(key, committing.version, committing.period)
+        committing.settled.set()
 
     def put(self, key: tuple[str, str], version: int, period: ReconciliationPeriod) -> None:
         self._forget(key)
@@ -137,6 +170,13 @@ class PeriodCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._rows -= entry[2]
+
+
+@dataclass(frozen=True, slots=True)
+class _Committing:
+    version: int
+    period: ReconciliationPeriod
+    settled: asyncio.Event
 
 
 class SqlUnitOfWork:
@@ -226,16 +266,24 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         session = self._require_session()
+        committing = [
+            (key, announced)
+            for key, (version, period) in self.periods.saved.items()
+            if (announced := self._cache.committing(key, version, period)) is not None
+        ]
+        held = False
         try:
             if self._staged:
                 await session.execute(insert(outbox), self._staged)
                 self._staged.clear()
             await session.commit()
+            held = True
         except IntegrityError as exc:  # a concurrent transaction inserted the same rows
             raise ConcurrentUpdateError(str(exc)) from exc
-        for key, (version, period) in self.periods.saved.items():
-            self._cache.put(key, version, period)
-        self.periods.saved.clear()
+        finally:
+            for key, announced in committing:
+                self._cache.settle(key, announced, held=held)
+            self.periods.saved.clear()
 
 
 class SqlPeriodRepository:
@@ -309,7 +357,7 @@ class SqlPeriodRepository:
             return None
         key = (tenant_id, row.period_id)
         self._versions[key] = row.version
-        cached = self._cache.get(key, row.version) if for_update else None
+        cached = await self._cache.get_committed(key, row.version) if for_update else None
         if cached is not None:
             return cached
         (period,) = await self._load(tenant_id, [row])
