@@ -17,6 +17,8 @@ import pytest
 
 from bankrec.devstack.bench import (
     Row,
+    TenantTraffic,
+    latency_by_stage,
     latency_summary,
     percentile,
     plot,
@@ -65,6 +67,24 @@ def test_percentiles_interpolate_between_ranks() -> None:
     assert summary["count"] == 3
     assert summary["p50_ms"] == 3.0
     assert summary["max_ms"] == 5.0
+
+
+def test_a_probes_time_is_split_by_the_topics_it_reached() -> None:
+    traffic = TenantTraffic(
+        lines_by_correlation={"a": 10.010, "b": 20.050, "c": 30.010},
+        decided_by_correlation={"a": 10.030, "b": 20.060},
+        by_correlation={"a": 10.100, "b": 20.200},
+    )
+    stages = latency_by_stage(traffic, {"a": 10.0, "b": 20.0, "c": 30.0})
+    # "c" never posted: it is left out of every stage, not counted with a part missing
+    assert {name: figures["count"] for name, figures in stages.items()} == {
+        "ingest": 2,
+        "matcher": 2,
+        "ledger": 2,
+    }
+    assert stages["ingest"]["max_ms"] == pytest.approx(50.0)
+    assert stages["matcher"]["p50_ms"] == pytest.approx(15.0)
+    assert stages["ledger"]["max_ms"] == pytest.approx(140.0)
 
 
 def test_the_targets_are_met_only_when_every_part_is() -> None:

@@ -486,6 +486,9 @@ class TenantTraffic:
     posts_nothing: set[str] = field(default_factory=set)  # lines whose decision posts nothing
     applied: dict[str, float] = field(default_factory=dict)  # line id -> posting or refusal
     by_correlation: dict[str, float] = field(default_factory=dict)  # file sha -> first posting
+    # file sha -> the first line and the first decision of that file (where the time goes)
+    lines_by_correlation: dict[str, float] = field(default_factory=dict)
+    decided_by_correlation: dict[str, float] = field(default_factory=dict)
     last_arrival: float = 0.0
 
 
@@ -551,12 +554,15 @@ class TopicWatcher:
             return
         payload = message.get("payload") or {}
         traffic.last_arrival = arrived
+        correlation = str(message.get("correlation_id"))
         if topic == STATEMENT_LINES.name:
             traffic.lines[str(payload.get("line_id"))] = arrived
+            traffic.lines_by_correlation.setdefault(correlation, arrived)
             traffic.line_bytes.append(len(value or b""))
         elif topic == DECISIONS.name:
             decided = str(payload.get("line_id"))
             traffic.decided[decided] = arrived
+            traffic.decided_by_correlation.setdefault(correlation, arrived)
             traffic.decision_kinds[decided] = str(payload.get("kind"))
             if posts_nothing(payload):
                 traffic.posts_nothing.add(decided)
@@ -566,7 +572,7 @@ class TopicWatcher:
             applied = payload.get("statement_line_id") or payload.get("line_id")
             if applied:
                 traffic.applied.setdefault(str(applied), arrived)
-            traffic.by_correlation.setdefault(str(message.get("correlation_id")), arrived)
+            traffic.by_correlation.setdefault(correlation, arrived)
 
 
 # --------------------------------------------------------------------------- raw hops
@@ -957,8 +963,26 @@ async def latency_phase(
         "webhooks_refused": len(refused),
         "refusals": sorted(set(refused))[:5],
         "webhook_to_posting": latency_summary(delays),
+        "by_stage": latency_by_stage(traffic, sent),
         "samples_ms": [round(d, 1) for d in delays],
     }
+
+
+def latency_by_stage(traffic: TenantTraffic, sent: dict[str, float]) -> dict[str, Any]:
+    """Where a probe's time went, from the watched topics' arrival times: the webhook call to
+    its line on the lines topic (ingest), to its decision (matcher), to its posting (ledger).
+    Only probes seen on all three topics count (a posting-less decision has no third stage)."""
+    stages: dict[str, list[float]] = {"ingest": [], "matcher": [], "ledger": []}
+    for sha, moment in sent.items():
+        line = traffic.lines_by_correlation.get(sha)
+        decided = traffic.decided_by_correlation.get(sha)
+        posted = traffic.by_correlation.get(sha)
+        if line is None or decided is None or posted is None:
+            continue
+        stages["ingest"].append(1000 * (line - moment))
+        stages["matcher"].append(1000 * (decided - line))
+        stages["ledger"].append(1000 * (posted - decided))
+    return {name: latency_summary(values) for name, values in stages.items() if values}
 
 
 async def matcher_phase(
@@ -1132,6 +1156,7 @@ async def run_pipeline(args: argparse.Namespace, root: Path, admin_url: str) -> 
                     figures["latency"] = latency
                     _save_partial(args.json, figures)
                     print(f"latency: {latency['webhook_to_posting']}", flush=True)
+                    print(f"latency by stage: {latency['by_stage']}", flush=True)
                 for name in ("ingest", "reconciler", "ledger"):
                     rss[name] = services[name].peak_rss_mb()
                     services[name].stop(timeout_seconds=60)

@@ -160,6 +160,14 @@ async def raw_body(message: StreamMessage[Any]) -> Any:
     return message.body
 
 
+BATCH_POLL_WAIT_MS = 20
+"""How long a batch subscriber's poll waits for a first record. A poll returns as soon as
+records arrive, but FastStream's batch subscriber then sleeps as long again after a poll that
+found nothing, and a record arriving in that sleep waits for it: on a quiet topic the wait is
+added to every hop's latency (at 100 ms, 25 ms a hop on average and 100 ms at worst). Shorter
+costs an idle subscriber 25 polls a second."""
+
+
 def subscriber_options(group_id: str) -> dict[str, Any]:
     """Consumer options for a service's consumer group."""
     return {

@@ -21,11 +21,11 @@ from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER, AdjustmentRe
 from bankrec.ledger.match_requests import MATCH_CONSUMER, MatchRequests
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import decoded_envelope, decoded_envelopes, subscriber_options
+from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS
 
 DECISION_BATCH_RECORDS_MAX = 200
 """Decisions a poll takes at most: whatever has arrived, applied in one transaction, so a
 quiet topic keeps its latency and a busy one is written in batches."""
-DECISION_BATCH_WAIT_MS = 100  # how long a poll waits for a first record before it looks again
 
 
 def register_consumers(
@@ -46,7 +46,7 @@ def register_consumers(
         DECISIONS.name,
         batch=True,
         max_records=batch_records,
-        batch_timeout_ms=DECISION_BATCH_WAIT_MS,
+        batch_timeout_ms=BATCH_POLL_WAIT_MS,
         **subscriber_options(CONSUMER),
         title=f"{DECISIONS.name}:{CONSUMER}",
         description="Apply each match decision exactly once: post it, update its open items.",

@@ -33,7 +33,7 @@ from bankrec.contracts import (
 )
 from bankrec.matcher.use_cases import CONSUMER_GROUP, Matcher
 from bankrec.runtime import decoded_envelope, decoded_envelopes, subscriber_options
-from bankrec.runtime.kafka import whole_topic_reader_options
+from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS, whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
@@ -52,7 +52,6 @@ BATCH_RECORDS_MAX = 200
 """Statement lines a poll takes at most (one transaction, ``Matcher.decide_lines``): whatever
 has arrived, with no wait for more, so a quiet topic keeps its latency and a busy one is
 decided in batches."""
-BATCH_WAIT_MS = 100  # how long a poll waits for a first record before it looks again
 
 
 def open_items_options() -> dict[str, Any]:
@@ -148,7 +147,7 @@ def subscribe_statement_lines(
         topic_name,
         batch=True,
         max_records=batch_records,
-        batch_timeout_ms=BATCH_WAIT_MS,
+        batch_timeout_ms=BATCH_POLL_WAIT_MS,
         **subscriber_options(group_id),
     )(on_statement_line)
 

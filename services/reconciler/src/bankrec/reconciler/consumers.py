@@ -32,6 +32,7 @@ from bankrec.contracts import (
 from bankrec.reconciler.errors import ReconcilerError
 from bankrec.reconciler.use_cases import CONSUMER_GROUP, Reconciler
 from bankrec.runtime import dead_letter_record, decoded_records, subscriber_options
+from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS
 
 PAYLOAD_TYPES: dict[str, type[BaseModel]] = {
     STATEMENTS.name: StatementHeader,
@@ -61,7 +62,6 @@ BATCH_RECORDS_MAX = 200
 """Records a subscriber takes at most per poll (one transaction; the setting
 ``consume_batch_records``): whatever has arrived, with no wait for more, so a quiet topic keeps
 its latency and a busy one is written in batches."""
-BATCH_WAIT_MS = 100  # how long a poll waits for a first record before it looks again
 
 
 def register_consumers(
@@ -111,7 +111,7 @@ def register_consumers(
             topic.name,
             batch=True,
             max_records=batch_records,
-            batch_timeout_ms=BATCH_WAIT_MS,
+            batch_timeout_ms=BATCH_POLL_WAIT_MS,
             **subscriber_options(group_for(topic)),
         )(handler)
 
