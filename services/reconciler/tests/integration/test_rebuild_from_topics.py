@@ -2,7 +2,8 @@
 statement, lines, decisions (one superseded by a later one) and postings (one reversed) of two
 accounts, and an opening balance entered by hand on one of them; the rebuild into the same
 database and into a fresh one gives every period exactly what the live service had (the fresh
-database without what was entered by hand, which no topic holds).
+database without what was entered by hand, which no topic holds); so does a second rebuild, and
+a rebuild run again after one that failed half-way.
 
 The topics are the shared broker's: the rebuild starts where they stood before this test
 published, and only this test's tenant is compared.
@@ -36,6 +37,7 @@ from bankrec.reconciler.bootstrap import MIGRATIONS_DIR
 from bankrec.reconciler.consumers import CONSUMED_TOPICS, group_for
 from bankrec.reconciler.domain import ReconciliationPeriod, figures
 from bankrec.reconciler.rebuild import ServiceRunningError, rebuild_from_topics
+from bankrec.reconciler.use_cases import Reconciler
 from bankrec.runtime import (
     create_broker,
     ensure_topics,
@@ -131,7 +133,10 @@ async def account_state(url: str, tenant_id: str, account_id: str) -> list[dict[
 
 
 async def test_rebuild_gives_every_period_what_the_live_service_had(
-    kafka_bootstrap: str, database_url: Callable[[str], str], messages: Messages
+    kafka_bootstrap: str,
+    database_url: Callable[[str], str],
+    messages: Messages,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = messages
     second = Messages.for_tenant(first.tenant_id, iban="NO8330001234567")
@@ -224,6 +229,52 @@ async def test_rebuild_gives_every_period_what_the_live_service_had(
 
     # the released period kept, the next one rebuilt with what was entered in it
     assert await account_state(live_url, tenant, second.account_id) == live[second.account_id]
+    # and again: the first rebuild's claims keep the times the live service recorded the
+    # messages at, so l1-l3 still go to the released January, not to February
+    engine = reconciler_engine(live_url)
+    try:
+        await rebuild_from_topics(
+            session_factory(engine), kafka_bootstrap, groups=(), start_offsets=starts
+        )
+    finally:
+        await engine.dispose()
+    for account in (first, second):
+        rebuilt_again = await account_state(live_url, tenant, account.account_id)
+        assert rebuilt_again == live[account.account_id]
+
+    # a rebuild that fails half-way (after its first batch), then the same run again: the
+    # claims it cleared were kept, so the messages it had not replayed are routed as live
+    record_batch = Reconciler.record_batch
+    batches = 0
+
+    async def failing_after_one(self: Reconciler, *args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batches += 1
+        if batches > 1:
+            raise ConnectionError("the database went away")
+        return await record_batch(self, *args, **kwargs)
+
+    engine = reconciler_engine(live_url)
+    try:
+        monkeypatch.setattr(Reconciler, "record_batch", failing_after_one)
+        with pytest.raises(ConnectionError):
+            await rebuild_from_topics(
+                session_factory(engine),
+                kafka_bootstrap,
+                groups=(),
+                start_offsets=starts,
+                batch_records=2,
+            )
+        monkeypatch.setattr(Reconciler, "record_batch", record_batch)
+        assert batches == 2
+        await rebuild_from_topics(
+            session_factory(engine), kafka_bootstrap, groups=(), start_offsets=starts
+        )
+    finally:
+        await engine.dispose()
+    for account in (first, second):
+        rebuilt_after_failure = await account_state(live_url, tenant, account.account_id)
+        assert rebuilt_after_failure == live[account.account_id]
     # a fresh database has nothing entered: no release, so every line in period 1
     (unreleased,) = await account_state(fresh_url, tenant, second.account_id)
     assert sorted(unreleased["lines"]) == ["l1", "l2", "l3", "l4"]

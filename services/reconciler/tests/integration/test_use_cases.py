@@ -348,6 +348,7 @@ async def test_postgresql_tables_live_in_the_reconciler_schema(
         "period_match_requests",
         "period_audit",
         "inbox",
+        "inbox_before_rebuild",
         "outbox",
     }
     assert tables == dict.fromkeys(expected, "reconciler")

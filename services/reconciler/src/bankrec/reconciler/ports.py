@@ -6,8 +6,9 @@ number (after a release, the period opened by it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -92,8 +93,17 @@ class UnitOfWork(Protocol):
         """Make this unit a read of one committed state (first, before any read): a period
         loaded table by table never shows half of another unit's commit."""
 
-    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
-        """Record the messages as processed (ids distinct); returns those not processed before."""
+    async def claim_messages(
+        self,
+        consumer: str,
+        message_ids: Sequence[str],
+        *,
+        recorded_at: Mapping[str, datetime] | None = None,
+    ) -> set[str]:
+        """Record the messages as processed (ids distinct); returns those not processed before.
+        ``recorded_at``: when a message was first recorded, for the ones a rebuild records
+        again (the claim keeps that time, which routes the message in a later rebuild); the
+        others are recorded now."""
 
     async def unclaim_messages(self, consumer: str, message_ids: Sequence[str]) -> None:
         """Take back claims of this unit (messages it refused, to be dead-lettered)."""

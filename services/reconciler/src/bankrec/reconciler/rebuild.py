@@ -1,7 +1,8 @@
 """Rebuild the reconciler's derived state from its topics (``bankrec-reconciler rebuild``).
 
 Clears what the topics gave the periods and the inbox claims of the consumers, in one
-transaction (``adapters.rebuild_sql``), then re-reads every consumed topic from its beginning
+transaction (``adapters.rebuild_sql``; the claims' times are kept apart until the rebuild has
+finished, so a rebuild that fails half-way can simply be run again), then re-reads every consumed topic from its beginning
 up to the end offsets taken at the start, through ``Reconciler.record_batch``, the path the
 live consumers take, so the result is theirs by construction. What people entered is kept.
 Each message goes to the period it went to live (``domain.replay``); released periods are
@@ -18,6 +19,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bankrec.contracts import PeriodStatus, Topic
 from bankrec.reconciler.adapters import sql_units_of_work
-from bankrec.reconciler.adapters.rebuild_sql import clear_derived_state
+from bankrec.reconciler.adapters.rebuild_sql import clear_derived_state, forget_kept_claims
 from bankrec.reconciler.consumers import CONSUMED_TOPICS, PAYLOAD_TYPES, group_for
 from bankrec.reconciler.domain import figures
 from bankrec.reconciler.domain.replay import ReplayRoutes
@@ -162,7 +164,7 @@ async def rebuild_from_topics(
     consumers = [consumer_of(PAYLOAD_TYPES[topic.name]) for topic in CONSUMED_TOPICS]
     routes, balanced = await clear_derived_state(sessions, consumers)
     units_of_work = sql_units_of_work(sessions)
-    reconciler = Reconciler(_without_events(units_of_work))
+    reconciler = Reconciler(_without_events(units_of_work, routes))
     route = _Router(routes)
     report = RebuildReport()
     for topic in CONSUMED_TOPICS:
@@ -190,6 +192,7 @@ async def rebuild_from_topics(
                     replay.unchanged += 1
         report.topics.append(replay)
     report.rebalanced = await _balance_again(units_of_work, balanced)
+    await forget_kept_claims(sessions)
     report.seconds = time.monotonic() - started
     return report
 
@@ -248,10 +251,13 @@ async def _period_by_id(periods: PeriodRepository, tenant_id: str, period_id: st
 
 
 class _WithoutEvents:
-    """A unit of work that stages nothing: the replay's period events were published live."""
+    """A unit of work that stages nothing (the replay's period events were published live) and
+    claims each message at the time the live service recorded it (what routes it in a later
+    rebuild)."""
 
-    def __init__(self, inner: UnitOfWork) -> None:
+    def __init__(self, inner: UnitOfWork, routes: ReplayRoutes) -> None:
         self._inner = inner
+        self._routes = routes
 
     @property
     def periods(self) -> PeriodRepository:
@@ -272,8 +278,22 @@ class _WithoutEvents:
     async def snapshot(self) -> None:
         await self._inner.snapshot()
 
-    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
-        return await self._inner.claim_messages(consumer, message_ids)
+    async def claim_messages(
+        self,
+        consumer: str,
+        message_ids: Sequence[str],
+        *,
+        recorded_at: Mapping[str, datetime] | None = None,
+    ) -> set[str]:
+        claimed_at = self._routes.claimed_at
+        live = {
+            message_id: at
+            for message_id in message_ids
+            if (at := claimed_at.get((consumer, message_id))) is not None
+        }
+        return await self._inner.claim_messages(
+            consumer, message_ids, recorded_at={**live, **(recorded_at or {})}
+        )
 
     async def unclaim_messages(self, consumer: str, message_ids: Sequence[str]) -> None:
         await self._inner.unclaim_messages(consumer, message_ids)
@@ -285,8 +305,8 @@ class _WithoutEvents:
         await self._inner.commit()
 
 
-def _without_events(units_of_work: UnitOfWorkFactory) -> UnitOfWorkFactory:
-    return lambda: _WithoutEvents(units_of_work())
+def _without_events(units_of_work: UnitOfWorkFactory, routes: ReplayRoutes) -> UnitOfWorkFactory:
+    return lambda: _WithoutEvents(units_of_work(), routes)
 
 
 async def _read(

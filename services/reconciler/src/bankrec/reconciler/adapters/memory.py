@@ -4,8 +4,9 @@ in-process use. A unit of work holds one lock for its lifetime (like SQLite's wr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -118,7 +119,13 @@ class MemoryUnitOfWork:
     async def snapshot(self) -> None:
         return None  # the store's lock is held for the whole unit already
 
-    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+    async def claim_messages(
+        self,
+        consumer: str,
+        message_ids: Sequence[str],
+        *,
+        recorded_at: Mapping[str, datetime] | None = None,  # no times kept in memory
+    ) -> set[str]:
         claimed: set[str] = set()
         for message_id in message_ids:
             key = (consumer, message_id)

@@ -4,7 +4,8 @@ is kept (see ``bankrec.reconciler.rebuild``).
 Derived, in every period that is not released: the statements, the lines from the bank, every
 line's decision, the postings (except the entries a release carried forward), the ledger's
 refusal of an adjustment and its answer to a manual match request; and the inbox claims of
-the consumers whose topics are re-read. Entered, kept: the periods themselves (number, status,
+the consumers whose topics are re-read (their times kept in ``inbox_before_rebuild`` until the
+rebuild has finished: they route the replay, see ``domain.replay``). Entered, kept: the periods themselves (number, status,
 the balances entered by hand, the opening from the previous period), lines added or removed
 by hand, the items' flags, the adjustments and manual match requests, the audit trail.
 Released periods are immutable and kept whole.
@@ -16,12 +17,24 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Table, delete, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bankrec.contracts import PeriodStatus
 from bankrec.reconciler.adapters.tables import (
     inbox,
+    inbox_before_rebuild,
     period_adjustments,
     period_audit,
     period_lines,
@@ -37,8 +50,11 @@ from bankrec.reconciler.domain.replay import ReplayRoutes, period_openings
 async def clear_derived_state(
     sessions: async_sessionmaker[AsyncSession], consumers: Sequence[str]
 ) -> tuple[ReplayRoutes, frozenset[tuple[str, str]]]:
-    """In one transaction: read what routes the replay (release times, inbox claim times),
-    then clear the derived rows and the consumers' inbox claims.
+    """In one transaction: keep the consumers' inbox claims in ``inbox_before_rebuild``, read
+    what routes the replay (release times, claim times), then clear the derived rows and the
+    claims. A rebuild that did not finish left its kept claims: they stay as they are (the
+    claims the unfinished replay made are added only for messages they do not hold), so the
+    run again routes every message as the live service recorded it.
 
     Returns the routes and the (tenant, period id) of the periods that were balanced (a
     replay passes through differences that are not 0, which puts them on hold; the rebuild
@@ -52,6 +68,7 @@ async def clear_derived_state(
         return tuple_(table.c.tenant_id, table.c.period_id).in_(unreleased)
 
     async with sessions() as session, session.begin():
+        await _keep_claims(session, consumers)
         routes = await _routes(session, consumers)
         balanced = frozenset(
             (row.tenant_id, row.period_id)
@@ -109,6 +126,27 @@ async def clear_derived_state(
     return routes, balanced
 
 
+async def forget_kept_claims(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The rebuild has finished: its replay claimed every message again, with the times kept."""
+    async with sessions() as session, session.begin():
+        await session.execute(delete(inbox_before_rebuild))
+
+
+async def _keep_claims(session: AsyncSession, consumers: Sequence[str]) -> None:
+    kept = inbox_before_rebuild
+    await session.execute(
+        insert(kept).from_select(
+            ["consumer", "message_id", "processed_at"],
+            select(inbox.c.consumer, inbox.c.message_id, inbox.c.processed_at).where(
+                inbox.c.consumer.in_(list(consumers)),
+                ~exists().where(
+                    kept.c.consumer == inbox.c.consumer, kept.c.message_id == inbox.c.message_id
+                ),
+            ),
+        )
+    )
+
+
 async def _routes(session: AsyncSession, consumers: Sequence[str]) -> ReplayRoutes:
     last_period_no: dict[tuple[str, str], int] = {}
     released: set[tuple[str, str, int]] = set()
@@ -144,18 +182,20 @@ async def _routes(session: AsyncSession, consumers: Sequence[str]) -> ReplayRout
         if last > 1
     }
     claimed_at: dict[tuple[str, str], datetime] = {}
-    if any(openings.values()):  # without a release every message goes to the current period
+    # without a release every message goes to the current period; its claim, made again now,
+    # is before any release to come, so a later rebuild routes it to this period too
+    if any(openings.values()):
+        kept = inbox_before_rebuild
         for claim in await session.execute(
-            select(inbox.c.consumer, inbox.c.message_id, inbox.c.processed_at).where(
-                inbox.c.consumer.in_(list(consumers))
+            select(kept.c.consumer, kept.c.message_id, kept.c.processed_at).where(
+                kept.c.consumer.in_(list(consumers))
             )
         ):
             at: datetime = claim.processed_at
-            # SQLite hands timestamps back naive; they were stored in UTC
             claimed_at[(claim.consumer, claim.message_id)] = (
                 at.replace(tzinfo=UTC) if at.tzinfo is None else at
             )
     return ReplayRoutes(openings=openings, claimed_at=claimed_at, released=frozenset(released))
 
 
-__all__ = ["clear_derived_state"]
+__all__ = ["clear_derived_state", "forget_kept_claims"]

@@ -217,7 +217,13 @@ class SqlUnitOfWork:
     async def snapshot(self) -> None:
         await begin_snapshot(self._require_session())
 
-    async def claim_messages(self, consumer: str, message_ids: Sequence[str]) -> set[str]:
+    async def claim_messages(
+        self,
+        consumer: str,
+        message_ids: Sequence[str],
+        *,
+        recorded_at: Mapping[str, datetime] | None = None,
+    ) -> set[str]:
         """One INSERT .. ON CONFLICT DO NOTHING for all of them: a claim another transaction
         holds waits for it, and then counts only if that one rolled back."""
         if not message_ids:
@@ -228,11 +234,16 @@ class SqlUnitOfWork:
             postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         )
         now = datetime.now(UTC)
+        at = recorded_at or {}
         claimed = await session.execute(
             dialect_insert(inbox)
             .values(
                 [
-                    {"consumer": consumer, "message_id": message_id, "processed_at": now}
+                    {
+                        "consumer": consumer,
+                        "message_id": message_id,
+                        "processed_at": at.get(message_id, now),
+                    }
                     for message_id in message_ids
                 ]
             )

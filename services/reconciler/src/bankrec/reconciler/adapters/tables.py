@@ -274,3 +274,13 @@ period_audit = Table(
 
 inbox = inbox_table(metadata)
 outbox = outbox_table(metadata)
+
+# the inbox claims as they were before a rebuild cleared them: what routes the replay, kept
+# until the rebuild has finished, so a rebuild that fails half-way can be run again
+inbox_before_rebuild = Table(
+    "inbox_before_rebuild",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("message_id", String(100), primary_key=True),
+    Column("processed_at", UtcDateTime, nullable=False),
+)
