@@ -206,6 +206,26 @@ async def test_a_suspense_line_is_matched_when_its_invoice_arrives(
     )
 
 
+async def test_a_batch_of_open_items_is_applied_whole_when_one_rematch_fails(
+    book: Book, matcher: Matcher, store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await matcher.decide_line(line_envelope(book, book.line("l1", "500.00", reference=KID)))
+
+    async def database_away(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(matcher, "_rematch", database_away)
+    states = [
+        book.envelope(book.item("INV-1", "500.00", reference=KID)),  # explains l1: fails
+        book.envelope(book.item("INV-2", "300.00")),
+    ]
+    with pytest.raises(ConnectionError):
+        await matcher.record_open_items(states)
+    # the state after the failed rematch is in the index too
+    assert matcher.index_of(book.tenant_id).get("INV-2") is not None
+    assert matcher.index_of(book.tenant_id).get("INV-1") is not None
+
+
 async def test_an_item_that_does_not_prove_the_line_leaves_it_pending(
     book: Book, matcher: Matcher, store: MemoryStore
 ) -> None:

@@ -32,7 +32,12 @@ from bankrec.contracts import (
     Topic,
 )
 from bankrec.matcher.use_cases import CONSUMER_GROUP, Matcher
-from bankrec.runtime import decoded_envelope, decoded_envelopes, subscriber_options
+from bankrec.runtime import (
+    decoded_envelope,
+    decoded_envelopes,
+    decoded_records,
+    subscriber_options,
+)
 from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS, whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -81,11 +86,10 @@ def register_consumers(
     async def on_open_item(message: KafkaMessage) -> None:
         """An open item's latest state updates the tenant's index."""
         try:
-            envelope = await decoded_envelope(broker, message, OpenItem, OPEN_ITEMS, INDEX_READER)
-            if envelope is not None:
-                await matcher.record_open_item(envelope)
+            consumed = await decoded_records(broker, message, OpenItem, OPEN_ITEMS, INDEX_READER)
+            await matcher.record_open_items([record.envelope for record in consumed])
         finally:  # read is read: a record that failed must not hold back the start-up gate
-            if (record := _record(message)) is not None:
+            for record in _records(message):
                 matcher.open_item_read(record.partition, record.offset)
 
     async def on_posting_rule(message: KafkaMessage) -> None:
@@ -97,7 +101,7 @@ def register_consumers(
             if envelope is not None:
                 matcher.record_posting_rule(envelope)
         finally:
-            if (record := _record(message)) is not None:
+            for record in _records(message):
                 matcher.posting_rule_read(record.partition, record.offset)
 
     async def on_decision_refused(message: KafkaMessage) -> None:
@@ -110,20 +114,31 @@ def register_consumers(
 
     async def on_entry_posted(message: KafkaMessage) -> None:
         """A person's allocation of a line's suspense ends the line's wait for its item."""
-        envelope = await decoded_envelope(
+        for envelope in await decoded_envelopes(
             broker, message, JournalEntryPosted, POSTINGS, group_for(POSTINGS)
-        )
-        if envelope is not None:
+        ):
             await matcher.record_posting(envelope)
 
-    broker.subscriber(OPEN_ITEMS.name, **open_items_options())(on_open_item)
+    # the open items and the postings come about one per decided line (the ledger states each
+    # item it pays and posts each decision): taken a batch per poll, as the lines are, so a
+    # record does not pay the subscriber's own cost per message (most of the matcher's CPU
+    # time went there before)
+    broker.subscriber(OPEN_ITEMS.name, **open_items_options(), **_batches(batch_records))(
+        on_open_item
+    )
     broker.subscriber(POSTING_RULES.name, **posting_rules_options())(on_posting_rule)
     subscribe_statement_lines(broker, matcher, batch_records=batch_records)
-    for topic, handler in (
-        (REFUSED_DECISIONS, on_decision_refused),
-        (POSTINGS, on_entry_posted),
-    ):
-        broker.subscriber(topic.name, **subscriber_options(group_for(topic)))(handler)
+    broker.subscriber(REFUSED_DECISIONS.name, **subscriber_options(group_for(REFUSED_DECISIONS)))(
+        on_decision_refused
+    )
+    broker.subscriber(
+        POSTINGS.name, **subscriber_options(group_for(POSTINGS)), **_batches(batch_records)
+    )(on_entry_posted)
+
+
+def _batches(batch_records: int) -> dict[str, Any]:
+    """A subscriber's options to take whatever has arrived, up to ``batch_records``, per poll."""
+    return {"batch": True, "max_records": batch_records, "batch_timeout_ms": BATCH_POLL_WAIT_MS}
 
 
 def subscribe_statement_lines(
@@ -143,13 +158,9 @@ def subscribe_statement_lines(
         """A statement line gets one decision, published before its offset is committed."""
         await decide_batch(broker, matcher, message, consumer=group_id)
 
-    broker.subscriber(
-        topic_name,
-        batch=True,
-        max_records=batch_records,
-        batch_timeout_ms=BATCH_POLL_WAIT_MS,
-        **subscriber_options(group_id),
-    )(on_statement_line)
+    broker.subscriber(topic_name, **subscriber_options(group_id), **_batches(batch_records))(
+        on_statement_line
+    )
 
 
 async def decide_batch(
@@ -165,6 +176,8 @@ async def decide_batch(
     await matcher.decide_lines(envelopes)
 
 
-def _record(message: StreamKafkaMessage) -> ConsumerRecord[Any, Any] | None:
-    record = message.raw_message
-    return record if isinstance(record, ConsumerRecord) else None  # None: a batch
+def _records(message: StreamKafkaMessage) -> list[ConsumerRecord[Any, Any]]:
+    """The Kafka records of a batch (or of one message); none under the in-memory test broker."""
+    raw = message.raw_message
+    records = raw if isinstance(raw, tuple | list) else (raw,)
+    return [record for record in records if isinstance(record, ConsumerRecord)]

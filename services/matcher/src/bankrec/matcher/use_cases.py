@@ -185,6 +185,20 @@ class Matcher:
                 decisions.append(decision)
         return decisions
 
+    async def record_open_items(self, envelopes: Sequence[Envelope[OpenItem]]) -> None:
+        """``record_open_item`` for each state in order (a batch of the open-items reader). A
+        pending line's rematch that fails (the database away) does not keep the states after
+        it out of the index: every state is applied, then the first failure is raised."""
+        failure: Exception | None = None
+        for envelope in envelopes:
+            try:
+                await self.record_open_item(envelope)
+            except Exception as exc:
+                if failure is None:
+                    failure = exc
+        if failure is not None:
+            raise failure
+
     def retire_closed_items(self) -> datetime | None:
         """Retire the items closed longer ago than ``closed_items_kept_for`` (at most once a
         second from the open-items consumer); returns the cut-off, None when kept for good."""
