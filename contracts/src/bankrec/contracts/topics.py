@@ -121,7 +121,8 @@ PERIOD_EVENTS = Topic(
     payload=PeriodEvent,
     key="tenant_id:account_id",
     compacted=False,
-    description="Every reconciliation period transition and figure change.",
+    description="Every reconciliation period transition and figure change (the figures "
+    "after each committed change: one event per period per consumed batch).",
 )
 ADJUSTMENT_REQUESTS = Topic(
     name="bankrec.reconciler.adjustment-requests.v1",

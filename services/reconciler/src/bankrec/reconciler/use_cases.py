@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -457,7 +457,8 @@ class Reconciler:
     async def _apply_messages(
         self, uow: UnitOfWork, consumer: str, pending: Sequence[PendingMessage]
     ) -> list[Outcome | ReconcilerError]:
-        """Claim, apply in order, save each period once, stage an event per change."""
+        """Claim, apply in order, save each period once and stage one event per period with
+        its figures after the last message that changed it (see ``_stage_updates``)."""
         message_ids = list(dict.fromkeys(m.envelope.message_id for m in pending if m.changes))
         claimed = await uow.claim_messages(consumer, message_ids)
         hand = _PeriodsInHand(uow)
@@ -474,6 +475,7 @@ class Reconciler:
             await hand.current(tenant_id, account_id)
         results: list[Outcome | ReconcilerError] = []
         refused: list[str] = []
+        causes: dict[PeriodKey, list[Envelope[Any]]] = {}
         for message in pending:
             message_id = message.envelope.message_id
             if not message.changes:
@@ -485,32 +487,24 @@ class Reconciler:
             claimed.discard(message_id)  # the same id again later in the batch: a duplicate
             envelope = message.envelope
             try:
-                changed = await self._change_periods(
-                    uow,
-                    hand,
-                    envelope,
-                    message.changes,
-                    reason=f"{envelope.type} {message_id}",
-                )
+                changed = await self._change_periods(hand, envelope, message.changes)
             except ReconcilerError as exc:  # refused: nothing of it is kept, not even its claim
                 results.append(exc)
                 refused.append(message_id)
                 continue
+            for key in changed:
+                causes.setdefault(key, []).append(envelope)
             results.append(Outcome.APPLIED if changed else Outcome.UNCHANGED)
         await hand.save()
+        await self._stage_updates(uow, hand, causes)
         if refused:
             await uow.unclaim_messages(consumer, refused)
         return results
 
     async def _change_periods(
-        self,
-        uow: UnitOfWork,
-        hand: _PeriodsInHand,
-        cause: Envelope[Any],
-        changes: Sequence[PeriodChange],
-        *,
-        reason: str,
-    ) -> int:
+        self, hand: _PeriodsInHand, cause: Envelope[Any], changes: Sequence[PeriodChange]
+    ) -> list[PeriodKey]:
+        """Apply one message's changes; returns the periods it changed."""
         # every change computed before any is kept, so a refusal leaves the periods untouched
         applied: list[tuple[ReconciliationPeriod | None, ReconciliationPeriod, PeriodChange]] = []
         for change in sorted(changes, key=lambda c: c.account_id):
@@ -521,8 +515,27 @@ class Reconciler:
                 applied.append((before, after, change))
         for before, after, change in applied:
             hand.changed(before, after, change.touches)
-            await self._stage_event(uow, after, reason, cause.correlation_id, cause.message_id)
-        return len(applied)
+        return [(after.tenant_id, after.account_id, after.period_no) for _, after, _ in applied]
+
+    async def _stage_updates(
+        self,
+        uow: UnitOfWork,
+        hand: _PeriodsInHand,
+        causes: Mapping[PeriodKey, Sequence[Envelope[Any]]],
+    ) -> None:
+        """One ``updated`` event per period a transaction changed, with the figures after its
+        last message: the figures in between were never committed, so no reader could have
+        seen them, and an event per message multiplied the outbox, the relay's work and the
+        topic by the batch size (the reconciler's costliest step). The event's causation and
+        correlation are the last message's; its reason says how many messages changed it."""
+        for key, envelopes in causes.items():
+            last = envelopes[-1]
+            reason = f"{last.type} {last.message_id}"
+            if len(envelopes) > 1:
+                reason = f"{len(envelopes)} messages, the last {reason}"
+            await self._stage_event(
+                uow, hand.latest[key], reason, last.correlation_id, last.message_id
+            )
 
     async def _target(
         self, hand: _PeriodsInHand, tenant_id: str, change: PeriodChange
