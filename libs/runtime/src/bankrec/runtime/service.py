@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bankrec.runtime.log_masking import SensitiveDataFilter, extra_fields, mask_text, mask_value
+from bankrec.runtime.long_lived_heap import LONG_LIVED_HEAP
 from bankrec.runtime.tracing import current_trace_ids
 
 
@@ -56,4 +57,5 @@ def configure_logging(level: str) -> None:
 def serve(app: FastAPI, *, host: str, port: int, log_level: str) -> None:
     """Run an ASGI app until SIGTERM/SIGINT (blocking)."""
     configure_logging(log_level)
+    LONG_LIVED_HEAP.install()  # no full-heap collector pauses as the index or the periods grow
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), log_config=None)
