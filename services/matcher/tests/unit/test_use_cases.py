@@ -38,6 +38,7 @@ from bankrec.matcher.errors import (
 from bankrec.matcher.use_cases import Matcher, decision_id_of_attempt
 
 KID = "1002345005"
+KID_2 = "1002345013"
 
 
 @pytest.fixture
@@ -224,6 +225,29 @@ async def test_a_batch_of_open_items_is_applied_whole_when_one_rematch_fails(
     # the state after the failed rematch is in the index too
     assert matcher.index_of(book.tenant_id).get("INV-2") is not None
     assert matcher.index_of(book.tenant_id).get("INV-1") is not None
+
+
+async def test_a_batch_of_open_items_decides_each_pending_line_once_on_the_latest_states(
+    book: Book, matcher: Matcher, store: MemoryStore
+) -> None:
+    await matcher.decide_line(line_envelope(book, book.line("l1", "500.00", reference=KID)))
+    await matcher.decide_line(line_envelope(book, book.line("l2", "700.00", reference=KID_2)))
+    decided_before = len(store.decisions)
+    item = book.item("INV-1", "500.00", reference=KID)
+    # INV-1 and INV-7 both share a key with l1; INV-2 arrives and is paid in the same batch
+    second = book.item("INV-2", "700.00", reference=KID_2)
+    batch = [
+        book.envelope(item),
+        book.envelope(book.item("INV-7", "500.00")),
+        book.envelope(second),
+        book.envelope(book.paid(second)),
+    ]
+
+    decisions = await matcher.record_open_items(batch)
+
+    assert [(d.line_id, d.kind) for d in decisions] == [("l1", DecisionKind.MATCH)]
+    assert len(store.decisions) == decided_before + 1  # l1 once; l2 not against a paid INV-2
+    assert matcher.pending_count(book.tenant_id) == 1
 
 
 async def test_an_item_that_does_not_prove_the_line_leaves_it_pending(

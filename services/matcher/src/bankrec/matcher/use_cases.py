@@ -170,34 +170,58 @@ class Matcher:
     async def record_open_item(self, envelope: Envelope[OpenItem]) -> list[MatchDecision]:
         """Take the ledger's latest state of an open item; once the index is ready, decide
         again the pending lines it may explain. Returns the new decisions."""
-        tenant_id, item = envelope.tenant_id, envelope.payload
-        applied = self._indexes.apply(tenant_id, item, envelope.occurred_at)
-        if time.monotonic() >= self._next_retirement:
-            self.retire_closed_items()
-        if not applied or not self.ready:
+        return await self.record_open_items([envelope])
+
+    async def record_open_items(
+        self, envelopes: Sequence[Envelope[OpenItem]]
+    ) -> list[MatchDecision]:
+        """Take the ledger's latest states of open items (a batch of the open-items reader),
+        then, once the index is ready, decide again the pending lines they may explain, each
+        line once, against the index with every state of the batch in it.
+
+        The lines are read in one lookup and decided without a transaction first; only a
+        line that a rule now confirms is decided again for real (``_rematch``: locked, read
+        again, stored). Most lines an item shares a key with stay pending, and a database
+        read and the writers' lock for each of them made a batch of item states take seconds.
+        A rematch that fails (the database away) does not stop the others; the first
+        failure is raised after them. Returns the new decisions."""
+        causes: dict[tuple[str, str], str] = {}
+        for envelope in envelopes:
+            tenant_id, item = envelope.tenant_id, envelope.payload
+            applied = self._indexes.apply(tenant_id, item, envelope.occurred_at)
+            if time.monotonic() >= self._next_retirement:
+                self.retire_closed_items()
+            if not applied or not self.ready:
+                continue
+            for line_id in self._pending.explainable_by(tenant_id, item):
+                causes.setdefault(
+                    (tenant_id, line_id), f"open item {item.item_id} v{item.version} arrived"
+                )
+        if not causes:
             return []
+        async with self._units() as uow:
+            known = await uow.lines.get_many(list(causes))
         decisions: list[MatchDecision] = []
-        for line_id in self._pending.explainable_by(tenant_id, item):
-            decision = await self._rematch(
-                tenant_id, line_id, cause=f"open item {item.item_id} v{item.version} arrived"
-            )
+        failure: Exception | None = None
+        for (tenant_id, line_id), cause in causes.items():
+            decided = known.get((tenant_id, line_id))
+            if decided is None or not decided.pending:
+                self._pending.remove(tenant_id, line_id)  # decided elsewhere meanwhile
+                continue
+            index = self._indexes.for_tenant(tenant_id)
+            found = self._engine.evaluate(tenant_id, decided.line, index, self.policy(tenant_id))
+            if found.kind not in CONFIRMED_KINDS:
+                continue
+            try:
+                decision = await self._rematch(tenant_id, line_id, cause=cause)
+            except Exception as exc:
+                failure = failure or exc
+                continue
             if decision is not None:
                 decisions.append(decision)
-        return decisions
-
-    async def record_open_items(self, envelopes: Sequence[Envelope[OpenItem]]) -> None:
-        """``record_open_item`` for each state in order (a batch of the open-items reader). A
-        pending line's rematch that fails (the database away) does not keep the states after
-        it out of the index: every state is applied, then the first failure is raised."""
-        failure: Exception | None = None
-        for envelope in envelopes:
-            try:
-                await self.record_open_item(envelope)
-            except Exception as exc:
-                if failure is None:
-                    failure = exc
         if failure is not None:
             raise failure
+        return decisions
 
     def retire_closed_items(self) -> datetime | None:
         """Retire the items closed longer ago than ``closed_items_kept_for`` (at most once a
