@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +19,8 @@ import pytest
 from bankrec.devstack.bench import (
     Row,
     TenantTraffic,
+    busy,
+    cpu_seconds,
     latency_by_stage,
     latency_summary,
     percentile,
@@ -85,6 +88,13 @@ def test_a_probes_time_is_split_by_the_topics_it_reached() -> None:
     assert stages["ingest"]["max_ms"] == pytest.approx(50.0)
     assert stages["matcher"]["p50_ms"] == pytest.approx(15.0)
     assert stages["ledger"]["max_ms"] == pytest.approx(140.0)
+
+
+def test_a_service_is_busy_above_a_tenth_of_a_core() -> None:
+    before = {"ledger": 10.0, "matcher": 5.0, "reconciler": 1.0}
+    after = {"ledger": 10.1, "matcher": 5.5, "reconciler": 1.19}
+    assert busy(before, after, 2.0) == ["matcher"]  # 0.25 of a core; the others 0.05, 0.095
+    assert cpu_seconds(os.getpid()) > 0
 
 
 def test_the_targets_are_met_only_when_every_part_is() -> None:

@@ -15,7 +15,9 @@ fresh database per service, and the four services as processes. Then, in one run
   postings and refused-decisions topics). Baseline: raw aiokafka producing and consuming the
   same number of messages of the same size (the mean statement-line message) through one hop
   on the same broker, keyed like the lines (one account: one partition);
-- **latency**: single-line webhooks (one every 1/``--probe-rate`` s) while background webhooks
+- **latency**: once every service has worked off the bulk run's backlog (each under a tenth
+  of a core over two seconds, waited for up to ten minutes), single-line webhooks (one every
+  1/``--probe-rate`` s) while background webhooks
   bring ``--rate`` lines/s; from the webhook call to the arrival of the line's posting
   (matched by the file's SHA-256, the envelopes' correlation id). Baseline: a raw
   produce-to-consume hop at the same rate;
@@ -54,7 +56,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -830,6 +832,41 @@ async def wait_applied(
     }
 
 
+QUIET_CPU_SHARE = 0.10  # of one core, per service, over QUIET_WINDOW_SECONDS
+QUIET_WINDOW_SECONDS = 2.0
+QUIET_WAIT_SECONDS_MAX = 600.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy(before: dict[str, float], after: dict[str, float], seconds: float) -> list[str]:
+    """The services that used more than ``QUIET_CPU_SHARE`` of a core between two samples."""
+    return sorted(
+        name for name in after if (after[name] - before.get(name, 0.0)) / seconds > QUIET_CPU_SHARE
+    )
+
+
+async def until_quiet(services: Iterable[BenchService]) -> float:
+    """Wait until no service uses more than ``QUIET_CPU_SHARE`` of a core over a window (its
+    backlog is worked off); returns the seconds waited (bounded: a service still busy after
+    ``QUIET_WAIT_SECONDS_MAX`` is left busy and the wait is reported)."""
+    running = {s.name: s.process.pid for s in services if s.process and s.process.poll() is None}
+    started = time.monotonic()
+    while time.monotonic() - started < QUIET_WAIT_SECONDS_MAX:
+        before = {name: cpu_seconds(pid) for name, pid in running.items()}
+        await asyncio.sleep(QUIET_WINDOW_SECONDS)
+        after = {name: cpu_seconds(pid) for name, pid in running.items()}
+        if not busy(before, after, QUIET_WINDOW_SECONDS):
+            break
+    waited = time.monotonic() - started
+    print(f"latency: the services were quiet after {waited:.0f} s", flush=True)
+    return round(waited, 1)
+
+
 async def _until(done: Callable[[], bool], seconds: float) -> bool:
     """Whether ``done()`` came true within ``seconds`` (checked five times a second)."""
     for _ in range(int(seconds * 5)):
@@ -1148,9 +1185,13 @@ async def run_pipeline(args: argparse.Namespace, root: Path, admin_url: str) -> 
                 figures["bulk"]["raw_hop"] = raw
                 _save_partial(args.json, figures)
                 if args.probes:
+                    # the bulk run's backlog (the matcher's item states, the reconciler's
+                    # messages, the relays) drains first: the probes meet 100 lines/s alone
+                    quiet_after = await until_quiet(services.values())
                     latency = await latency_phase(
                         config, http, args.rate, args.probes, args.probe_rate
                     )
+                    latency["waited_for_quiet_s"] = quiet_after
                     hop = await raw_hop_latency(bootstrap, args.rate, args.probes * 10, size, key)
                     latency["raw_hop"] = latency_summary(hop)
                     figures["latency"] = latency
