@@ -229,18 +229,27 @@ async def test_rebuild_gives_every_period_what_the_live_service_had(
 
     # the released period kept, the next one rebuilt with what was entered in it
     assert await account_state(live_url, tenant, second.account_id) == live[second.account_id]
+
+    async def rebuild_live(**options: Any) -> None:
+        engine = reconciler_engine(live_url)
+        try:
+            await rebuild_from_topics(
+                session_factory(engine), kafka_bootstrap, groups=(), start_offsets=starts, **options
+            )
+        finally:
+            await engine.dispose()
+
+    async def live_state_kept() -> None:
+        for account in (first, second):
+            assert (
+                await account_state(live_url, tenant, account.account_id)
+                == live[account.account_id]
+            )
+
     # and again: the first rebuild's claims keep the times the live service recorded the
     # messages at, so l1-l3 still go to the released January, not to February
-    engine = reconciler_engine(live_url)
-    try:
-        await rebuild_from_topics(
-            session_factory(engine), kafka_bootstrap, groups=(), start_offsets=starts
-        )
-    finally:
-        await engine.dispose()
-    for account in (first, second):
-        rebuilt_again = await account_state(live_url, tenant, account.account_id)
-        assert rebuilt_again == live[account.account_id]
+    await rebuild_live()
+    await live_state_kept()
 
     # a rebuild that fails half-way (after its first batch), then the same run again: the
     # claims it cleared were kept, so the messages it had not replayed are routed as live
@@ -254,27 +263,13 @@ async def test_rebuild_gives_every_period_what_the_live_service_had(
             raise ConnectionError("the database went away")
         return await record_batch(self, *args, **kwargs)
 
-    engine = reconciler_engine(live_url)
-    try:
-        monkeypatch.setattr(Reconciler, "record_batch", failing_after_one)
-        with pytest.raises(ConnectionError):
-            await rebuild_from_topics(
-                session_factory(engine),
-                kafka_bootstrap,
-                groups=(),
-                start_offsets=starts,
-                batch_records=2,
-            )
-        monkeypatch.setattr(Reconciler, "record_batch", record_batch)
-        assert batches == 2
-        await rebuild_from_topics(
-            session_factory(engine), kafka_bootstrap, groups=(), start_offsets=starts
-        )
-    finally:
-        await engine.dispose()
-    for account in (first, second):
-        rebuilt_after_failure = await account_state(live_url, tenant, account.account_id)
-        assert rebuilt_after_failure == live[account.account_id]
+    monkeypatch.setattr(Reconciler, "record_batch", failing_after_one)
+    with pytest.raises(ConnectionError):
+        await rebuild_live(batch_records=2)
+    monkeypatch.setattr(Reconciler, "record_batch", record_batch)
+    assert batches == 2
+    await rebuild_live()
+    await live_state_kept()
     # a fresh database has nothing entered: no release, so every line in period 1
     (unreleased,) = await account_state(fresh_url, tenant, second.account_id)
     assert sorted(unreleased["lines"]) == ["l1", "l2", "l3", "l4"]
