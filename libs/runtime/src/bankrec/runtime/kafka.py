@@ -168,6 +168,11 @@ added to every hop's latency (at 100 ms, 25 ms a hop on average and 100 ms at wo
 costs an idle subscriber 25 polls a second."""
 
 
+def batch_options(batch_records: int) -> dict[str, Any]:
+    """A batch subscriber's options: whatever has arrived, up to ``batch_records``, per poll."""
+    return {"batch": True, "max_records": batch_records, "batch_timeout_ms": BATCH_POLL_WAIT_MS}
+
+
 def subscriber_options(group_id: str) -> dict[str, Any]:
     """Consumer options for a service's consumer group."""
     return {

@@ -61,9 +61,11 @@ class AcknowledgementTimeoutError(TimeoutError):
     """The broker did not acknowledge an outbox batch in time; the batch is sent again."""
 
 
-def inbox_table(metadata: MetaData) -> Table:
+def inbox_table(metadata: MetaData, name: str = "inbox") -> Table:
+    """The processed message ids per consumer (``name``: another table of the same shape, e.g.
+    the claims a rebuild keeps)."""
     return Table(
-        "inbox",
+        name,
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("message_id", String(100), primary_key=True),

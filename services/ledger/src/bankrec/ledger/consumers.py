@@ -21,7 +21,7 @@ from bankrec.ledger.adjustment_requests import ADJUSTMENT_CONSUMER, AdjustmentRe
 from bankrec.ledger.match_requests import MATCH_CONSUMER, MatchRequests
 from bankrec.ledger.use_cases import CONSUMER, Ledger
 from bankrec.runtime import decoded_envelope, decoded_envelopes, subscriber_options
-from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS
+from bankrec.runtime.kafka import batch_options
 
 DECISION_BATCH_RECORDS_MAX = 200
 """Decisions a poll takes at most: whatever has arrived, applied in one transaction, so a
@@ -44,9 +44,7 @@ def register_consumers(
     # options come as a dict, so the call form keeps mypy's view of the handler typed
     broker.subscriber(
         DECISIONS.name,
-        batch=True,
-        max_records=batch_records,
-        batch_timeout_ms=BATCH_POLL_WAIT_MS,
+        **batch_options(batch_records),
         **subscriber_options(CONSUMER),
         title=f"{DECISIONS.name}:{CONSUMER}",
         description="Apply each match decision exactly once: post it, update its open items.",

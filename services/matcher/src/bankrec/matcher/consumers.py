@@ -38,7 +38,7 @@ from bankrec.runtime import (
     decoded_records,
     subscriber_options,
 )
-from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS, whole_topic_reader_options
+from bankrec.runtime.kafka import batch_options, whole_topic_reader_options
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
@@ -123,7 +123,7 @@ def register_consumers(
     # item it pays and posts each decision): taken a batch per poll, as the lines are, so a
     # record does not pay the subscriber's own cost per message (most of the matcher's CPU
     # time went there before)
-    broker.subscriber(OPEN_ITEMS.name, **open_items_options(), **_batches(batch_records))(
+    broker.subscriber(OPEN_ITEMS.name, **open_items_options(), **batch_options(batch_records))(
         on_open_item
     )
     broker.subscriber(POSTING_RULES.name, **posting_rules_options())(on_posting_rule)
@@ -132,13 +132,8 @@ def register_consumers(
         on_decision_refused
     )
     broker.subscriber(
-        POSTINGS.name, **subscriber_options(group_for(POSTINGS)), **_batches(batch_records)
+        POSTINGS.name, **subscriber_options(group_for(POSTINGS)), **batch_options(batch_records)
     )(on_entry_posted)
-
-
-def _batches(batch_records: int) -> dict[str, Any]:
-    """A subscriber's options to take whatever has arrived, up to ``batch_records``, per poll."""
-    return {"batch": True, "max_records": batch_records, "batch_timeout_ms": BATCH_POLL_WAIT_MS}
 
 
 def subscribe_statement_lines(
@@ -158,7 +153,7 @@ def subscribe_statement_lines(
         """A statement line gets one decision, published before its offset is committed."""
         await decide_batch(broker, matcher, message, consumer=group_id)
 
-    broker.subscriber(topic_name, **subscriber_options(group_id), **_batches(batch_records))(
+    broker.subscriber(topic_name, **subscriber_options(group_id), **batch_options(batch_records))(
         on_statement_line
     )
 

@@ -32,7 +32,7 @@ from bankrec.contracts import (
 from bankrec.reconciler.errors import ReconcilerError
 from bankrec.reconciler.use_cases import CONSUMER_GROUP, Reconciler
 from bankrec.runtime import dead_letter_record, decoded_records, subscriber_options
-from bankrec.runtime.kafka import BATCH_POLL_WAIT_MS
+from bankrec.runtime.kafka import batch_options
 
 PAYLOAD_TYPES: dict[str, type[BaseModel]] = {
     STATEMENTS.name: StatementHeader,
@@ -109,9 +109,7 @@ def register_consumers(
     ):
         broker.subscriber(
             topic.name,
-            batch=True,
-            max_records=batch_records,
-            batch_timeout_ms=BATCH_POLL_WAIT_MS,
+            **batch_options(batch_records),
             **subscriber_options(group_for(topic)),
         )(handler)
 

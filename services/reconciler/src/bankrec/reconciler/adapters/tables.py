@@ -277,10 +277,4 @@ outbox = outbox_table(metadata)
 
 # the inbox claims as they were before a rebuild cleared them: what routes the replay, kept
 # until the rebuild has finished, so a rebuild that fails half-way can be run again
-inbox_before_rebuild = Table(
-    "inbox_before_rebuild",
-    metadata,
-    Column("consumer", String(100), primary_key=True),
-    Column("message_id", String(100), primary_key=True),
-    Column("processed_at", UtcDateTime, nullable=False),
-)
+inbox_before_rebuild = inbox_table(metadata, "inbox_before_rebuild")
