@@ -213,6 +213,27 @@ ensure_tcp_password_auth() {
     die "password login as $PG_ROLE on $PG_HOST:$PG_PORT still fails (see above and $hba)"
 }
 
+# Planner settings for the services' working set (inbox, outbox, open items, decisions), which
+# is in memory: random_page_cost at its in-memory/SSD value (1.1, not the spinning-disk 4), so
+# a batch's 200 keys are looked up by index rather than by scanning the table; and a 10 s
+# autovacuum naptime (not 1 min), so a fresh database's tables have statistics within seconds.
+# Without statistics PostgreSQL took every tenant for a small share of its table and searched
+# by tenant alone: measured in make bench at 20,000 lines, 3,700-31,000 rows read per lookup.
+PG_PLANNER_SETTINGS=("random_page_cost=1.1" "autovacuum_naptime=10s")
+
+ensure_planner_settings() {
+    local setting name value changed=0
+    for setting in "${PG_PLANNER_SETTINGS[@]}"; do
+        name="${setting%%=*}" value="${setting#*=}"
+        [[ "$(psql_admin -Atc "SHOW $name")" == "$value" ]] && continue
+        psql_admin -qc "ALTER SYSTEM SET $name = '$value'" || die "could not set $name"
+        changed=1
+    done
+    if ((changed)); then
+        psql_admin -Atc 'SELECT pg_reload_conf()' >/dev/null || die "could not reload PostgreSQL configuration"
+    fi
+}
+
 cmd_start() {
     pg_installed || install_postgres
     command -v psql >/dev/null 2>&1 || die "psql not found (install postgresql-client)"
@@ -239,6 +260,7 @@ cmd_start() {
     wait_ready
     ensure_role_and_databases
     ensure_tcp_password_auth
+    ensure_planner_settings
 }
 
 cmd_stop() {

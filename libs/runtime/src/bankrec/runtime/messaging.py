@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -85,7 +87,16 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("message_type", String(100), nullable=False),
         Column("value", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        # the relay's "next unpublished rows in id order": published rows stay in the table,
+        # and an index of every row's published_at made PostgreSQL walk the id order past
+        # all of them (measured: 20,000 rows read per relay pass at 20,000 lines)
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
     )
 
 

@@ -222,6 +222,7 @@ decisions = Table(
     Column("unmatched_at", UtcDateTime(), nullable=True),
     Column("unmatch_audit_id", String(64), nullable=True),
     Index("ix_decisions_tenant_outcome", "tenant_id", "outcome"),
+    Index("ix_decisions_tenant_line", "tenant_id", "line_id"),  # a line's decisions
 )
 
 suspense_postings = Table(
@@ -242,6 +243,7 @@ suspense_postings = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_suspense_postings_tenant_status", "tenant_id", "status"),
+    Index("ix_suspense_postings_tenant_line", "tenant_id", "statement_line_id"),
 )
 
 suspense_allocations = Table(

@@ -1,0 +1,40 @@
+"""The outbox's unpublished rows indexed by themselves.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-24
+
+The outbox relay reads the unpublished rows in id order: a partial index of exactly those
+rows replaces the index of every row's ``published_at`` (published rows stay in the table, and
+PostgreSQL walked the id order past all of them). Indexes only: no data changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UNPUBLISHED = sa.text("published_at IS NULL")
+
+
+def upgrade() -> None:
+    op.drop_index("ix_outbox_published_at", table_name="outbox")
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["id"],
+        postgresql_where=UNPUBLISHED,
+        sqlite_where=UNPUBLISHED,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
