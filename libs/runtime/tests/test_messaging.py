@@ -6,7 +6,10 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -21,6 +24,7 @@ from bankrec.runtime import (
     create_engine,
     ensure_topics,
     inbox_table,
+    messaging,
     outbox_table,
     session_factory,
     stage_message,
@@ -125,3 +129,54 @@ async def test_relay_publishes_staged_messages_in_order(
     finally:
         await consumer.stop()
     assert received == [f"INV-{n}" for n in range(5)]
+
+
+class _AcceptingPublisher:
+    """Takes every message at once (the relay's bookkeeping is under test, not the broker)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def publish(self, message: Any, topic: str = "", **_options: Any) -> None:
+        self.sent += 1
+
+
+@pytest.mark.integration
+async def test_published_rows_are_forgotten_after_the_time_kept_and_unpublished_ones_never(
+    engine: AsyncEngine, tenant_id: str
+) -> None:
+    sessions = session_factory(engine)
+
+    async def stage(count: int) -> None:
+        async with sessions() as session:
+            for n in range(count):
+                envelope = envelope_for(_item(f"INV-{n}"), tenant_id=tenant_id, correlation_id="c")
+                await stage_message(session, outbox, OPEN_ITEMS, f"{tenant_id}:INV-{n}", envelope)
+            await session.commit()
+
+    async def rows() -> tuple[int, int]:
+        async with sessions() as session:
+            published = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_not(None))
+            )
+            waiting = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        return int(published or 0), int(waiting or 0)
+
+    publisher = _AcceptingPublisher()
+    relay = OutboxRelay(publisher, sessions, outbox, keep_published_seconds=3600)
+    await stage(7)
+    assert await relay.relay_all() == 7
+    await stage(2)  # staged, not yet published: kept however old
+    assert await rows() == (7, 2)
+
+    now = datetime.now(UTC)
+    assert await relay.forget_published(now) == 0  # published just now: kept
+    assert await relay.forget_published(now + timedelta(minutes=59)) == 0
+    assert await rows() == (7, 2)
+    with patch.object(messaging, "PURGE_BATCH_ROWS", 3):  # several short transactions
+        assert await relay.forget_published(now + timedelta(hours=2)) == 7
+    assert await rows() == (0, 2)
+    assert await relay.relay_all() == 2
+    assert publisher.sent == 9

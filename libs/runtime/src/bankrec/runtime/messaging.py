@@ -14,9 +14,10 @@ import hashlib
 import inspect
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
@@ -30,6 +31,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     func,
     insert,
     select,
@@ -57,6 +59,15 @@ request timeout (30 s), so only a wedged producer reaches it."""
 RELAY_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
 """Waits after consecutive failed relay passes (the last one repeats): short, so the relay
 resumes within seconds of the broker or the database coming back."""
+PUBLISHED_KEPT_SECONDS = 3600.0
+"""How long a published outbox row stays, to look up what a service sent lately; the relay
+deletes older ones, so the table holds the last hour's messages rather than every message ever
+sent (the topics keep them). Measured before: the ledger's outbox grew by 68,000 rows, about
+90 MB, per 20,000 statement lines, and never shrank."""
+PURGE_EVERY_SECONDS = 60.0
+"""How often the relay deletes the published rows older than it keeps them."""
+PURGE_BATCH_ROWS = 5_000
+"""Rows deleted per transaction: a backlog goes in short transactions, not one long one."""
 
 
 class AcknowledgementTimeoutError(TimeoutError):
@@ -87,10 +98,11 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("message_type", String(100), nullable=False),
         Column("value", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True),
-        # the relay's "next unpublished rows in id order": published rows stay in the table,
-        # and an index of every row's published_at made PostgreSQL walk the id order past
-        # all of them (measured: 20,000 rows read per relay pass at 20,000 lines)
+        # published_at's own index finds the rows old enough to delete (``forget_published``)
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        # the relay's "next unpublished rows in id order": with published_at's index alone,
+        # PostgreSQL walked the id order past every published row still kept (measured: 20,000
+        # rows read per relay pass at 20,000 lines)
         Index(
             "ix_outbox_unpublished",
             "id",
@@ -203,12 +215,15 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_seconds: float = 0.05,
+        keep_published_seconds: float = PUBLISHED_KEPT_SECONDS,
     ) -> None:
         self._broker = broker
         self._sessions = sessions
         self._outbox = outbox
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
+        self._keep_published = timedelta(seconds=keep_published_seconds)
+        self._purge_due = time.monotonic() + PURGE_EVERY_SECONDS
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -304,6 +319,51 @@ class OutboxRelay:
                 if decision is not None:
                     metrics.record_decision(*decision)
 
+    async def forget_published(self, now: datetime | None = None) -> int:
+        """Delete the rows published longer ago than the relay keeps them (``now``: the time
+        to count from, default the present); returns how many. Unpublished rows are never
+        touched, however old."""
+        cutoff = (now or datetime.now(UTC)) - self._keep_published
+        outbox = self._outbox
+        oldest = (
+            select(outbox.c.id)
+            .where(outbox.c.published_at < cutoff)
+            .order_by(outbox.c.published_at)
+            .limit(PURGE_BATCH_ROWS)
+        )
+        total = 0
+        while True:
+            async with self._sessions() as session:
+                deleted = await session.execute(
+                    delete(outbox).where(outbox.c.id.in_(oldest.scalar_subquery()))
+                )
+                await session.commit()
+            count = int(getattr(deleted, "rowcount", 0) or 0)
+            total += count
+            if count < PURGE_BATCH_ROWS:
+                return total
+
+    async def _forget_published_when_due(self) -> None:
+        """``forget_published`` every ``PURGE_EVERY_SECONDS``; a failure is logged and tried
+        again at the next turn, never stopping the relay."""
+        if time.monotonic() < self._purge_due:
+            return
+        self._purge_due = time.monotonic() + PURGE_EVERY_SECONDS
+        try:
+            forgotten = await self.forget_published()
+        except Exception as exc:
+            log.warning(
+                "outbox: deleting published rows failed (%s: %s); tried again in %.0f s",
+                type(exc).__name__,
+                str(exc)[:300],
+                PURGE_EVERY_SECONDS,
+            )
+            return
+        if forgotten:
+            log.info(
+                "outbox: %d rows published over %s ago deleted", forgotten, self._keep_published
+            )
+
     async def pending(self) -> int:
         """How many staged messages wait to be published."""
         async with self._sessions() as session:
@@ -348,6 +408,7 @@ class OutboxRelay:
             if failures:
                 log.warning("outbox relay resumed after %d failed passes", failures)
                 failures = 0
+            await self._forget_published_when_due()
             if published == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds * 20)

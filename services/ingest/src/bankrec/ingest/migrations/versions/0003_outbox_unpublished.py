@@ -4,9 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24
 
-The outbox relay reads the unpublished rows in id order: a partial index of exactly those
-rows replaces the index of every row's ``published_at`` (published rows stay in the table, and
-PostgreSQL walked the id order past all of them). Indexes only: no data changes.
+The outbox relay reads the unpublished rows in id order: a partial index of exactly those rows
+(with only the index of every row's ``published_at``, PostgreSQL walked the id order past every
+published row kept). Indexes only: no data changes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ UNPUBLISHED = sa.text("published_at IS NULL")
 
 
 def upgrade() -> None:
-    op.drop_index("ix_outbox_published_at", table_name="outbox")
     op.create_index(
         "ix_outbox_unpublished",
         "outbox",
@@ -37,4 +36,3 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])

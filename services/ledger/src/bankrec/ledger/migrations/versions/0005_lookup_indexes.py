@@ -4,9 +4,9 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-24
 
-The outbox relay reads the unpublished rows in id order: a partial index of exactly those
-rows replaces the index of every row's ``published_at`` (published rows stay in the table, and
-PostgreSQL walked the id order past all of them). Indexes only: no data changes.
+The outbox relay reads the unpublished rows in id order: a partial index of exactly those rows
+(with only the index of every row's ``published_at``, PostgreSQL walked the id order past every
+published row kept). Indexes only: no data changes.
 
 A statement line's decisions and suspense postings are looked up by the line (superseding
 and reversing decisions): without an index on it, each lookup read every row of the tenant.
@@ -28,7 +28,6 @@ UNPUBLISHED = sa.text("published_at IS NULL")
 
 
 def upgrade() -> None:
-    op.drop_index("ix_outbox_published_at", table_name="outbox")
     op.create_index(
         "ix_outbox_unpublished",
         "outbox",
@@ -48,4 +47,3 @@ def downgrade() -> None:
     op.drop_index("ix_suspense_postings_tenant_line", table_name="suspense_postings")
     op.drop_index("ix_decisions_tenant_line", table_name="decisions")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
