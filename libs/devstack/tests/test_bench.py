@@ -20,6 +20,9 @@ from bankrec.devstack.bench import (
     Row,
     TenantTraffic,
     busy,
+    cpu_ms_per_line,
+    cpu_of_processes,
+    cpu_per_line_text,
     cpu_seconds,
     latency_by_stage,
     latency_summary,
@@ -191,3 +194,33 @@ def test_the_decisions_the_ledger_applies_without_a_posting_are_known() -> None:
     assert not posts_nothing(decision("match", ("payment", "60.00")))  # the rest to interim
     assert not posts_nothing(decision("match", ("payment", "90.00"), differences=1))
     assert not posts_nothing(decision("suspense"))
+
+
+def test_cpu_per_line_is_each_process_share_between_two_samples_and_their_total() -> None:
+    before = {"matcher": 10.0, "postgresql": 100.0, "bench": 1.0}
+    after = {"matcher": 12.0, "postgresql": 101.5, "bench": 1.5, "ledger": 3.0}
+    per_line = cpu_ms_per_line(before, after, 1_000)
+    # a process first seen in the second sample counts nothing (its start is unknown)
+    assert per_line == {
+        "matcher": 2.0,
+        "postgresql": 1.5,
+        "bench": 0.5,
+        "ledger": 0.0,
+        "total": 4.0,
+    }
+    text = cpu_per_line_text(per_line)
+    assert "matcher 2.00" in text
+    assert "total 4.00" in text
+    assert f"{(os.cpu_count() or 1) * 250:,} lines/s" in text
+
+
+def test_cpu_of_processes_reads_this_process_and_the_servers_it_finds() -> None:
+    first = cpu_of_processes({"self": os.getpid()})
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn a little CPU
+        pass
+    second = cpu_of_processes({"self": os.getpid()})
+    assert {"self", "bench", "postgresql", "kafka broker"} <= set(second)
+    assert second["self"] >= first["self"]
+    assert second["bench"] > first["bench"]
+    assert all(seconds >= 0 for seconds in second.values())

@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -843,6 +843,68 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stat_fields(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_of_processes(services: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each service process, of PostgreSQL's server processes (its
+    backends that ended counted in their parent's children time), of the Kafka broker JVMs
+    and of this bench process: where a line's CPU goes on a machine the stack shares."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    sample = {"bench": sum(os.times()[:2])}
+    for name, pid in services.items():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            sample[name] = cpu_seconds(pid)
+    postgres = kafka = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = _stat_fields(int(entry.name))
+            comm = (entry / "comm").read_text().strip()
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        own = (int(fields[11]) + int(fields[12])) / ticks
+        if comm == "postgres":
+            postgres += own
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                parent = Path(f"/proc/{fields[1]}/comm").read_text().strip()
+                if parent != "postgres":  # the postmaster: what its ended backends used
+                    postgres += (int(fields[13]) + int(fields[14])) / ticks
+        elif b"kafka.Kafka" in command:
+            kafka += own
+    sample["postgresql"] = postgres
+    sample["kafka broker"] = kafka
+    return sample
+
+
+def cpu_ms_per_line(
+    before: Mapping[str, float], after: Mapping[str, float], lines: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per line each process used between two ``cpu_of_processes``
+    samples, and their total."""
+    per_line = {
+        name: round((after[name] - before.get(name, after[name])) * 1000 / max(lines, 1), 2)
+        for name in after
+    }
+    per_line["total"] = round(sum(per_line.values()), 2)
+    return per_line
+
+
+def cpu_per_line_text(per_line: Mapping[str, float]) -> str:
+    """One line: each process's CPU per line, and the rate the machine's cores would allow at
+    that total."""
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_line.items() if name != "total")
+    total = per_line.get("total", 0.0)
+    ceiling = (os.cpu_count() or 1) * 1000 / total if total > 0 else math.nan
+    return (
+        f"CPU ms per line: {parts}; total {total:.2f} "
+        f"(all {os.cpu_count()} cores at that cost: {ceiling:,.0f} lines/s)"
+    )
+
+
 def busy(before: dict[str, float], after: dict[str, float], seconds: float) -> list[str]:
     """The services that used more than ``QUIET_CPU_SHARE`` of a core between two samples."""
     return sorted(
@@ -884,8 +946,14 @@ def _span_rate(stamps: Sequence[float]) -> float:
 
 
 async def bulk_phase(
-    config: StackConfig, http: httpx.AsyncClient, lines: int, seed: int
+    config: StackConfig,
+    http: httpx.AsyncClient,
+    lines: int,
+    seed: int,
+    cpu: Callable[[], dict[str, float]] = dict,
 ) -> dict[str, Any]:
+    """``cpu``: a ``cpu_of_processes`` sample, taken at the upload and when the last decision
+    is applied."""
     from bankrec.matcher.quality.camt_writer import statement_xml
     from bankrec.matcher.quality.generator import generate_case
     from bankrec.matcher.quality.open_item_csv import open_items_csv
@@ -901,10 +969,12 @@ async def bulk_phase(
     async with TopicWatcher(config.kafka_bootstrap_servers, [tenant.tenant_id]) as watcher:
         traffic = watcher.traffic[tenant.tenant_id]
         print(f"bulk: uploading {len(statement) / 1e6:.0f} MB ...", flush=True)
+        cpu_before = cpu()
         started = time.time()
         await tenant.upload(statement)
         uploaded = time.time()
         outcome = await wait_applied(traffic, lines, READY_TIMEOUT_SECONDS * 4)
+        cpu_after = cpu()
         finished = max(traffic.applied.values(), default=time.time())
     seconds = finished - started
     return {
@@ -927,6 +997,8 @@ async def bulk_phase(
             "ledger_applied": round(_span_rate(list(traffic.applied.values())), 1),
         },
         "key": f"{tenant.tenant_id}:{case.account.account_id}",
+        # from the upload until the last decision is applied (the reconciler goes on after)
+        "cpu_ms_per_line": cpu_ms_per_line(cpu_before, cpu_after, lines),
         **outcome,
     }
 
@@ -1176,8 +1248,16 @@ async def run_pipeline(args: argparse.Namespace, root: Path, admin_url: str) -> 
             for service in services.values():
                 service.wait_healthy(180)
             async with httpx.AsyncClient(timeout=60) as http:
-                figures["bulk"] = await bulk_phase(config, http, args.lines, args.seed)
+                pids = {
+                    name: service.process.pid
+                    for name, service in services.items()
+                    if service.process is not None
+                }
+                figures["bulk"] = await bulk_phase(
+                    config, http, args.lines, args.seed, cpu=lambda: cpu_of_processes(pids)
+                )
                 print(f"bulk: {figures['bulk']['lines_per_s']:,.0f} lines/s", flush=True)
+                print(f"bulk: {cpu_per_line_text(figures['bulk']['cpu_ms_per_line'])}", flush=True)
                 size = figures["bulk"]["line_message_bytes_mean"] or 1500
                 key = figures["bulk"]["key"].encode()
                 raw = await raw_hop_bulk(bootstrap, args.lines, size, key)
